@@ -1,0 +1,46 @@
+# gitgate — see README.md. `make run` brings up the local stack, `make test`
+# runs every test.
+SHELL := /usr/bin/env bash -o pipefail
+GO ?= go
+BIN := $(CURDIR)/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: all build tools test test-unit test-e2e verify verify-codegen update-codegen bench run install-plugins clean
+
+all: build
+
+## build: compile gitgate's binaries into bin/.
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## tools: build kube-apiserver, kubectl and etcd (v1.37.2) into bin/, once.
+tools:
+	./hack/build-tools.sh
+
+## test: unit, integration and end-to-end tests.
+test: verify tools build
+	$(GO) test -count=1 -timeout 40m ./...
+
+## test-unit: the tests that need no Kubernetes binaries.
+test-unit:
+	$(GO) test -count=1 ./pkg/...
+
+## verify: formatting, vet and generated code are up to date.
+verify: verify-codegen
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run gofmt -w on the files above"; exit 1; }
+	$(GO) vet ./...
+
+## update-codegen: regenerate clients, deepcopy, conversion and OpenAPI code.
+update-codegen:
+	./hack/update-codegen.sh
+
+## verify-codegen: fail when generated code is not what update-codegen makes.
+verify-codegen:
+	./hack/verify-codegen.sh
+
+## bench: the engine's benchmarks (figures go into docs/performance.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./pkg/...
+
+clean:
+	rm -rf $(BIN) _output

@@ -1,0 +1,264 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PromotionStrategy says how a promotion moves changes into an environment.
+type PromotionStrategy string
+
+const (
+	// StrategyImages copies image tags and digests from the source
+	// environment's overlay into the target overlay (trunk-based).
+	StrategyImages PromotionStrategy = "Images"
+	// StrategyMerge fast-forwards the target branch to the source branch
+	// (git-flow).
+	StrategyMerge PromotionStrategy = "Merge"
+)
+
+// PromotionPhase is where a Promotion stands.
+type PromotionPhase string
+
+const (
+	// PromotionSucceeded means the promotion commit is on the environment branch.
+	PromotionSucceeded PromotionPhase = "Succeeded"
+	// PromotionProposed means the promotion commit waits on a review branch.
+	PromotionProposed PromotionPhase = "Proposed"
+	// PromotionSuperseded means a later promotion into the same environment
+	// succeeded before this proposed one was merged.
+	PromotionSuperseded PromotionPhase = "Superseded"
+)
+
+// Condition types. Environment uses Ready (positive polarity: True is good)
+// and GitReachable (True while the last fetch of the repository worked).
+// PlaintextSecrets is True when plain Secrets were found in the
+// environment's path (negative polarity: True is bad).
+const (
+	ConditionReady            = "Ready"
+	ConditionGitReachable     = "GitReachable"
+	ConditionPlaintextSecrets = "PlaintextSecrets"
+	// ConditionSucceeded is the bounded condition of a Promotion.
+	ConditionSucceeded = "Succeeded"
+)
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Environment is one deployment stage of an application, stored as
+// .gitgate/environments/<name>.yaml on the repository's default branch.
+type Environment struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   EnvironmentSpec   `json:"spec,omitempty"`
+	Status EnvironmentStatus `json:"status,omitempty"`
+}
+
+// EnvironmentSpec is what an environment is made of in Git.
+type EnvironmentSpec struct {
+	// Branch holds the environment. Defaults to the repository's default branch.
+	// +optional
+	Branch string `json:"branch,omitempty"`
+	// Path is the kustomize directory of the environment, relative to the
+	// repository root.
+	Path string `json:"path"`
+	// PromotesFrom names the upstream environment that promotions come from
+	// by default. Environments must not form a cycle.
+	// +optional
+	PromotesFrom string `json:"promotesFrom,omitempty"`
+	// Strategy is how promotions move changes in: Images (default) or Merge.
+	// +optional
+	Strategy PromotionStrategy `json:"strategy,omitempty"`
+	// Review, when true, makes promotions land on a review branch
+	// gitgate/promotions/<name> instead of Branch.
+	// +optional
+	Review bool `json:"review,omitempty"`
+	// ImageTagPattern is a regular expression that every tag promoted into
+	// this environment must match.
+	// +optional
+	ImageTagPattern string `json:"imageTagPattern,omitempty"`
+	// FluxKustomization names the Flux Kustomization that applies this
+	// environment, to report its sync status.
+	// +optional
+	FluxKustomization *ObjectReference `json:"fluxKustomization,omitempty"`
+}
+
+// ObjectReference names a namespaced object.
+type ObjectReference struct {
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// EnvironmentStatus is computed from Git (and from Flux, when referenced).
+type EnvironmentStatus struct {
+	// Revision is the head commit of Branch.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Images are the images the environment's overlay sets.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Images []Image `json:"images,omitempty"`
+	// Upstream compares the environment with the one it promotes from.
+	// +optional
+	Upstream *UpstreamStatus `json:"upstream,omitempty"`
+	// LastPromotion is the newest promotion into this environment.
+	// +optional
+	LastPromotion *PromotionReference `json:"lastPromotion,omitempty"`
+	// Sync is the state of the referenced Flux Kustomization.
+	// +optional
+	Sync *SyncStatus `json:"sync,omitempty"`
+	// Conditions: Ready, GitReachable, PlaintextSecrets.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Image is one image of an environment.
+type Image struct {
+	// Name is the image name as the kustomization's images: field names it.
+	Name string `json:"name"`
+	// Image is the full reference the environment runs (name:tag@digest).
+	Image string `json:"image"`
+	// NewName replaces the image's repository, when set.
+	// +optional
+	NewName string `json:"newName,omitempty"`
+	// Tag is the tag the overlay sets.
+	// +optional
+	Tag string `json:"tag,omitempty"`
+	// Digest is the digest the overlay sets.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+}
+
+// UpstreamStatus says what a promotion from upstream would change.
+type UpstreamStatus struct {
+	// Environment is the upstream environment.
+	Environment string `json:"environment"`
+	// Revision is the upstream environment's head commit.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Pending lists the changes a promotion from upstream would make.
+	// +optional
+	// +listType=atomic
+	Pending []Change `json:"pending,omitempty"`
+}
+
+// Change is one value a promotion changes: an image's tag or digest, or a
+// branch's head for the Merge strategy.
+type Change struct {
+	// Name is the image name, or the branch for the Merge strategy.
+	Name string `json:"name"`
+	// From is the value before the promotion.
+	// +optional
+	From string `json:"from,omitempty"`
+	// To is the value after the promotion.
+	To string `json:"to"`
+}
+
+// PromotionReference points at a promotion.
+type PromotionReference struct {
+	Name       string      `json:"name"`
+	PromotedBy string      `json:"promotedBy,omitempty"`
+	Commit     string      `json:"commit,omitempty"`
+	Time       metav1.Time `json:"time,omitempty"`
+}
+
+// SyncStatus is the state of the Flux Kustomization that applies an environment.
+type SyncStatus struct {
+	// Ready is the Kustomization's Ready condition.
+	Ready bool `json:"ready"`
+	// AppliedRevision is the revision Flux applied last.
+	// +optional
+	AppliedRevision string `json:"appliedRevision,omitempty"`
+	// UpToDate is true when AppliedRevision is the environment's Revision.
+	// +optional
+	UpToDate bool `json:"upToDate,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// EnvironmentList is a list of Environments.
+type EnvironmentList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []Environment `json:"items"`
+}
+
+// +genclient
+// +genclient:onlyVerbs=create,get,list,watch
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Promotion moves changes from one environment into the next. Creating one
+// makes a Git commit; Promotions are read back from Git history.
+type Promotion struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   PromotionSpec   `json:"spec,omitempty"`
+	Status PromotionStatus `json:"status,omitempty"`
+}
+
+// PromotionSpec is what to promote.
+type PromotionSpec struct {
+	// Environment is the target environment.
+	Environment string `json:"environment"`
+	// From is the source environment. Defaults to the target's promotesFrom.
+	// +optional
+	From string `json:"from,omitempty"`
+	// Revision is the source commit to promote; defaults to the source
+	// environment's head. With From set to the target itself, this is a rollback.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Images limits an Images promotion to these image names.
+	// +optional
+	// +listType=set
+	Images []string `json:"images,omitempty"`
+	// Message is added to the commit message.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// PromotionStatus is read back from the promotion's commit.
+type PromotionStatus struct {
+	// Phase is Succeeded, Proposed or Superseded.
+	// +optional
+	Phase PromotionPhase `json:"phase,omitempty"`
+	// Commit carries the promotion.
+	// +optional
+	Commit string `json:"commit,omitempty"`
+	// Branch holds Commit: the environment branch, or the review branch
+	// while the promotion is Proposed.
+	// +optional
+	Branch string `json:"branch,omitempty"`
+	// SourceRevision is the source commit the promotion copied from.
+	// +optional
+	SourceRevision string `json:"sourceRevision,omitempty"`
+	// Changes lists what the promotion changed.
+	// +optional
+	// +listType=atomic
+	Changes []Change `json:"changes,omitempty"`
+	// PromotedBy is the Kubernetes user who created the promotion.
+	// +optional
+	PromotedBy string `json:"promotedBy,omitempty"`
+	// Time is when the promotion commit was made.
+	// +optional
+	Time metav1.Time `json:"time,omitempty"`
+	// Conditions: Succeeded.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// PromotionList is a list of Promotions.
+type PromotionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []Promotion `json:"items"`
+}
