@@ -1,0 +1,311 @@
+package gitstore
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Commit returns a commit's metadata, or an error wrapping ErrCommitNotFound.
+func (r *Repository) Commit(h Hash) (*Commit, error) {
+	c, err := r.commit(h)
+	if err != nil {
+		return nil, err
+	}
+	return toCommit(c), nil
+}
+
+func (r *Repository) commit(h Hash) (*object.Commit, error) {
+	c, err := r.repo.CommitObject(h.plumbing())
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, fmt.Errorf("commit %s: %w", h.Short(), ErrCommitNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading commit %s: %w", h.Short(), err)
+	}
+	return c, nil
+}
+
+func toCommit(c *object.Commit) *Commit {
+	parents := make([]Hash, len(c.ParentHashes))
+	for i, p := range c.ParentHashes {
+		parents[i] = fromPlumbing(p)
+	}
+	return &Commit{
+		Hash:      fromPlumbing(c.Hash),
+		Tree:      fromPlumbing(c.TreeHash),
+		Parents:   parents,
+		Author:    Signature(c.Author),
+		Committer: Signature(c.Committer),
+		Message:   c.Message,
+	}
+}
+
+// ReadFile returns a file's content at a commit, or an error wrapping
+// ErrFileNotFound.
+func (r *Repository) ReadFile(commit Hash, name string) ([]byte, error) {
+	c, err := r.commit(commit)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.File(cleanPath(name))
+	if errors.Is(err, object.ErrFileNotFound) || errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, fmt.Errorf("%s at %s: %w", name, commit.Short(), ErrFileNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %s: %w", name, commit.Short(), err)
+	}
+	rd, err := f.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %s: %w", name, commit.Short(), err)
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+// TreeHash returns the hash of the tree at dir in a commit ("" is the
+// root), or an error wrapping ErrFileNotFound.
+func (r *Repository) TreeHash(commit Hash, dir string) (Hash, error) {
+	t, err := r.tree(commit, dir)
+	if err != nil {
+		return ZeroHash, err
+	}
+	return fromPlumbing(t.Hash), nil
+}
+
+func (r *Repository) tree(commit Hash, dir string) (*object.Tree, error) {
+	c, err := r.commit(commit)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("reading tree of %s: %w", commit.Short(), err)
+	}
+	if dir = cleanPath(dir); dir == "" {
+		return t, nil
+	}
+	sub, err := t.Tree(dir)
+	if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
+		return nil, fmt.Errorf("directory %s at %s: %w", dir, commit.Short(), ErrFileNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s at %s: %w", dir, commit.Short(), err)
+	}
+	return sub, nil
+}
+
+// ListFiles returns the names of the regular files directly in dir at a commit.
+func (r *Repository) ListFiles(commit Hash, dir string) ([]string, error) {
+	t, err := r.tree(commit, dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range t.Entries {
+		if e.Mode.IsFile() {
+			names = append(names, e.Name)
+		}
+	}
+	return names, nil
+}
+
+// WalkFiles calls fn with the path and content of every regular file in
+// the commit's tree, in path order.
+func (r *Repository) WalkFiles(commit Hash, fn func(name string, content []byte) error) error {
+	c, err := r.commit(commit)
+	if err != nil {
+		return err
+	}
+	files, err := c.Files()
+	if err != nil {
+		return fmt.Errorf("listing files of %s: %w", commit.Short(), err)
+	}
+	return files.ForEach(func(f *object.File) error {
+		content, err := f.Contents()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", f.Name, err)
+		}
+		return fn(f.Name, []byte(content))
+	})
+}
+
+// Walk visits the commits reachable from heads, newest first, skipping
+// those for which skip returns true along with their ancestors. It stops
+// early, without error, when fn returns ErrStopWalk.
+func (r *Repository) Walk(heads []Hash, skip func(Hash) bool, fn func(*Commit) error) error {
+	seen := map[Hash]bool{}
+	stack := append([]Hash(nil), heads...)
+	for len(stack) > 0 {
+		h := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[h] || (skip != nil && skip(h)) {
+			continue
+		}
+		seen[h] = true
+		c, err := r.commit(h)
+		if err != nil {
+			return err
+		}
+		cc := toCommit(c)
+		if err := fn(cc); err != nil {
+			if errors.Is(err, ErrStopWalk) {
+				return nil
+			}
+			return err
+		}
+		for i := len(cc.Parents) - 1; i >= 0; i-- {
+			stack = append(stack, cc.Parents[i])
+		}
+	}
+	return nil
+}
+
+// ErrStopWalk ends a Walk early.
+var ErrStopWalk = errors.New("stop walk")
+
+// IsAncestor reports whether a is b or one of b's ancestors.
+func (r *Repository) IsAncestor(a, b Hash) (bool, error) {
+	found := false
+	err := r.Walk([]Hash{b}, nil, func(c *Commit) error {
+		if c.Hash == a {
+			found = true
+			return ErrStopWalk
+		}
+		return nil
+	})
+	return found, err
+}
+
+// CreateCommit writes a commit on top of parent that applies edits, and
+// returns its hash. It stores objects in the mirror only; Push publishes it.
+// With no edits the commit has parent's tree. Extra parents make a merge.
+func (r *Repository) CreateCommit(parents []Hash, tree Hash, edits []FileEdit, message string, author, committer Signature) (Hash, error) {
+	root := tree
+	if root.IsZero() && len(parents) > 0 {
+		c, err := r.commit(parents[0])
+		if err != nil {
+			return ZeroHash, err
+		}
+		root = fromPlumbing(c.TreeHash)
+	}
+	for _, e := range edits {
+		var err error
+		root, err = r.editTree(root, strings.Split(cleanPath(e.Path), "/"), e.Content)
+		if err != nil {
+			return ZeroHash, fmt.Errorf("writing %s: %w", e.Path, err)
+		}
+	}
+	c := &object.Commit{
+		Author:    object.Signature(author),
+		Committer: object.Signature(committer),
+		Message:   message,
+		TreeHash:  root.plumbing(),
+	}
+	for _, p := range parents {
+		c.ParentHashes = append(c.ParentHashes, p.plumbing())
+	}
+	return r.store(c)
+}
+
+// editTree returns the hash of tree with the file at parts replaced by
+// content (nil deletes it), writing every changed tree object.
+func (r *Repository) editTree(tree Hash, parts []string, content []byte) (Hash, error) {
+	t := &object.Tree{}
+	if !tree.IsZero() {
+		old, err := r.repo.TreeObject(tree.plumbing())
+		if err != nil {
+			return ZeroHash, fmt.Errorf("reading tree %s: %w", tree.Short(), err)
+		}
+		t.Entries = append(t.Entries, old.Entries...)
+	}
+	name := parts[0]
+	idx := -1
+	for i, e := range t.Entries {
+		if e.Name == name {
+			idx = i
+		}
+	}
+	var entry *object.TreeEntry
+	if len(parts) == 1 {
+		if content != nil {
+			blob := r.repo.Storer.NewEncodedObject()
+			blob.SetType(plumbing.BlobObject)
+			w, err := blob.Writer()
+			if err != nil {
+				return ZeroHash, err
+			}
+			if _, err := w.Write(content); err != nil {
+				return ZeroHash, err
+			}
+			_ = w.Close()
+			h, err := r.repo.Storer.SetEncodedObject(blob)
+			if err != nil {
+				return ZeroHash, err
+			}
+			entry = &object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: h}
+		}
+	} else {
+		sub := ZeroHash
+		if idx >= 0 && t.Entries[idx].Mode == filemode.Dir {
+			sub = fromPlumbing(t.Entries[idx].Hash)
+		}
+		h, err := r.editTree(sub, parts[1:], content)
+		if err != nil {
+			return ZeroHash, err
+		}
+		if h != ZeroHash {
+			entry = &object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h.plumbing()}
+		}
+	}
+	switch {
+	case idx >= 0 && entry != nil:
+		t.Entries[idx] = *entry
+	case idx >= 0:
+		t.Entries = append(t.Entries[:idx], t.Entries[idx+1:]...)
+	case entry != nil:
+		t.Entries = append(t.Entries, *entry)
+	}
+	if len(t.Entries) == 0 {
+		return ZeroHash, nil // an empty directory disappears
+	}
+	sort.Slice(t.Entries, func(i, j int) bool { return treeSortKey(t.Entries[i]) < treeSortKey(t.Entries[j]) })
+	return r.store(t)
+}
+
+// treeSortKey orders entries the way Git does: directories as if their
+// name ended in "/".
+func treeSortKey(e object.TreeEntry) string {
+	if e.Mode == filemode.Dir {
+		return e.Name + "/"
+	}
+	return e.Name
+}
+
+type encodable interface {
+	Encode(plumbing.EncodedObject) error
+}
+
+func (r *Repository) store(o encodable) (Hash, error) {
+	obj := r.repo.Storer.NewEncodedObject()
+	if err := o.Encode(obj); err != nil {
+		return ZeroHash, fmt.Errorf("encoding object: %w", err)
+	}
+	h, err := r.repo.Storer.SetEncodedObject(obj)
+	if err != nil {
+		return ZeroHash, fmt.Errorf("storing object: %w", err)
+	}
+	return fromPlumbing(h), nil
+}
+
+func cleanPath(p string) string {
+	p = path.Clean("/" + p)
+	return strings.TrimPrefix(p, "/")
+}

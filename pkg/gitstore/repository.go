@@ -1,0 +1,159 @@
+package gitstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// DefaultTimeout bounds every network operation that has no deadline of its own.
+const DefaultTimeout = 60 * time.Second
+
+const (
+	remoteName     = "origin"
+	remoteRefsRoot = "refs/remotes/" + remoteName + "/"
+)
+
+// Options configure a Repository.
+type Options struct {
+	// URL is the remote: https://, ssh:// (or scp-like user@host:path) or file://.
+	URL string
+	// Credentials authenticate to the remote.
+	Credentials Credentials
+	// Timeout bounds each fetch and push; zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Repository is an in-memory mirror of every branch of one remote.
+type Repository struct {
+	url      string
+	auth     transport.AuthMethod
+	caBundle []byte
+	timeout  time.Duration
+	repo     *git.Repository
+}
+
+// Open makes an empty mirror of the remote in opts. It does not touch the
+// network: call Fetch to fill it.
+func Open(opts Options) (*Repository, error) {
+	auth, err := authMethod(opts.URL, opts.Credentials)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := git.Init(memory.NewStorage(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("initializing in-memory repository: %w", err)
+	}
+	if _, err := repo.CreateRemote(&config.RemoteConfig{
+		Name:  remoteName,
+		URLs:  []string{opts.URL},
+		Fetch: []config.RefSpec{config.RefSpec("+refs/heads/*:" + remoteRefsRoot + "*")},
+	}); err != nil {
+		return nil, fmt.Errorf("configuring remote: %w", err)
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &Repository{url: opts.URL, auth: auth, caBundle: opts.Credentials.CAFile, timeout: timeout, repo: repo}, nil
+}
+
+// URL is the remote's URL without any user information.
+func (r *Repository) URL() string { return redactURL(r.url) }
+
+// Fetch brings every branch of the remote into the mirror, pruning branches
+// the remote deleted. It returns an error wrapping ErrUnavailable when the
+// remote cannot be reached.
+func (r *Repository) Fetch(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	err := r.repo.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: remoteName,
+		Auth:       r.auth,
+		CABundle:   r.caBundle,
+		Prune:      true,
+		Force:      true,
+		Tags:       git.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+		return nil
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
+		return fmt.Errorf("fetching %s: the repository is empty: push an initial commit first: %w", r.URL(), ErrUnavailable)
+	default:
+		return fmt.Errorf("fetching %s: %w: %w", r.URL(), ErrUnavailable, err)
+	}
+}
+
+// Branches returns the head of every remote branch as of the last Fetch or Push.
+func (r *Repository) Branches() (map[string]Hash, error) {
+	iter, err := r.repo.References()
+	if err != nil {
+		return nil, fmt.Errorf("listing references: %w", err)
+	}
+	heads := map[string]Hash{}
+	err = iter.ForEach(func(ref *plumbing.Reference) error {
+		name := ref.Name().String()
+		if ref.Type() == plumbing.HashReference && strings.HasPrefix(name, remoteRefsRoot) {
+			heads[strings.TrimPrefix(name, remoteRefsRoot)] = fromPlumbing(ref.Hash())
+		}
+		return nil
+	})
+	return heads, err
+}
+
+// PushRequest moves one remote branch.
+type PushRequest struct {
+	// Branch is the branch name, without refs/heads/.
+	Branch string
+	// Old is the commit the branch must be at, or ZeroHash when it must not exist.
+	Old Hash
+	// New is the commit to move it to; it must be in the mirror.
+	New Hash
+}
+
+// Push moves a remote branch from Old to New, atomically: when the remote
+// branch is no longer at Old, it returns an error wrapping ErrRemoteMoved
+// and changes nothing. Network failures wrap ErrUnavailable. On success the
+// mirror's view of the branch is New.
+func (r *Repository) Push(ctx context.Context, req PushRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	dst := "refs/heads/" + req.Branch
+	opts := &git.PushOptions{
+		RemoteName: remoteName,
+		// Without "+", go-git refuses to replace a branch that exists.
+		RefSpecs: []config.RefSpec{config.RefSpec(req.New.String() + ":" + dst)},
+		Auth:     r.auth,
+		CABundle: r.caBundle,
+	}
+	if !req.Old.IsZero() {
+		// Forced, but only while the remote is at Old: go-git checks the
+		// advertised ref and git receive-pack re-checks it under its lock.
+		opts.RefSpecs = []config.RefSpec{config.RefSpec("+" + req.New.String() + ":" + dst)}
+		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(req.Old.String() + ":" + dst)}
+	}
+	err := r.repo.PushContext(ctx, opts)
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		msg := err.Error()
+		if strings.Contains(msg, "required to be") || strings.Contains(msg, "but is absent") ||
+			strings.Contains(msg, "non-fast-forward") || strings.Contains(msg, "failed to update ref") ||
+			strings.Contains(msg, "cannot lock ref") || strings.Contains(msg, "fetch first") {
+			return fmt.Errorf("pushing %s: %w: %w", req.Branch, ErrRemoteMoved, err)
+		}
+		return fmt.Errorf("pushing %s to %s: %w: %w", req.Branch, r.URL(), ErrUnavailable, err)
+	}
+	ref := plumbing.NewHashReference(plumbing.ReferenceName(remoteRefsRoot+req.Branch), req.New.plumbing())
+	if err := r.repo.Storer.SetReference(ref); err != nil {
+		return fmt.Errorf("recording pushed branch %s: %w", req.Branch, err)
+	}
+	return nil
+}
