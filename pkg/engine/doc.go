@@ -1,0 +1,9 @@
+// Package engine is gitgate's Git engine for one repository: it keeps a
+// snapshot of every Environment (spec from .gitgate/environments, status from
+// the overlays) and of every Promotion (from commit trailers), plans
+// promotions, writes them as commits, pushes them, and streams changes.
+//
+// One writer at a time touches the Git mirror (all writes, refreshes and
+// plans hold the engine's write lock); readers only ever read the current
+// immutable Snapshot and never wait on the network.
+package engine

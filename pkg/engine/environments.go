@@ -1,0 +1,184 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/validation"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+)
+
+// EnvironmentWrite asks to create, replace or delete an Environment.
+type EnvironmentWrite struct {
+	// Environment is the object to write; for a delete only its name and
+	// resourceVersion count.
+	Environment *gitgate.Environment
+	// User is the authenticated Kubernetes user, written as a trailer.
+	User string
+	// DryRun checks everything without writing.
+	DryRun bool
+}
+
+type envOp int
+
+const (
+	opCreate envOp = iota
+	opUpdate
+	opDelete
+)
+
+// CreateEnvironment commits a new environment definition.
+func (e *Engine) CreateEnvironment(ctx context.Context, w EnvironmentWrite) (*gitgate.Environment, error) {
+	return e.writeEnvironment(ctx, w, opCreate)
+}
+
+// UpdateEnvironment commits a changed definition. A non-empty
+// resourceVersion older than the definition's last change is a conflict.
+func (e *Engine) UpdateEnvironment(ctx context.Context, w EnvironmentWrite) (*gitgate.Environment, error) {
+	return e.writeEnvironment(ctx, w, opUpdate)
+}
+
+// DeleteEnvironment commits the removal of a definition.
+func (e *Engine) DeleteEnvironment(ctx context.Context, w EnvironmentWrite) (*gitgate.Environment, error) {
+	return e.writeEnvironment(ctx, w, opDelete)
+}
+
+func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op envOp) (*gitgate.Environment, error) {
+	env := w.Environment.DeepCopy()
+	if op != opDelete {
+		if env.Spec.Branch == "" {
+			env.Spec.Branch = e.opts.DefaultBranch
+		}
+		if errs := validation.ValidateEnvironmentDefinition(env); len(errs) > 0 {
+			return nil, &InvalidError{Kind: "Environment", Name: env.Name, Errors: errs}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var result *gitgate.Environment
+	attempt := func(s *Snapshot) (gitstore.PushRequest, error) {
+		content, err := e.checkEnvironmentWriteLocked(s, env, op)
+		if err != nil {
+			return gitstore.PushRequest{}, err
+		}
+		result = env
+		if w.DryRun {
+			return gitstore.PushRequest{}, errDryRunDone
+		}
+		head := s.heads[e.opts.DefaultBranch]
+		verb := map[envOp]string{opCreate: "Add", opUpdate: "Update", opDelete: "Remove"}[op]
+		msg := formatMessage(fmt.Sprintf("%s environment %s", verb, env.Name), "",
+			[]trailer{{TrailerEnvironment, env.Name}, {TrailerChangedBy, w.User}})
+		sig := e.signature()
+		file := path.Join(EnvironmentsDir, env.Name+".yaml")
+		commit, err := e.repo.CreateCommit([]gitstore.Hash{head}, gitstore.ZeroHash,
+			[]gitstore.FileEdit{{Path: file, Content: content}}, msg, sig, sig)
+		if err != nil {
+			return gitstore.PushRequest{}, err
+		}
+		return gitstore.PushRequest{Branch: e.opts.DefaultBranch, Old: head, New: commit}, nil
+	}
+	err := e.writeLocked(ctx, attempt)
+	if err == errDryRunDone {
+		return result, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if op == opDelete {
+		return result, nil
+	}
+	return e.snap.Load().Environment(env.Name)
+}
+
+var errDryRunDone = fmt.Errorf("dry run")
+
+// checkEnvironmentWriteLocked checks a write against the repository and
+// returns the file content to commit (nil for a delete).
+func (e *Engine) checkEnvironmentWriteLocked(s *Snapshot, env *gitgate.Environment, op envOp) ([]byte, error) {
+	cur, exists := s.envs[env.Name]
+	switch {
+	case op == opCreate && exists:
+		return nil, fmt.Errorf("environment %q: %w", env.Name, ErrAlreadyExists)
+	case op != opCreate && !exists:
+		return nil, notFound("environment", env.Name)
+	}
+	if op != opCreate && env.ResourceVersion != "" {
+		rv, err := strconv.ParseUint(env.ResourceVersion, 10, 64)
+		if err != nil {
+			return nil, invalid("Environment", env.Name, field.Invalid(field.NewPath("metadata", "resourceVersion"), env.ResourceVersion, "must be a decimal number"))
+		}
+		if rv < cur.modRV {
+			return nil, &ConflictError{Message: fmt.Sprintf(
+				"environment %q was changed in Git after resourceVersion %d: read it again and retry", env.Name, rv)}
+		}
+	}
+	if op == opDelete {
+		for _, name := range s.envNames {
+			if other := s.envs[name].env; other.Spec.PromotesFrom == env.Name && name != env.Name {
+				return nil, &ConflictError{Message: fmt.Sprintf(
+					"environment %s promotes from %s: change its promotesFrom before deleting %s", name, env.Name, env.Name)}
+			}
+		}
+		return nil, nil
+	}
+	if _, err := e.imagesAtLocked(mustHead(s, env.Spec.Branch), env.Spec.Path); err != nil || !hasBranch(s, env.Spec.Branch) {
+		if !hasBranch(s, env.Spec.Branch) {
+			return nil, invalid("Environment", env.Name, field.NotFound(field.NewPath("spec", "branch"), env.Spec.Branch))
+		}
+		err.Name = env.Name
+		return nil, err
+	}
+	lookup := func(n string) *gitgate.Environment {
+		if n == env.Name {
+			return env
+		}
+		if o, ok := s.envs[n]; ok && o.err == nil {
+			return o.env
+		}
+		return nil
+	}
+	if errs := checkUpstream(env, lookup); len(errs) > 0 {
+		return nil, &InvalidError{Kind: "Environment", Name: env.Name, Errors: errs}
+	}
+	return encodeEnvironment(env, e.opts.DefaultBranch)
+}
+
+func hasBranch(s *Snapshot, b string) bool         { _, ok := s.heads[b]; return ok }
+func mustHead(s *Snapshot, b string) gitstore.Hash { return s.heads[b] }
+
+// encodeEnvironment renders the definition file: v1alpha1, spec only.
+func encodeEnvironment(env *gitgate.Environment, defaultBranch string) ([]byte, error) {
+	out := v1alpha1.Environment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Environment"},
+		ObjectMeta: metav1.ObjectMeta{Name: env.Name, Labels: env.Labels, Annotations: env.Annotations},
+	}
+	if err := v1alpha1.Convert_gitgate_EnvironmentSpec_To_v1alpha1_EnvironmentSpec(&env.Spec, &out.Spec, nil); err != nil {
+		return nil, err
+	}
+	if out.Spec.Branch == defaultBranch {
+		out.Spec.Branch = ""
+	}
+	type file struct {
+		APIVersion string                   `json:"apiVersion"`
+		Kind       string                   `json:"kind"`
+		Metadata   map[string]any           `json:"metadata"`
+		Spec       v1alpha1.EnvironmentSpec `json:"spec"`
+	}
+	meta := map[string]any{"name": env.Name}
+	if len(env.Labels) > 0 {
+		meta["labels"] = env.Labels
+	}
+	if len(env.Annotations) > 0 {
+		meta["annotations"] = env.Annotations
+	}
+	return yaml.Marshal(file{APIVersion: out.APIVersion, Kind: out.Kind, Metadata: meta, Spec: out.Spec})
+}

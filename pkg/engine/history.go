@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+)
+
+// ReviewBranchPrefix starts the branch that a reviewed promotion waits on.
+const ReviewBranchPrefix = "gitgate/promotions/"
+
+// history indexes promotion commits by name, built incrementally from the
+// commits each refresh discovers.
+type history struct {
+	byName map[string]*record
+	// version counts changes, so snapshots rebuild their lists only then.
+	version int
+}
+
+type record struct {
+	promotion *gitgate.Promotion // replaced, never mutated, once published
+	commit    gitstore.Hash
+	target    string // the environment branch
+}
+
+func newHistory() *history { return &history{byName: map[string]*record{}} }
+
+// add indexes c when it carries promotion trailers; branch is where the
+// walk found it first.
+func (h *history) add(c *gitstore.Commit, branch string) {
+	ts := parseTrailers(c.Message)
+	name := trailerValue(ts, TrailerPromotion)
+	if name == "" {
+		return
+	}
+	target := trailerValue(ts, TrailerBranch)
+	phase := gitgate.PromotionProposed
+	if branch == target || !strings.HasPrefix(branch, ReviewBranchPrefix) {
+		phase = gitgate.PromotionSucceeded
+	}
+	if old, ok := h.byName[name]; ok {
+		// The same promotion again: a squash- or rebase-merged review
+		// commit landing on the environment branch.
+		if old.promotion.Status.Phase == gitgate.PromotionSucceeded || phase != gitgate.PromotionSucceeded {
+			return
+		}
+	}
+	from, rev, _ := strings.Cut(trailerValue(ts, TrailerFrom), "@")
+	_, body := subjectAndBody(c.Message)
+	p := &gitgate.Promotion{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              name,
+			CreationTimestamp: metav1.NewTime(c.Author.When),
+			UID:               uidFor(c.Hash),
+		},
+		Spec: gitgate.PromotionSpec{
+			Environment: trailerValue(ts, TrailerEnvironment),
+			From:        from,
+			Revision:    rev,
+			Message:     body,
+		},
+		Status: gitgate.PromotionStatus{
+			Phase:          phase,
+			Commit:         c.Hash.String(),
+			Branch:         branch,
+			SourceRevision: rev,
+			PromotedBy:     trailerValue(ts, TrailerPromotedBy),
+			Time:           metav1.NewTime(c.Author.When),
+		},
+	}
+	for _, v := range trailerValues(ts, TrailerChange) {
+		if ch, ok := parseChange(v); ok {
+			p.Status.Changes = append(p.Status.Changes, ch)
+		}
+	}
+	if images := trailerValue(ts, TrailerImages); images != "" {
+		p.Spec.Images = strings.Split(images, ",")
+	}
+	if phase == gitgate.PromotionSucceeded {
+		p.Status.Branch = target
+	}
+	setPhaseCondition(p)
+	h.byName[name] = &record{promotion: p, commit: c.Hash, target: target}
+	h.version++
+}
+
+// settle marks proposed promotions whose commit the environment branch now
+// contains as Succeeded, and those overtaken by a later success as Superseded.
+func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Hash) error {
+	latest := map[string]metav1.Time{} // environment -> newest success
+	for _, r := range h.byName {
+		p := r.promotion
+		if t, ok := latest[p.Spec.Environment]; p.Status.Phase == gitgate.PromotionSucceeded && (!ok || t.Before(&p.Status.Time)) {
+			latest[p.Spec.Environment] = p.Status.Time
+		}
+	}
+	for _, r := range h.byName {
+		p := r.promotion
+		if p.Status.Phase == gitgate.PromotionSucceeded {
+			continue
+		}
+		next := p.Status.Phase
+		if head, ok := heads[r.target]; ok {
+			merged, err := repo.IsAncestor(r.commit, head)
+			if err != nil {
+				return err
+			}
+			if merged {
+				next = gitgate.PromotionSucceeded
+			}
+		}
+		if next != gitgate.PromotionSucceeded {
+			if t, ok := latest[p.Spec.Environment]; ok && p.Status.Time.Before(&t) {
+				next = gitgate.PromotionSuperseded
+			} else {
+				next = gitgate.PromotionProposed
+			}
+		}
+		if next != p.Status.Phase {
+			cp := p.DeepCopy()
+			cp.Status.Phase = next
+			if next == gitgate.PromotionSucceeded {
+				cp.Status.Branch = r.target
+			}
+			setPhaseCondition(cp)
+			r.promotion = cp
+			h.version++
+		}
+	}
+	return nil
+}
+
+// sorted returns the promotions newest first (name breaks ties).
+func (h *history) sorted() []*gitgate.Promotion {
+	out := make([]*gitgate.Promotion, 0, len(h.byName))
+	for _, r := range h.byName {
+		out = append(out, r.promotion)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ti, tj := out[i].Status.Time, out[j].Status.Time
+		if !ti.Equal(&tj) {
+			return tj.Before(&ti)
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+func setPhaseCondition(p *gitgate.Promotion) {
+	cond := metav1.Condition{Type: gitgate.ConditionSucceeded, LastTransitionTime: p.Status.Time}
+	switch p.Status.Phase {
+	case gitgate.PromotionSucceeded:
+		cond.Status, cond.Reason = metav1.ConditionTrue, "Promoted"
+		cond.Message = "commit " + shortSHA(p.Status.Commit) + " is on branch " + p.Status.Branch
+	case gitgate.PromotionProposed:
+		cond.Status, cond.Reason = metav1.ConditionUnknown, "AwaitingReview"
+		cond.Message = "commit " + shortSHA(p.Status.Commit) + " waits on branch " + p.Status.Branch + "; merge it through a pull request"
+	case gitgate.PromotionSuperseded:
+		cond.Status, cond.Reason = metav1.ConditionFalse, "Superseded"
+		cond.Message = "a later promotion into " + p.Spec.Environment + " succeeded before this one was merged"
+	}
+	p.Status.Conditions = []metav1.Condition{cond}
+}
+
+func shortSHA(s string) string {
+	if len(s) > 7 {
+		return s[:7]
+	}
+	return s
+}
+
+// branchOrder walks the default branch first, then other branches, then
+// review branches, so a commit is attributed to the most final branch.
+func branchOrder(heads map[string]gitstore.Hash, defaultBranch string) []string {
+	names := make([]string, 0, len(heads))
+	for b := range heads {
+		names = append(names, b)
+	}
+	rank := func(b string) int {
+		switch {
+		case b == defaultBranch:
+			return 0
+		case strings.HasPrefix(b, ReviewBranchPrefix):
+			return 2
+		}
+		return 1
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if ri, rj := rank(names[i]), rank(names[j]); ri != rj {
+			return ri < rj
+		}
+		return names[i] < names[j]
+	})
+	return names
+}

@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/validation"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+)
+
+// PromotionRequest asks for one promotion.
+type PromotionRequest struct {
+	// Promotion carries the name and spec; its status is ignored.
+	Promotion *gitgate.Promotion
+	// User is the authenticated Kubernetes user, written as Promoted-By.
+	User string
+	// DryRun plans without writing anything.
+	DryRun bool
+}
+
+// Promote plans and commits a promotion and returns it as read back from
+// Git (or, for a dry run, as planned). Errors: *InvalidError (nothing to
+// promote, unknown environment or image, tag pattern), ErrAlreadyExists,
+// *ConflictError (Merge target diverged, or the branch kept moving),
+// *UnavailableError (remote unreachable).
+func (e *Engine) Promote(ctx context.Context, req PromotionRequest) (*gitgate.Promotion, error) {
+	p := req.Promotion
+	if errs := validation.ValidatePromotionSpec(p.Name, &p.Spec); len(errs) > 0 {
+		return nil, &InvalidError{Kind: "Promotion", Name: p.Name, Errors: errs}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if req.DryRun {
+		s := e.snap.Load()
+		if err := checkNameFree(s, p.Name); err != nil {
+			return nil, err
+		}
+		pl, err := e.planLocked(s, p)
+		if err != nil {
+			return nil, err
+		}
+		return plannedPromotion(p, pl, req.User), nil
+	}
+	err := e.writeLocked(ctx, func(s *Snapshot) (gitstore.PushRequest, error) {
+		if err := checkNameFree(s, p.Name); err != nil {
+			return gitstore.PushRequest{}, err
+		}
+		pl, err := e.planLocked(s, p)
+		if err != nil {
+			return gitstore.PushRequest{}, err
+		}
+		commit, err := e.commitPlanLocked(p, pl, req.User)
+		if err != nil {
+			return gitstore.PushRequest{}, err
+		}
+		old := pl.parent
+		if pl.branch != pl.target.Spec.Branch {
+			old = gitstore.ZeroHash // a new review branch
+		}
+		return gitstore.PushRequest{Branch: pl.branch, Old: old, New: commit}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e.snap.Load().Promotion(p.Name)
+}
+
+func checkNameFree(s *Snapshot, name string) error {
+	if _, err := s.Promotion(name); err == nil {
+		return fmt.Errorf("promotion %q: %w", name, ErrAlreadyExists)
+	}
+	return nil
+}
+
+// commitPlanLocked writes the plan's commit into the mirror.
+func (e *Engine) commitPlanLocked(p *gitgate.Promotion, pl *plan, user string) (gitstore.Hash, error) {
+	trailers := []trailer{
+		{TrailerPromotion, p.Name},
+		{TrailerEnvironment, pl.target.Name},
+		{TrailerBranch, pl.target.Spec.Branch},
+		{TrailerFrom, pl.source.Name + "@" + pl.sourceRev.String()},
+	}
+	if len(p.Spec.Images) > 0 {
+		trailers = append(trailers, trailer{TrailerImages, strings.Join(p.Spec.Images, ",")})
+	}
+	var body strings.Builder
+	body.WriteString(p.Spec.Message)
+	body.WriteString("\n\n")
+	for _, ch := range pl.changes {
+		trailers = append(trailers, trailer{TrailerChange, formatChange(ch)})
+		fmt.Fprintf(&body, "- %s: %s -> %s\n", ch.Name, orNone(ch.From), orNone(ch.To))
+	}
+	trailers = append(trailers, trailer{TrailerPromotedBy, user})
+	subject := fmt.Sprintf("Promote %s@%s into %s", pl.source.Name, pl.sourceRev.Short(), pl.target.Name)
+	msg := formatMessage(subject, body.String(), trailers)
+	sig := e.signature()
+	if pl.target.Spec.Strategy == gitgate.StrategyMerge {
+		return e.repo.CreateCommit([]gitstore.Hash{pl.parent, pl.sourceRev}, pl.mergeTree, nil, msg, sig, sig)
+	}
+	return e.repo.CreateCommit([]gitstore.Hash{pl.parent}, gitstore.ZeroHash, pl.edits, msg, sig, sig)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return noValue
+	}
+	return s
+}
+
+// plannedPromotion is what a dry run returns: the request with the changes
+// it would make.
+func plannedPromotion(p *gitgate.Promotion, pl *plan, user string) *gitgate.Promotion {
+	out := p.DeepCopy()
+	out.Spec.From = pl.source.Name
+	out.Status = gitgate.PromotionStatus{
+		Phase:          gitgate.PromotionSucceeded,
+		Branch:         pl.branch,
+		SourceRevision: pl.sourceRev.String(),
+		Changes:        pl.changes,
+		PromotedBy:     user,
+	}
+	if pl.branch != pl.target.Spec.Branch {
+		out.Status.Phase = gitgate.PromotionProposed
+	}
+	return out
+}

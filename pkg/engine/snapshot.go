@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/validation"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+)
+
+// EnvironmentsDir holds one <name>.yaml per Environment on the default branch.
+const EnvironmentsDir = ".gitgate/environments"
+
+// Snapshot is an immutable view of the repository. Objects it returns are
+// shared: callers must DeepCopy before changing them.
+type Snapshot struct {
+	ready         bool
+	rv            uint64
+	defaultBranch string
+	heads         map[string]gitstore.Hash
+	reach         reachability
+
+	envs     map[string]*envState
+	envNames []string
+
+	historyVersion int
+	promotions     map[string]*gitgate.Promotion
+	promotionList  []*gitgate.Promotion // newest first
+}
+
+type envState struct {
+	env   *gitgate.Environment
+	raw   []byte        // the definition file
+	modRV uint64        // state at which this replica first saw raw
+	err   *InvalidError // a definition or overlay that cannot be used
+}
+
+// ResourceVersion is the repository state: the number of distinct commits
+// reachable from its branches. It only goes up while history is only added.
+func (s *Snapshot) ResourceVersion() uint64 { return s.rv }
+
+// ResourceVersionString is ResourceVersion in decimal.
+func (s *Snapshot) ResourceVersionString() string { return strconv.FormatUint(s.rv, 10) }
+
+// GitReachable reports whether the last fetch worked, and why not.
+func (s *Snapshot) GitReachable() (bool, string) { return s.reach.ok, s.reach.message }
+
+// Ready reports whether the repository has been read once.
+func (s *Snapshot) Ready() bool { return s.ready }
+
+// Head returns a branch's head commit.
+func (s *Snapshot) Head(branch string) (gitstore.Hash, bool) {
+	h, ok := s.heads[branch]
+	return h, ok
+}
+
+// Environments returns every environment, by name.
+func (s *Snapshot) Environments() []*gitgate.Environment {
+	out := make([]*gitgate.Environment, 0, len(s.envNames))
+	for _, n := range s.envNames {
+		out = append(out, s.envs[n].env)
+	}
+	return out
+}
+
+// Environment returns one environment, or an error wrapping ErrNotFound.
+// An environment whose definition is broken is returned with Ready=False.
+func (s *Snapshot) Environment(name string) (*gitgate.Environment, error) {
+	st, ok := s.envs[name]
+	if !ok {
+		return nil, notFound("environment", name)
+	}
+	return st.env, nil
+}
+
+// EnvironmentError returns why an environment cannot be used, or nil.
+func (s *Snapshot) EnvironmentError(name string) error {
+	if st, ok := s.envs[name]; ok && st.err != nil {
+		return st.err
+	}
+	return nil
+}
+
+// Promotions returns the promotions newest first, those into environment
+// only when it is not empty.
+func (s *Snapshot) Promotions(environment string) []*gitgate.Promotion {
+	if environment == "" {
+		return s.promotionList
+	}
+	var out []*gitgate.Promotion
+	for _, p := range s.promotionList {
+		if p.Spec.Environment == environment {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Promotion returns one promotion, or an error wrapping ErrNotFound.
+func (s *Snapshot) Promotion(name string) (*gitgate.Promotion, error) {
+	if p, ok := s.promotions[name]; ok {
+		return p, nil
+	}
+	return nil, notFound("promotion", name)
+}
+
+func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash) (*Snapshot, error) {
+	old := e.snap.Load()
+	s := &Snapshot{
+		ready:         e.hadFetch,
+		rv:            uint64(len(e.known)),
+		defaultBranch: e.opts.DefaultBranch,
+		heads:         heads,
+		reach:         e.reach,
+		envs:          map[string]*envState{},
+	}
+	if e.history.version == old.historyVersion && old.promotions != nil {
+		s.historyVersion, s.promotions, s.promotionList = old.historyVersion, old.promotions, old.promotionList
+	} else {
+		s.historyVersion = e.history.version
+		s.promotionList = e.history.sorted()
+		s.promotions = make(map[string]*gitgate.Promotion, len(s.promotionList))
+		for _, p := range s.promotionList {
+			s.promotions[p.Name] = p
+		}
+	}
+	if head, ok := heads[e.opts.DefaultBranch]; ok {
+		if err := e.readDefinitionsLocked(s, old, head); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range s.envNames {
+		e.computeStatusLocked(s, s.envs[name])
+	}
+	return s, nil
+}
+
+// readDefinitionsLocked parses every environment file on the default branch.
+func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash) error {
+	files, err := e.repo.ListFiles(head, EnvironmentsDir)
+	if errors.Is(err, gitstore.ErrFileNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		name, ok := strings.CutSuffix(f, ".yaml")
+		if !ok {
+			continue
+		}
+		raw, err := e.repo.ReadFile(head, path.Join(EnvironmentsDir, f))
+		if err != nil {
+			return err
+		}
+		st := &envState{raw: raw, modRV: s.rv}
+		if prev, ok := old.envs[name]; ok && bytes.Equal(prev.raw, raw) {
+			st.modRV = prev.modRV
+		}
+		env, ierr := parseEnvironment(name, raw, e.opts.DefaultBranch)
+		st.env, st.err = env, ierr
+		s.envs[name] = st
+		s.envNames = append(s.envNames, name)
+	}
+	sort.Strings(s.envNames)
+	// Checks across environments: references and cycles.
+	for _, name := range s.envNames {
+		st := s.envs[name]
+		if st.err != nil {
+			continue
+		}
+		if errs := checkUpstream(st.env, func(n string) *gitgate.Environment {
+			if o, ok := s.envs[n]; ok && o.err == nil {
+				return o.env
+			}
+			return nil
+		}); len(errs) > 0 {
+			st.err = &InvalidError{Kind: "Environment", Name: name, Errors: errs}
+		}
+	}
+	return nil
+}
+
+// parseEnvironment decodes a definition file. A broken file still yields an
+// Environment (with its name and whatever spec could be read) and the error.
+func parseEnvironment(name string, raw []byte, defaultBranch string) (*gitgate.Environment, *InvalidError) {
+	env := &gitgate.Environment{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	var versioned v1alpha1.Environment
+	if err := yaml.UnmarshalStrict(raw, &versioned); err != nil {
+		return env, &InvalidError{Kind: "Environment", Name: name, Errors: field.ErrorList{
+			field.Invalid(field.NewPath("spec"), path.Join(EnvironmentsDir, name+".yaml"), "the definition file is not a valid Environment: "+err.Error()),
+		}}
+	}
+	v1alpha1.SetObjectDefaults_Environment(&versioned)
+	if err := v1alpha1.Convert_v1alpha1_EnvironmentSpec_To_gitgate_EnvironmentSpec(&versioned.Spec, &env.Spec, nil); err != nil {
+		return env, &InvalidError{Kind: "Environment", Name: name, Errors: field.ErrorList{field.InternalError(field.NewPath("spec"), err)}}
+	}
+	env.Labels, env.Annotations = versioned.Labels, versioned.Annotations
+	if env.Spec.Branch == "" {
+		env.Spec.Branch = defaultBranch
+	}
+	errs := validation.ValidateEnvironmentDefinition(env)
+	if versioned.Name != "" && versioned.Name != name {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), versioned.Name,
+			fmt.Sprintf("must match the file name %s.yaml", name)))
+	}
+	if len(errs) > 0 {
+		return env, &InvalidError{Kind: "Environment", Name: name, Errors: errs}
+	}
+	return env, nil
+}
+
+// checkUpstream verifies promotesFrom names a usable environment and that
+// following promotesFrom never comes back to env.
+func checkUpstream(env *gitgate.Environment, lookup func(string) *gitgate.Environment) field.ErrorList {
+	fld := field.NewPath("spec", "promotesFrom")
+	from := env.Spec.PromotesFrom
+	if from == "" {
+		return nil
+	}
+	if lookup(from) == nil {
+		return field.ErrorList{field.NotFound(fld, from)}
+	}
+	seen := map[string]bool{env.Name: true}
+	for cur := from; cur != ""; {
+		if seen[cur] {
+			return field.ErrorList{field.Invalid(fld, from, fmt.Sprintf("environments must not form a cycle: following promotesFrom from %s comes back to %s", env.Name, cur))}
+		}
+		seen[cur] = true
+		up := lookup(cur)
+		if up == nil {
+			break
+		}
+		cur = up.Spec.PromotesFrom
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"errors"
+	"path"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+	"github.com/gitgate-dev/gitgate/pkg/kustomization"
+)
+
+// maxTouchWalk bounds the search for the commit that last changed a path.
+const maxTouchWalk = 5000
+
+// computeStatusLocked fills st.env.Status from the branch heads and the
+// promotion history, and records why the environment is unusable, if it is.
+func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
+	env := st.env
+	env.Status = gitgate.EnvironmentStatus{}
+	if st.err == nil {
+		if images, rev, err := e.overlayLocked(s, &env.Spec); err != nil {
+			st.err = err
+		} else {
+			env.Status.Revision = rev.String()
+			for _, img := range images {
+				env.Status.Images = append(env.Status.Images, toAPIImage(img))
+			}
+		}
+	}
+	if st.err == nil && env.Spec.PromotesFrom != "" {
+		env.Status.Upstream = e.upstreamLocked(s, env)
+	}
+	for _, p := range s.promotionList {
+		if p.Spec.Environment == env.Name && p.Status.Phase == gitgate.PromotionSucceeded {
+			env.Status.LastPromotion = &gitgate.PromotionReference{
+				Name: p.Name, PromotedBy: p.Status.PromotedBy, Commit: p.Status.Commit, Time: p.Status.Time,
+			}
+			break
+		}
+	}
+	now := metav1.NewTime(s.reach.at)
+	ready := metav1.Condition{Type: gitgate.ConditionReady, Status: metav1.ConditionTrue, Reason: "Resolved",
+		Message: "definition and overlay read from " + env.Spec.Branch + ":" + env.Spec.Path, LastTransitionTime: now}
+	if st.err != nil {
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "InvalidEnvironment", st.err.Errors.ToAggregate().Error()
+	}
+	reach := metav1.Condition{Type: gitgate.ConditionGitReachable, Status: metav1.ConditionTrue, Reason: "FetchSucceeded",
+		Message: "the repository was fetched", LastTransitionTime: now}
+	if !s.reach.ok {
+		reach.Status, reach.Reason, reach.Message = metav1.ConditionFalse, "FetchFailed", s.reach.message+"; serving the last state read"
+	}
+	// Keep each condition's transition time while its status stays.
+	if prev, ok := e.snap.Load().envs[env.Name]; ok {
+		env.Status.Conditions = append([]metav1.Condition(nil), prev.env.Status.Conditions...)
+	}
+	apimeta.SetStatusCondition(&env.Status.Conditions, ready)
+	apimeta.SetStatusCondition(&env.Status.Conditions, reach)
+}
+
+// overlayLocked reads the images an environment's overlay sets at its
+// branch head, and the commit that last changed the overlay directory.
+func (e *Engine) overlayLocked(s *Snapshot, spec *gitgate.EnvironmentSpec) ([]kustomization.Image, gitstore.Hash, *InvalidError) {
+	head, ok := s.heads[spec.Branch]
+	if !ok {
+		return nil, gitstore.ZeroHash, &InvalidError{Kind: "Environment", Errors: field.ErrorList{
+			field.NotFound(field.NewPath("spec", "branch"), spec.Branch)}}
+	}
+	images, err := e.imagesAtLocked(head, spec.Path)
+	if err != nil {
+		return nil, gitstore.ZeroHash, err
+	}
+	return images, e.lastTouchLocked(head, spec.Path), nil
+}
+
+// imagesAtLocked reads the images of the kustomization in dir at commit,
+// cached by the directory's tree hash.
+func (e *Engine) imagesAtLocked(commit gitstore.Hash, dir string) ([]kustomization.Image, *InvalidError) {
+	fld := field.NewPath("spec", "path")
+	tree, err := e.repo.TreeHash(commit, dir)
+	if err != nil {
+		return nil, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir,
+			"must be a directory on the branch at "+commit.Short()+": "+err.Error())}}
+	}
+	if images, ok := e.images[tree]; ok {
+		return images, nil
+	}
+	raw, err := e.repo.ReadFile(commit, path.Join(dir, kustomization.FileName))
+	if err != nil {
+		msg := "must hold a " + kustomization.FileName
+		if !errors.Is(err, gitstore.ErrFileNotFound) {
+			msg = err.Error()
+		}
+		return nil, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, msg)}}
+	}
+	images, err := kustomization.Images(raw)
+	if err != nil {
+		return nil, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, err.Error())}}
+	}
+	e.images[tree] = images
+	return images, nil
+}
+
+// lastTouchLocked finds the newest first-parent commit from head that
+// changed dir (or head itself when the walk is too long).
+func (e *Engine) lastTouchLocked(head gitstore.Hash, dir string) gitstore.Hash {
+	key := touchKey{head, dir}
+	if h, ok := e.touched[key]; ok {
+		return h
+	}
+	result := head
+	cur := head
+	curTree, _ := e.repo.TreeHash(cur, dir)
+	for i := 0; i < maxTouchWalk; i++ {
+		c, err := e.repo.Commit(cur)
+		if err != nil || len(c.Parents) == 0 {
+			result = cur
+			break
+		}
+		parentTree, _ := e.repo.TreeHash(c.Parents[0], dir)
+		if parentTree != curTree {
+			result = cur
+			break
+		}
+		if prev, ok := e.touched[touchKey{c.Parents[0], dir}]; ok {
+			result = prev
+			break
+		}
+		cur, curTree = c.Parents[0], parentTree
+	}
+	e.touched[key] = result
+	return result
+}
+
+func toAPIImage(img kustomization.Image) gitgate.Image {
+	return gitgate.Image{Name: img.Name, Image: img.Reference(), NewName: img.NewName, Tag: img.NewTag, Digest: img.Digest}
+}
+
+// upstreamLocked compares an environment with its upstream: the changes a
+// promotion from upstream would make now.
+func (e *Engine) upstreamLocked(s *Snapshot, env *gitgate.Environment) *gitgate.UpstreamStatus {
+	up, ok := s.envs[env.Spec.PromotesFrom]
+	if !ok || up.err != nil {
+		return &gitgate.UpstreamStatus{Environment: env.Spec.PromotesFrom}
+	}
+	status := &gitgate.UpstreamStatus{Environment: up.env.Name}
+	upHead := s.heads[up.env.Spec.Branch]
+	status.Revision = upHead.String()
+	switch env.Spec.Strategy {
+	case gitgate.StrategyMerge:
+		head := s.heads[env.Spec.Branch]
+		ht, _ := e.repo.TreeHash(head, "")
+		ut, _ := e.repo.TreeHash(upHead, "")
+		if ht != ut {
+			status.Pending = []gitgate.Change{{Name: env.Spec.Branch, From: head.Short(), To: upHead.Short()}}
+		}
+	default:
+		upImages, err := e.imagesAtLocked(upHead, up.env.Spec.Path)
+		if err != nil {
+			return status
+		}
+		images, _ := e.imagesAtLocked(s.heads[env.Spec.Branch], env.Spec.Path)
+		status.Pending = imageChanges(images, upImages, nil)
+	}
+	return status
+}
+
+// imageChanges lists what copying source's images (only those named, when
+// names is not empty) into target would change.
+func imageChanges(target, source []kustomization.Image, names []string) []gitgate.Change {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []gitgate.Change
+	for _, src := range source {
+		if len(want) > 0 && !want[src.Name] {
+			continue
+		}
+		var cur kustomization.Image
+		for _, t := range target {
+			if t.Name == src.Name {
+				cur = t
+			}
+		}
+		if cur.NewName == src.NewName && cur.NewTag == src.NewTag && cur.Digest == src.Digest {
+			continue
+		}
+		from, to := cur.Version(), src.Version()
+		if cur.NewName != src.NewName {
+			from, to = cur.Reference(), src.Reference()
+		}
+		out = append(out, gitgate.Change{Name: src.Name, From: from, To: to})
+	}
+	return out
+}
