@@ -46,8 +46,13 @@ type envState struct {
 	err   *InvalidError // a definition or overlay that cannot be used
 }
 
+// rvScale spaces the resourceVersions of two repository states so that the
+// events between them get resourceVersions of their own.
+const rvScale = 1000
+
 // ResourceVersion is the repository state: the number of distinct commits
-// reachable from its branches. It only goes up while history is only added.
+// reachable from its branches, times 1000. It only goes up while history is
+// only added to, and every replica computes the same number for the same state.
 func (s *Snapshot) ResourceVersion() uint64 { return s.rv }
 
 // ResourceVersionString is ResourceVersion in decimal.
@@ -119,7 +124,7 @@ func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash) (*Snapshot,
 	old := e.snap.Load()
 	s := &Snapshot{
 		ready:         e.hadFetch,
-		rv:            uint64(len(e.known)),
+		rv:            uint64(len(e.known)) * rvScale,
 		defaultBranch: e.opts.DefaultBranch,
 		heads:         heads,
 		reach:         e.reach,

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -28,6 +29,8 @@ type Options struct {
 	TLS *tls.Config
 	// Addr is the listen address; default 127.0.0.1:0.
 	Addr string
+	// Stderr receives git http-backend's messages; default: discarded.
+	Stderr io.Writer
 }
 
 // Server is a running Git HTTP server.
@@ -59,6 +62,10 @@ func Start(opts Options) (*Server, error) {
 			"GIT_CONFIG_KEY_0=http.receivepack",
 			"GIT_CONFIG_VALUE_0=true",
 		},
+		Stderr: opts.Stderr,
+	}
+	if backend.Stderr == nil {
+		backend.Stderr = io.Discard
 	}
 	s := &Server{opts: opts, handler: withBasicAuth(opts.Username, opts.Password, backend)}
 	if err := s.listen(opts.Addr); err != nil {

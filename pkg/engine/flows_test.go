@@ -1,0 +1,378 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+)
+
+func TestReviewModeIsProposedUntilMerged(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	f.commitFile("main", ".gitgate/environments/prod.yaml", `apiVersion: gitgate.dev/v1alpha1
+kind: Environment
+metadata: {name: prod}
+spec: {path: overlays/prod, promotesFrom: test, review: true}
+`)
+	e := f.engine("main")
+	mainBefore := f.remoteHead("main")
+
+	p, err := e.Promote(context.Background(), PromotionRequest{Promotion: promotion("prod-7", "prod", ""), User: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status.Phase != gitgate.PromotionProposed || p.Status.Branch != "gitgate/promotions/prod-7" {
+		t.Fatalf("reviewed promotion = %s on %s, want Proposed on gitgate/promotions/prod-7", p.Status.Phase, p.Status.Branch)
+	}
+	if f.remoteHead("main") != mainBefore {
+		t.Fatal("a reviewed promotion moved main")
+	}
+	if f.remoteHead("gitgate/promotions/prod-7") != p.Status.Commit {
+		t.Fatal("the review branch does not hold the promotion commit")
+	}
+
+	// The pull request is merged on the Git host.
+	f.pull("main")
+	f.git(f.work, "merge", "-q", "--no-ff", "-m", "Merge pull request #1", "origin/gitgate/promotions/prod-7")
+	f.git(f.work, "push", "-q", "origin", "main")
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.Snapshot().Promotion("prod-7")
+	if got.Status.Phase != gitgate.PromotionSucceeded || got.Status.Branch != "main" {
+		t.Fatalf("after merge prod-7 is %s on %s, want Succeeded on main", got.Status.Phase, got.Status.Branch)
+	}
+}
+
+func TestMergeStrategyMovesTheBranchOrNamesTheCommitsToMergeBack(t *testing.T) {
+	f := newFixture(t, "gitflow", "main", "dev", "test")
+	f.commitFile("dev", "deploy/feature.txt", "new feature\n")
+	e := f.engine("main")
+
+	p, err := e.Promote(context.Background(), PromotionRequest{Promotion: promotion("test-1", "test", ""), User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := f.remoteHead("test")
+	if head != p.Status.Commit {
+		t.Fatalf("test is at %s, want the promotion commit %s", head, p.Status.Commit)
+	}
+	if diff := f.git(f.work, "diff", "origin/dev", "origin/test"); diff != "" {
+		t.Fatalf("test's tree differs from dev's after the promotion:\n%s", diff)
+	}
+	if parents := f.git(f.work, "log", "-1", "--format=%P", head); len(strings.Fields(parents)) != 2 {
+		t.Fatalf("promotion commit parents = %q, want test's old head and dev's head", parents)
+	}
+
+	// A second promotion after more work on dev merges cleanly on top.
+	f.commitFile("dev", "deploy/feature.txt", "better feature\n")
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Promote(context.Background(), PromotionRequest{Promotion: promotion("test-2", "test", ""), User: "alice"}); err != nil {
+		t.Fatalf("second promotion: %v", err)
+	}
+
+	// A hotfix straight on test makes test diverge from dev.
+	hotfix := f.commitFile("test", "deploy/hotfix.txt", "fix\n")
+	f.commitFile("dev", "deploy/feature.txt", "even better\n")
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := f.remoteHead("test")
+	_, err = e.Promote(context.Background(), PromotionRequest{Promotion: promotion("test-3", "test", ""), User: "alice"})
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) || len(conflict.Commits) != 1 || !strings.HasPrefix(conflict.Commits[0], hotfix[:7]) {
+		t.Fatalf("diverged promotion error = %v, want a conflict naming %s", err, hotfix[:7])
+	}
+	if !strings.Contains(conflict.Error(), "merge them back first") {
+		t.Errorf("conflict message does not say what to do: %s", conflict)
+	}
+	if f.remoteHead("test") != before {
+		t.Fatal("a refused promotion moved test")
+	}
+
+	// Promoting back (test -> dev) is the same operation, and then test -> dev works again.
+	back := promotion("dev-back", "dev", "test")
+	if _, err := e.Promote(context.Background(), PromotionRequest{Promotion: back, User: "alice"}); err == nil {
+		t.Fatal("promoting test into diverged dev succeeded, want a conflict (dev has commits test lacks)")
+	}
+}
+
+func TestConcurrentEnginesPromoteEachChangeExactlyOnce(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	const perEngine = 20
+	// dev gets 2*perEngine revisions, each with its own tag.
+	var revs []string
+	for i := 0; i < 2*perEngine; i++ {
+		revs = append(revs, f.commitFile("main", "overlays/dev/kustomization.yaml", fmt.Sprintf(
+			"resources:\n- ../../base\nimages:\n- name: app\n  newName: registry.example.com/app\n  newTag: development-%d\n", i)))
+	}
+	engines := []*Engine{f.engine("main"), f.engine("main")}
+	var mu sync.Mutex
+	succeeded := map[string]bool{}
+	var conflicts int
+	var wg sync.WaitGroup
+	for n, e := range engines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := n; i < len(revs); i += 2 {
+				p := promotion(fmt.Sprintf("test-%d", i), "test", "dev")
+				p.Spec.Revision = revs[i]
+				_, err := e.Promote(context.Background(), PromotionRequest{Promotion: p, User: "ci"})
+				mu.Lock()
+				switch {
+				case err == nil:
+					succeeded[p.Name] = true
+				case errors.Is(err, ErrConflict):
+					conflicts++
+				default:
+					t.Errorf("%s: %v", p.Name, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(succeeded)+conflicts != 2*perEngine {
+		t.Fatalf("%d succeeded + %d conflicts, want %d in all", len(succeeded), conflicts, 2*perEngine)
+	}
+	f.remoteHead("main") // fetches
+	log := f.git(f.work, "log", "--format=%P%x09%(trailers:key=Gitgate-Promotion,valueonly,separator=%x2C)", "origin/main")
+	seen := map[string]int{}
+	for _, line := range strings.Split(log, "\n") {
+		parents, name, _ := strings.Cut(line, "\t")
+		if len(strings.Fields(parents)) > 1 {
+			t.Fatalf("history is not linear: a merge commit with parents %s", parents)
+		}
+		if name = strings.TrimSpace(name); name != "" {
+			seen[name]++
+		}
+	}
+	for name := range succeeded {
+		if seen[name] != 1 {
+			t.Errorf("%s is in history %d times, want once", name, seen[name])
+		}
+	}
+	if len(seen) != len(succeeded) {
+		t.Errorf("history holds %d promotions, %d succeeded", len(seen), len(succeeded))
+	}
+	t.Logf("%d promotions succeeded, %d gave up after repeated conflicts", len(succeeded), conflicts)
+}
+
+func TestGitOutageKeepsReadsAndFailsWritesWithRetryHint(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	if err := f.server.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	err := e.Refresh(context.Background())
+	var unavailable *UnavailableError
+	if !errors.As(err, &unavailable) || unavailable.RetryAfter <= 0 {
+		t.Fatalf("refresh during outage: %v, want an UnavailableError with a retry hint", err)
+	}
+	envs := e.Snapshot().Environments()
+	if len(envs) != 3 {
+		t.Fatalf("during the outage %d environments are served, want 3", len(envs))
+	}
+	if ok, _ := e.Snapshot().GitReachable(); ok {
+		t.Error("snapshot says Git is reachable during the outage")
+	}
+	if !hasCondition(envs[0], gitgate.ConditionGitReachable, "False") {
+		t.Errorf("environment conditions during outage: %+v", envs[0].Status.Conditions)
+	}
+	_, err = e.Promote(context.Background(), PromotionRequest{Promotion: promotion("down", "prod", ""), User: "bob"})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("promotion during outage: %v, want ErrUnavailable", err)
+	}
+	if strings.Contains(err.Error(), testPass) {
+		t.Fatalf("error leaks the password: %v", err)
+	}
+
+	if err := f.server.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Promote(context.Background(), PromotionRequest{Promotion: promotion("up", "prod", ""), User: "bob"}); err != nil {
+		t.Fatalf("promotion after restart: %v", err)
+	}
+	if ok, _ := e.Snapshot().GitReachable(); !ok {
+		t.Error("snapshot still says Git is unreachable")
+	}
+}
+
+func hasCondition(env *gitgate.Environment, typ, status string) bool {
+	for _, c := range env.Status.Conditions {
+		if c.Type == typ && string(c.Status) == status {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBrokenDefinitionsAffectOnlyTheirEnvironment(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	f.commitFile("main", ".gitgate/environments/qa.yaml", "spec: [this is not a spec\n")
+	f.commitFile("main", "overlays/test/kustomization.yaml", "images: app\n")
+	e := f.engine("main")
+	s := e.Snapshot()
+
+	for name, broken := range map[string]bool{"qa": true, "test": true, "dev": false, "prod": true} {
+		env, err := s.Environment(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		isBroken := s.EnvironmentError(name) != nil
+		if name == "prod" {
+			// prod is fine; only its upstream (test) is broken.
+			broken = false
+		}
+		if isBroken != broken || hasCondition(env, gitgate.ConditionReady, "False") != broken {
+			t.Errorf("%s: broken=%v (conditions %+v), want broken=%v", name, isBroken, env.Status.Conditions, broken)
+		}
+	}
+	var inv *InvalidError
+	if !errors.As(s.EnvironmentError("test"), &inv) || inv.Errors[0].Field != "spec.path" {
+		t.Errorf("test's error = %v, want one on spec.path", s.EnvironmentError("test"))
+	}
+	if _, err := e.Promote(context.Background(), PromotionRequest{Promotion: promotion("x", "test", ""), User: "a"}); !errors.As(err, &inv) {
+		t.Errorf("promotion into a broken environment: %v, want InvalidError", err)
+	}
+	if tag := findImageTag(mustEnv(t, s, "dev"), "app"); tag != "development-1.2.4" {
+		t.Errorf("dev still served with tag %q", tag)
+	}
+}
+
+func mustEnv(t *testing.T, s *Snapshot, name string) *gitgate.Environment {
+	t.Helper()
+	env, err := s.Environment(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func TestEnvironmentWritesAreCommits(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	ctx := context.Background()
+	staging := &gitgate.Environment{Spec: gitgate.EnvironmentSpec{Path: "overlays/test", PromotesFrom: "test", Strategy: gitgate.StrategyImages}}
+	staging.Name = "staging"
+
+	created, err := e.CreateEnvironment(ctx, EnvironmentWrite{Environment: staging, User: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.show("main", ".gitgate/environments/staging.yaml"), "promotesFrom: test") {
+		t.Fatal("the definition file is not in Git")
+	}
+	if len(created.Status.Images) == 0 {
+		t.Errorf("created environment has no status images: %+v", created.Status)
+	}
+	rvAtCreate := e.Snapshot().ResourceVersionString()
+
+	// Someone else changes the file; an update from the old read conflicts.
+	f.commitFile("main", ".gitgate/environments/staging.yaml", "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/dev}\n")
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stale := staging.DeepCopy()
+	stale.ResourceVersion = rvAtCreate
+	stale.Spec.ImageTagPattern = "^v"
+	if _, err := e.UpdateEnvironment(ctx, EnvironmentWrite{Environment: stale, User: "admin"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale update: %v, want ErrConflict", err)
+	}
+	fresh := stale.DeepCopy()
+	fresh.ResourceVersion = e.Snapshot().ResourceVersionString()
+	if _, err := e.UpdateEnvironment(ctx, EnvironmentWrite{Environment: fresh, User: "admin"}); err != nil {
+		t.Fatalf("fresh update: %v", err)
+	}
+
+	for name, env := range map[string]*gitgate.Environment{
+		"spec.path":         {Spec: gitgate.EnvironmentSpec{Path: "overlays/nowhere", Strategy: gitgate.StrategyImages}},
+		"spec.promotesFrom": {Spec: gitgate.EnvironmentSpec{Path: "overlays/dev", PromotesFrom: "bogus", Strategy: gitgate.StrategyImages}},
+		"spec.strategy":     {Spec: gitgate.EnvironmentSpec{Path: "overlays/dev", Strategy: "Yolo"}},
+	} {
+		env.Name = "bad"
+		var inv *InvalidError
+		if _, err := e.CreateEnvironment(ctx, EnvironmentWrite{Environment: env}); !errors.As(err, &inv) || inv.Errors[0].Field != name {
+			t.Errorf("invalid environment: %v, want an error on %s", err, name)
+		}
+	}
+	// A cycle: dev promoting from prod.
+	dev := mustEnv(t, e.Snapshot(), "dev").DeepCopy()
+	dev.Spec.PromotesFrom = "prod"
+	if _, err := e.UpdateEnvironment(ctx, EnvironmentWrite{Environment: dev}); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("cycle: %v, want an error naming the cycle", err)
+	}
+
+	if _, err := e.DeleteEnvironment(ctx, EnvironmentWrite{Environment: staging, User: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	f.remoteHead("main") // fetches
+	if out := f.git(f.work, "ls-tree", "--name-only", "origin/main", ".gitgate/environments/"); strings.Contains(out, "staging") {
+		t.Fatalf("staging.yaml still in Git: %s", out)
+	}
+}
+
+func TestWatchStreamsChangesFromAnywhere(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	other := f.engine("main")
+	start := e.Snapshot().ResourceVersion()
+	sub, err := e.Watch(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+
+	// A promotion through another engine, and a commit pushed straight to Git.
+	if _, err := other.Promote(context.Background(), PromotionRequest{Promotion: promotion("elsewhere", "prod", ""), User: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	f.commitFile("main", "overlays/dev/kustomization.yaml", "resources:\n- ../../base\nimages:\n- name: app\n  newTag: development-9\n")
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var gotPromotion, gotDev bool
+	var last uint64
+	for len(sub.C) > 0 {
+		ev := <-sub.C
+		if ev.ResourceVersion <= last && last != 0 {
+			t.Errorf("event resourceVersion %d after %d", ev.ResourceVersion, last)
+		}
+		last = ev.ResourceVersion
+		if ev.Promotion != nil && ev.Type == watch.Added && ev.Promotion.Name == "elsewhere" {
+			gotPromotion = true
+		}
+		if ev.Environment != nil && ev.Environment.Name == "dev" && findImageTag(ev.Environment, "app") == "development-9" {
+			gotDev = true
+		}
+	}
+	if !gotPromotion || !gotDev {
+		t.Fatalf("watch saw promotion=%v dev change=%v, want both", gotPromotion, gotDev)
+	}
+	if last > e.Snapshot().ResourceVersion() || last <= start {
+		t.Errorf("last event resourceVersion %d outside (%d, %d]", last, start, e.Snapshot().ResourceVersion())
+	}
+
+	// Resuming from the start replays the same changes.
+	again, err := e.Watch(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Stop()
+	if len(again.C) == 0 {
+		t.Error("resuming from the start replayed nothing")
+	}
+	if _, err := e.Watch(start - 1); !errors.Is(err, ErrExpired) {
+		t.Errorf("watch from before the first read: %v, want ErrExpired", err)
+	}
+}
