@@ -5,20 +5,21 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build tools test test-unit test-e2e verify verify-codegen update-codegen bench run install-plugins clean
+.PHONY: all build tools test test-unit verify verify-codegen update-codegen bench clean
 
 all: build
 
-## build: compile gitgate's binaries into bin/.
+## build: compile every package.
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build ./...
 
 ## tools: build kube-apiserver, kubectl and etcd (v1.37.2) into bin/, once.
 tools:
 	./hack/build-tools.sh
 
-## test: unit, integration and end-to-end tests.
-test: verify tools build
+## test: generated code and formatting checks, then every test (the Git
+## engine's tests run against a real git http-backend server on loopback).
+test: verify
 	$(GO) test -count=1 -timeout 40m ./...
 
 ## test-unit: the tests that need no Kubernetes binaries.
@@ -40,7 +41,7 @@ verify-codegen:
 
 ## bench: the engine's benchmarks (figures go into docs/performance.md).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./pkg/...
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./pkg/engine/
 
 clean:
 	rm -rf $(BIN) _output

@@ -11,8 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 paths=(pkg/generated pkg/apis hack/api-violations.list)
 tar -cf "$tmp/before.tar" "${paths[@]}"
 ./hack/update-codegen.sh >/dev/null
-if ! git diff --quiet --no-index /dev/null /dev/null; then :; fi
-changed=$(git status --porcelain -- "${paths[@]}")
+changed=$(git status --porcelain --untracked-files=all -- "${paths[@]}")
 if [[ -n "$changed" ]]; then
   echo "generated code is out of date; run 'make update-codegen' and commit:" >&2
   echo "$changed" >&2

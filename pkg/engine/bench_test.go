@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+)
+
+// benchRepo is a generated fleet: 2,000 files and 10,000 commits, each a
+// promotion into dev carrying trailers, served by a real Git server.
+type benchRepo struct {
+	server *gitserver.Server
+	url    string
+	revA   string // two dev states with different tags, for promotions that always change something
+	revB   string
+}
+
+const (
+	benchCommits = 10000
+	benchFiles   = 2000
+)
+
+func newBenchRepo(b *testing.B) *benchRepo {
+	b.Helper()
+	root := b.TempDir()
+	bare := filepath.Join(root, "fleet.git")
+	run := func(stdin string, args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("", "init", "-q", "--bare", "--initial-branch=main", bare)
+
+	var s strings.Builder
+	blob := func(content string) { fmt.Fprintf(&s, "data %d\n%s\n", len(content), content) }
+	commit := func(n int, msg string) {
+		fmt.Fprintf(&s, "commit refs/heads/main\nmark :%d\ncommitter gen <gen@example.com> %d +0000\n", n, 1700000000+n)
+		blob(msg)
+		if n > 1 {
+			fmt.Fprintf(&s, "from :%d\n", n-1)
+		}
+	}
+	commit(1, "Initial fleet")
+	for _, name := range []string{"base/deployment.yaml", "base/service.yaml", "base/kustomization.yaml"} {
+		content, err := os.ReadFile(filepath.Join("..", "..", "artifacts", "fleet", "trunk", name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintf(&s, "M 100644 inline %s\n", name)
+		blob(string(content))
+	}
+	for i := 0; i < benchFiles; i++ {
+		fmt.Fprintf(&s, "M 100644 inline apps/app-%04d/config.yaml\n", i)
+		blob(fmt.Sprintf("name: app-%d\nreplicas: %d\n", i, i%5))
+	}
+	for _, env := range []string{"dev", "test", "prod"} {
+		from := map[string]string{"test": "\n  promotesFrom: dev", "prod": "\n  promotesFrom: test"}[env]
+		fmt.Fprintf(&s, "M 100644 inline .gitgate/environments/%s.yaml\n", env)
+		blob(fmt.Sprintf("apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata:\n  name: %s\nspec:\n  path: overlays/%s%s\n", env, env, from))
+		fmt.Fprintf(&s, "M 100644 inline overlays/%s/kustomization.yaml\n", env)
+		blob(overlay(0))
+	}
+	for n := 2; n <= benchCommits; n++ {
+		commit(n, fmt.Sprintf("Promote ci@%d into dev\n\nGitgate-Promotion: dev-%d\nGitgate-Environment: dev\nGitgate-Branch: main\nGitgate-From: ci@%040d\nGitgate-Change: app v%d -> v%d\nPromoted-By: ci\n", n, n, n, n-1, n))
+		fmt.Fprintf(&s, "M 100644 inline overlays/dev/kustomization.yaml\n")
+		blob(overlay(n))
+	}
+	cmd := exec.Command("git", "fast-import", "--quiet")
+	cmd.Dir = bare
+	cmd.Stdin = strings.NewReader(s.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("fast-import: %v\n%s", err, out)
+	}
+	srv, err := gitserver.Start(gitserver.Options{Root: root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Stop() })
+	return &benchRepo{
+		server: srv, url: srv.URL("fleet"),
+		revA: run("", "-C", bare, "rev-parse", "main~1"),
+		revB: run("", "-C", bare, "rev-parse", "main"),
+	}
+}
+
+func overlay(n int) string {
+	return fmt.Sprintf("resources:\n- ../../base\nimages:\n- name: app # {\"$imagepolicy\": \"flux-system:app\"}\n  newName: registry.example.com/app\n  newTag: v%d\n", n)
+}
+
+func (r *benchRepo) engine(b *testing.B) *Engine {
+	e, err := New(Options{Repository: gitstore.Options{URL: r.url}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.Refresh(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// reportPercentiles adds p50 and p99 of the recorded durations, in ms.
+func reportPercentiles(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(d[len(d)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkPromote is plan + commit + push with a warm cache, against a
+// repository of 10,000 commits and 2,000 files.
+func BenchmarkPromote(b *testing.B) {
+	r := newBenchRepo(b)
+	e := r.engine(b)
+	var d []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := promotion(fmt.Sprintf("bench-%d", i), "test", "dev")
+		p.Spec.Revision = []string{r.revA, r.revB}[i%2]
+		start := time.Now()
+		if _, err := e.Promote(context.Background(), PromotionRequest{Promotion: p, User: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportPercentiles(b, d)
+}
+
+// BenchmarkGitCLIPromotion is the same promotion done the way CI scripts do
+// it today: shallow clone, edit the overlay, commit, push.
+func BenchmarkGitCLIPromotion(b *testing.B) {
+	r := newBenchRepo(b)
+	var d []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dir := filepath.Join(b.TempDir(), "clone")
+		start := time.Now()
+		steps := [][]string{
+			{"clone", "-q", "--depth", "1", "--branch", "main", r.url, dir},
+			{"-C", dir, "-c", "user.name=ci", "-c", "user.email=ci@example.com", "commit", "-q", "-a", "-m", "Promote dev into test"},
+			{"-C", dir, "push", "-q", "origin", "main"},
+		}
+		for j, args := range steps {
+			if j == 1 {
+				file := filepath.Join(dir, "overlays/test/kustomization.yaml")
+				if err := os.WriteFile(file, []byte(overlay(100000+i)), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if out, err := exec.Command("git", args...).CombinedOutput(); err != nil {
+				b.Fatalf("git %v: %v\n%s", args, err, out)
+			}
+		}
+		d = append(d, time.Since(start))
+	}
+	reportPercentiles(b, d)
+}
+
+// BenchmarkListPromotions lists every promotion (10,000 in history), and
+// those of one environment.
+func BenchmarkListPromotions(b *testing.B) {
+	r := newBenchRepo(b)
+	e := r.engine(b)
+	if n := len(e.Snapshot().Promotions("")); n != benchCommits-1 {
+		b.Fatalf("indexed %d promotions, want %d", n, benchCommits-1)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if len(e.Snapshot().Promotions("dev")) != benchCommits-1 {
+			b.Fatal("wrong count")
+		}
+	}
+}
+
+// BenchmarkRefreshAfterOneCommit fetches and re-indexes after one new
+// commit pushed by someone else.
+func BenchmarkRefreshAfterOneCommit(b *testing.B) {
+	r := newBenchRepo(b)
+	e := r.engine(b)
+	writer := r.engine(b)
+	var d []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		p := promotion(fmt.Sprintf("other-%d", i), "test", "dev")
+		p.Spec.Revision = []string{r.revA, r.revB}[i%2]
+		if _, err := writer.Promote(context.Background(), PromotionRequest{Promotion: p, User: "other"}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		if err := e.Refresh(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(start))
+	}
+	b.StopTimer()
+	if _, err := e.Snapshot().Promotion(fmt.Sprintf("other-%d", b.N-1)); err != nil {
+		b.Fatalf("refresh did not index the new promotion: %v", err)
+	}
+	reportPercentiles(b, d)
+}
