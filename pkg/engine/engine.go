@@ -28,6 +28,8 @@ type Options struct {
 	EventHistory int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// ObserveGit, when set, is told about every fetch and push.
+	ObserveGit func(operation string, took time.Duration, err error)
 }
 
 func (o *Options) setDefaults() {
@@ -48,6 +50,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ObserveGit == nil {
+		o.ObserveGit = func(string, time.Duration, error) {}
 	}
 }
 
@@ -117,7 +122,10 @@ func (e *Engine) Refresh(ctx context.Context) error {
 }
 
 func (e *Engine) refreshLocked(ctx context.Context) error {
-	if err := e.repo.Fetch(ctx); err != nil {
+	start := time.Now()
+	err := e.repo.Fetch(ctx)
+	e.opts.ObserveGit("fetch", time.Since(start), err)
+	if err != nil {
 		e.reach = reachability{ok: false, message: err.Error(), at: e.opts.Now()}
 		if e.hadFetch {
 			// Keep serving the last good state, marked unreachable.

@@ -33,7 +33,9 @@ func (e *Engine) writeLocked(ctx context.Context, attempt writeAttempt) error {
 		if err != nil {
 			return err
 		}
+		start := time.Now()
 		err = e.repo.Push(ctx, req)
+		e.opts.ObserveGit("push", time.Since(start), err)
 		switch {
 		case err == nil:
 			e.reach = reachability{ok: true, at: e.opts.Now()}

@@ -1,0 +1,91 @@
+// Package apiserver assembles gitgate's aggregated API server: Config →
+// Complete → New, the only place that installs storage.
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/metrics"
+	"github.com/gitgate-dev/gitgate/pkg/registry"
+	"github.com/gitgate-dev/gitgate/pkg/registry/gitgate/environment"
+	"github.com/gitgate-dev/gitgate/pkg/registry/gitgate/promotion"
+)
+
+// ExtraConfig is what gitgate adds to a generic API server.
+type ExtraConfig struct {
+	// Repositories resolves namespaces to engines.
+	Repositories RepositorySet
+	// Namespaces says which namespaces are being deleted; nil means none are.
+	Namespaces registry.NamespaceState
+	// Scheme and Codecs are those NewScheme returned.
+	Scheme *runtime.Scheme
+	Codecs serializer.CodecFactory
+}
+
+// RepositorySet is the repository manager as the server sees it.
+type RepositorySet interface {
+	registry.Repositories
+	// Ready returns nil once every repository was read once.
+	Ready() error
+}
+
+// Config is the generic configuration plus gitgate's.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+type completedConfig struct {
+	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   *ExtraConfig
+}
+
+// CompletedConfig can only be made by Complete.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Server is gitgate's API server.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+}
+
+// Complete fills in defaults.
+func (cfg *Config) Complete() CompletedConfig {
+	return CompletedConfig{&completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig}}
+}
+
+// New installs the gitgate.dev group and the readiness check.
+func (c completedConfig) New() (*Server, error) {
+	generic, err := c.GenericConfig.New("gitgate-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	metrics.Register()
+	backend := &registry.Backend{Repositories: c.ExtraConfig.Repositories, Namespaces: c.ExtraConfig.Namespaces}
+	scheme := c.ExtraConfig.Scheme
+	group := genericapiserver.NewDefaultAPIGroupInfo(gitgate.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
+	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
+		"environments": environment.NewREST(scheme, backend),
+		"promotions":   promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.RecordPromotion),
+	}
+	if err := generic.InstallAPIGroup(&group); err != nil {
+		return nil, fmt.Errorf("installing %s: %w", gitgate.GroupName, err)
+	}
+	if err := generic.AddReadyzChecks(healthz.NamedCheck("gitgate-repositories", func(*http.Request) error {
+		return c.ExtraConfig.Repositories.Ready()
+	})); err != nil {
+		return nil, err
+	}
+	return &Server{GenericAPIServer: generic}, nil
+}

@@ -1,0 +1,161 @@
+// Package server is the gitgate-apiserver command: options, Complete,
+// Validate, Config, and Run.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	netutils "k8s.io/utils/net"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/apiserver"
+	gitgateopenapi "github.com/gitgate-dev/gitgate/pkg/generated/openapi"
+	"github.com/gitgate-dev/gitgate/pkg/metrics"
+	"github.com/gitgate-dev/gitgate/pkg/repositories"
+)
+
+// Options are the command's flags.
+type Options struct {
+	RecommendedOptions *genericoptions.RecommendedOptions
+	// ConfigPath is the repositories configuration file.
+	ConfigPath string
+	// GitTimeout bounds each Git network operation.
+	GitTimeout time.Duration
+	// ConfigReloadInterval is how often the configuration file is checked.
+	ConfigReloadInterval time.Duration
+
+	Out, ErrOut io.Writer
+}
+
+// NewOptions returns the defaults: no etcd (Git is the only storage),
+// delegated authentication and authorization.
+func NewOptions(out, errOut io.Writer) *Options {
+	_, codecs := apiserver.NewScheme()
+	o := &Options{
+		RecommendedOptions:   genericoptions.NewRecommendedOptions("", codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		GitTimeout:           60 * time.Second,
+		ConfigReloadInterval: 2 * time.Second,
+		Out:                  out,
+		ErrOut:               errOut,
+	}
+	o.RecommendedOptions.Etcd = nil
+	return o
+}
+
+// AddFlags adds the generic server's flags and gitgate's.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.RecommendedOptions.AddFlags(fs)
+	fs.StringVar(&o.ConfigPath, "config", o.ConfigPath, "Path of the repositories configuration file (reloaded when it changes).")
+	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout, "Timeout of each Git fetch and push.")
+	fs.DurationVar(&o.ConfigReloadInterval, "config-reload-interval", o.ConfigReloadInterval, "How often the configuration file is checked for changes.")
+}
+
+// Complete fills in what depends on other flags.
+func (o *Options) Complete() error { return nil }
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	errs := o.RecommendedOptions.Validate()
+	if o.ConfigPath == "" {
+		errs = append(errs, errors.New("--config is required: the file that binds namespaces to Git repositories"))
+	}
+	if o.GitTimeout <= 0 {
+		errs = append(errs, errors.New("--git-timeout must be positive"))
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config builds the server configuration; the repository manager starts
+// with the server (see Run).
+func (o *Options) Config() (*apiserver.Config, *repositories.Manager, error) {
+	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return nil, nil, fmt.Errorf("creating self-signed certificates: %w", err)
+	}
+	scheme, codecs := apiserver.NewScheme()
+	serverConfig := genericapiserver.NewRecommendedConfig(codecs)
+	namer := openapi.NewDefinitionNamer(scheme)
+	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(gitgateopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIConfig.Info.Title = "gitgate"
+	serverConfig.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(gitgateopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIV3Config.Info.Title = "gitgate"
+	serverConfig.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	serverConfig.FeatureGate = utilfeature.DefaultFeatureGate
+	serverConfig.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
+		return nil, nil, err
+	}
+	client, err := kubernetes.NewForConfig(serverConfig.ClientConfig)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	manager := repositories.New(repositories.Options{
+		ConfigPath:     o.ConfigPath,
+		ReloadInterval: o.ConfigReloadInterval,
+		GitTimeout:     o.GitTimeout,
+		ObserveGit:     metrics.GitObserver,
+		Secrets: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
+			s, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return s.Data, nil
+		},
+	})
+	namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
+	cfg := &apiserver.Config{
+		GenericConfig: serverConfig,
+		ExtraConfig: apiserver.ExtraConfig{
+			Repositories: manager,
+			Namespaces:   namespaceState{namespaces.Lister()},
+			Scheme:       scheme,
+			Codecs:       codecs,
+		},
+	}
+	namespaces.Informer() // registered now, started with the server's informers
+	return cfg, manager, nil
+}
+
+// namespaceState reads namespace phases from the informer cache.
+type namespaceState struct{ lister corelisters.NamespaceLister }
+
+func (n namespaceState) Terminating(name string) bool {
+	ns, err := n.lister.Get(name)
+	return err == nil && ns.Status.Phase == corev1.NamespaceTerminating
+}
+
+// Run starts the repository manager and serves until ctx ends.
+func (o *Options) Run(ctx context.Context) error {
+	cfg, manager, err := o.Config()
+	if err != nil {
+		return err
+	}
+	server, err := cfg.Complete().New()
+	if err != nil {
+		return err
+	}
+	if err := manager.Start(ctx); err != nil {
+		return err
+	}
+	server.GenericAPIServer.AddPostStartHookOrDie("gitgate-informers", func(hookCtx genericapiserver.PostStartHookContext) error {
+		cfg.GenericConfig.SharedInformerFactory.Start(hookCtx.Done())
+		return nil
+	})
+	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}

@@ -1,0 +1,112 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/gitgate-dev/gitgate/pkg/engine"
+)
+
+// Repositories resolves the repository bound to a namespace.
+type Repositories interface {
+	// Engine returns the engine serving namespace and the repository's name.
+	Engine(namespace string) (*engine.Engine, string, bool)
+	// Namespaces lists every bound namespace.
+	Namespaces() []string
+}
+
+// NamespaceState says whether a namespace is being deleted.
+type NamespaceState interface {
+	Terminating(namespace string) bool
+}
+
+// Backend is what every storage of gitgate.dev reads and writes through.
+type Backend struct {
+	Repositories Repositories
+	Namespaces   NamespaceState
+}
+
+// Target is one engine and the namespaces it serves in a request.
+type Target struct {
+	Engine     *engine.Engine
+	Namespaces []string
+}
+
+// Targets returns the engines a read in ctx's namespace (all namespaces
+// when empty) covers. Namespaces being deleted are left out: their objects
+// list as empty, so namespace deletion completes and Git keeps everything.
+func (b *Backend) Targets(ctx context.Context) []Target {
+	namespaces := b.Repositories.Namespaces()
+	if ns, ok := genericapirequest.NamespaceFrom(ctx); ok && ns != "" {
+		namespaces = []string{ns}
+	}
+	var out []Target
+	index := map[*engine.Engine]int{}
+	for _, ns := range namespaces {
+		if b.Namespaces != nil && b.Namespaces.Terminating(ns) {
+			continue
+		}
+		e, _, ok := b.Repositories.Engine(ns)
+		if !ok {
+			continue
+		}
+		if i, seen := index[e]; seen {
+			out[i].Namespaces = append(out[i].Namespaces, ns)
+			continue
+		}
+		index[e] = len(out)
+		out = append(out, Target{Engine: e, Namespaces: []string{ns}})
+	}
+	return out
+}
+
+// EngineFor returns the engine a write in ctx's namespace goes to, or a
+// status error saying the namespace has no repository.
+func (b *Backend) EngineFor(ctx context.Context, resource schema.GroupResource, name string) (*engine.Engine, string, error) {
+	ns, ok := genericapirequest.NamespaceFrom(ctx)
+	if !ok || ns == "" {
+		return nil, "", apierrors.NewBadRequest("a namespace is required")
+	}
+	if b.Namespaces != nil && b.Namespaces.Terminating(ns) {
+		return nil, "", apierrors.NewForbidden(resource, name, fmt.Errorf("namespace %s is being deleted", ns))
+	}
+	e, _, ok := b.Repositories.Engine(ns)
+	if !ok {
+		se := apierrors.NewNotFound(resource, name)
+		se.ErrStatus.Message = fmt.Sprintf("namespace %s is not bound to a Git repository: an administrator adds it to a repository's namespaces in gitgate's configuration", ns)
+		return nil, "", se
+	}
+	return e, ns, nil
+}
+
+// ListResourceVersion is the resourceVersion of a list across targets: the
+// engine's own for one repository, their sum for several.
+func ListResourceVersion(targets []Target) string {
+	var sum uint64
+	for _, t := range targets {
+		sum += t.Engine.Snapshot().ResourceVersion()
+	}
+	return strconv.FormatUint(sum, 10)
+}
+
+// Matches applies a list's label and field selectors.
+func Matches(opts *metainternalversion.ListOptions, objLabels map[string]string, objFields fields.Set) bool {
+	if opts == nil {
+		return true
+	}
+	if opts.LabelSelector != nil && !opts.LabelSelector.Matches(labels.Set(objLabels)) {
+		return false
+	}
+	if opts.FieldSelector != nil && !opts.FieldSelector.Matches(objFields) {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,235 @@
+package environment
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/engine"
+	"github.com/gitgate-dev/gitgate/pkg/registry"
+)
+
+var resource = gitgate.Resource("environments")
+
+// REST serves environments from the repositories bound to namespaces.
+type REST struct {
+	backend  *registry.Backend
+	strategy strategy
+	tableConvertor
+}
+
+var (
+	_ rest.Storage              = &REST{}
+	_ rest.Scoper               = &REST{}
+	_ rest.SingularNameProvider = &REST{}
+	_ rest.ShortNamesProvider   = &REST{}
+	_ rest.CategoriesProvider   = &REST{}
+	_ rest.Getter               = &REST{}
+	_ rest.Lister               = &REST{}
+	_ rest.Watcher              = &REST{}
+	_ rest.Creater              = &REST{}
+	_ rest.Updater              = &REST{}
+	_ rest.GracefulDeleter      = &REST{}
+	_ rest.CollectionDeleter    = &REST{}
+	_ rest.TableConvertor       = &REST{}
+)
+
+// NewREST returns the storage of environments.
+func NewREST(typer runtime.ObjectTyper, backend *registry.Backend) *REST {
+	return &REST{backend: backend, strategy: newStrategy(typer)}
+}
+
+func (r *REST) New() runtime.Object     { return &gitgate.Environment{} }
+func (r *REST) NewList() runtime.Object { return &gitgate.EnvironmentList{} }
+func (r *REST) Destroy()                {}
+func (r *REST) NamespaceScoped() bool   { return true }
+func (r *REST) GetSingularName() string { return "environment" }
+func (r *REST) ShortNames() []string    { return []string{"env"} }
+func (r *REST) Categories() []string    { return []string{"gitgate"} }
+
+// present gives a shared engine object its namespace, UID and resourceVersion.
+func present(env *gitgate.Environment, namespace, rv string) *gitgate.Environment {
+	out := *env
+	out.Namespace = namespace
+	out.ResourceVersion = rv
+	out.UID = registry.StableUID("Environment", namespace, env.Name)
+	return &out
+}
+
+func fieldSet(env *gitgate.Environment) fields.Set {
+	return fields.Set{"metadata.name": env.Name, "metadata.namespace": env.Namespace}
+}
+
+// Get returns one environment as of the latest state read from Git.
+func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	e, ns, err := r.backend.EngineFor(ctx, resource, name)
+	if err != nil {
+		return nil, err
+	}
+	s := e.Snapshot()
+	env, err := s.Environment(name)
+	if err != nil {
+		return nil, registry.StatusError(err, resource, "Environment", name)
+	}
+	return present(env, ns, s.ResourceVersionString()).DeepCopy(), nil
+}
+
+// List returns the environments of the namespace (or of every namespace).
+func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
+	targets := r.backend.Targets(ctx)
+	list := &gitgate.EnvironmentList{}
+	list.ResourceVersion = registry.ListResourceVersion(targets)
+	for _, t := range targets {
+		s := t.Engine.Snapshot()
+		for _, ns := range t.Namespaces {
+			list.Items = append(list.Items, r.matching(s, ns, opts)...)
+		}
+	}
+	sort.SliceStable(list.Items, func(i, j int) bool { return list.Items[i].Namespace < list.Items[j].Namespace })
+	return list, nil
+}
+
+func (r *REST) matching(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []gitgate.Environment {
+	var out []gitgate.Environment
+	for _, env := range s.Environments() {
+		p := present(env, ns, s.ResourceVersionString())
+		if registry.Matches(opts, p.Labels, fieldSet(p)) {
+			out = append(out, *p)
+		}
+	}
+	return out
+}
+
+// Watch streams environment changes, including commits pushed straight to Git.
+func (r *REST) Watch(ctx context.Context, opts *metainternalversion.ListOptions) (watch.Interface, error) {
+	return r.backend.Watch(ctx, opts, resource, view{r})
+}
+
+type view struct{ r *REST }
+
+func (v view) NewObject() runtime.Object { return &gitgate.Environment{} }
+
+func (v view) Initial(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []runtime.Object {
+	var out []runtime.Object
+	for _, env := range v.r.matching(s, ns, opts) {
+		out = append(out, &env)
+	}
+	return out
+}
+
+func (v view) FromEvent(ev engine.Event, ns string, opts *metainternalversion.ListOptions) runtime.Object {
+	if ev.Environment == nil {
+		return nil
+	}
+	p := present(ev.Environment, ns, fmt.Sprint(ev.ResourceVersion))
+	if !registry.Matches(opts, p.Labels, fieldSet(p)) {
+		return nil
+	}
+	return p
+}
+
+// Create commits a new definition file.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
+	env := obj.(*gitgate.Environment)
+	if err := rest.BeforeCreate(r.strategy, ctx, obj); err != nil {
+		return nil, err
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
+	e, ns, err := r.backend.EngineFor(ctx, resource, env.Name)
+	if err != nil {
+		return nil, err
+	}
+	out, err := e.CreateEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun)})
+	if err != nil {
+		return nil, registry.StatusError(err, resource, "Environment", env.Name)
+	}
+	return present(out, ns, e.Snapshot().ResourceVersionString()).DeepCopy(), nil
+}
+
+// Update commits a changed definition; a stale resourceVersion is a 409.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, _ bool, opts *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	old, err := r.Get(ctx, name, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	obj, err := objInfo.UpdatedObject(ctx, old)
+	if err != nil {
+		return nil, false, err
+	}
+	env := obj.(*gitgate.Environment)
+	if err := rest.BeforeUpdate(r.strategy, ctx, obj, old); err != nil {
+		return nil, false, err
+	}
+	if updateValidation != nil {
+		if err := updateValidation(ctx, obj, old); err != nil {
+			return nil, false, err
+		}
+	}
+	e, ns, err := r.backend.EngineFor(ctx, resource, name)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := e.UpdateEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun)})
+	if err != nil {
+		return nil, false, registry.StatusError(err, resource, "Environment", name)
+	}
+	return present(out, ns, e.Snapshot().ResourceVersionString()).DeepCopy(), false, nil
+}
+
+// Delete commits the removal of the definition file.
+func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	old, err := r.Get(ctx, name, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if deleteValidation != nil {
+		if err := deleteValidation(ctx, old); err != nil {
+			return nil, false, err
+		}
+	}
+	env := old.(*gitgate.Environment).DeepCopy()
+	env.ResourceVersion = ""
+	if opts != nil && opts.Preconditions != nil {
+		if uid := opts.Preconditions.UID; uid != nil && *uid != env.UID {
+			return nil, false, apierrors.NewConflict(resource, name, fmt.Errorf("the UID in the precondition (%s) does not match (%s)", *uid, env.UID))
+		}
+		if rv := opts.Preconditions.ResourceVersion; rv != nil {
+			env.ResourceVersion = *rv
+		}
+	}
+	e, _, err := r.backend.EngineFor(ctx, resource, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, err := e.DeleteEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun)}); err != nil {
+		return nil, false, registry.StatusError(err, resource, "Environment", name)
+	}
+	return old, true, nil
+}
+
+// DeleteCollection is a no-op in a namespace being deleted (Git outlives
+// namespaces) and refused otherwise: delete environments one by one.
+func (r *REST) DeleteCollection(ctx context.Context, _ rest.ValidateObjectFunc, _ *metav1.DeleteOptions, _ *metainternalversion.ListOptions) (runtime.Object, error) {
+	ns, _ := genericapirequest.NamespaceFrom(ctx)
+	if ns != "" && r.backend.Namespaces != nil && r.backend.Namespaces.Terminating(ns) {
+		return &gitgate.EnvironmentList{}, nil
+	}
+	se := apierrors.NewMethodNotSupported(resource, "deletecollection")
+	se.ErrStatus.Message = "deleting every environment at once is not offered: delete them one by one (each is a commit)"
+	return nil, se
+}

@@ -1,0 +1,231 @@
+package promotion
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage/names"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/engine"
+	"github.com/gitgate-dev/gitgate/pkg/registry"
+)
+
+var resource = gitgate.Resource("promotions")
+
+// VerbPromote is the custom verb a user needs on environments/<target>.
+const VerbPromote = "promote"
+
+// Recorder observes promotion outcomes, for metrics.
+type Recorder func(namespace, environment, result string)
+
+// REST serves promotions from Git history and creates them as commits.
+type REST struct {
+	backend    *registry.Backend
+	authorizer authorizer.Authorizer
+	record     Recorder
+	strategy   strategy
+	tableConvertor
+}
+
+var (
+	_ rest.Storage              = &REST{}
+	_ rest.Scoper               = &REST{}
+	_ rest.SingularNameProvider = &REST{}
+	_ rest.ShortNamesProvider   = &REST{}
+	_ rest.CategoriesProvider   = &REST{}
+	_ rest.Getter               = &REST{}
+	_ rest.Lister               = &REST{}
+	_ rest.Watcher              = &REST{}
+	_ rest.Creater              = &REST{}
+	_ rest.TableConvertor       = &REST{}
+)
+
+// NewREST returns the storage of promotions. authz checks the promote verb
+// on the target environment for every create; record may be nil.
+func NewREST(typer runtime.ObjectTyper, backend *registry.Backend, authz authorizer.Authorizer, record Recorder) *REST {
+	if record == nil {
+		record = func(string, string, string) {}
+	}
+	return &REST{backend: backend, authorizer: authz, record: record, strategy: strategy{typer, names.SimpleNameGenerator}}
+}
+
+func (r *REST) New() runtime.Object     { return &gitgate.Promotion{} }
+func (r *REST) NewList() runtime.Object { return &gitgate.PromotionList{} }
+func (r *REST) Destroy()                {}
+func (r *REST) NamespaceScoped() bool   { return true }
+func (r *REST) GetSingularName() string { return "promotion" }
+func (r *REST) ShortNames() []string    { return []string{"promo"} }
+func (r *REST) Categories() []string    { return []string{"gitgate"} }
+
+func present(p *gitgate.Promotion, namespace, rv string) *gitgate.Promotion {
+	out := *p
+	out.Namespace = namespace
+	out.ResourceVersion = rv
+	return &out
+}
+
+func fieldSet(p *gitgate.Promotion) fields.Set {
+	return fields.Set{"metadata.name": p.Name, "metadata.namespace": p.Namespace, v1alpha1.PromotionEnvironmentField: p.Spec.Environment}
+}
+
+// Get reads one promotion from the history index.
+func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	e, ns, err := r.backend.EngineFor(ctx, resource, name)
+	if err != nil {
+		return nil, err
+	}
+	s := e.Snapshot()
+	p, err := s.Promotion(name)
+	if err != nil {
+		return nil, registry.StatusError(err, resource, "Promotion", name)
+	}
+	return present(p, ns, s.ResourceVersionString()).DeepCopy(), nil
+}
+
+// List returns promotions newest first; a field selector on
+// spec.environment narrows them without walking history.
+func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
+	targets := r.backend.Targets(ctx)
+	list := &gitgate.PromotionList{}
+	list.ResourceVersion = registry.ListResourceVersion(targets)
+	for _, t := range targets {
+		s := t.Engine.Snapshot()
+		for _, ns := range t.Namespaces {
+			list.Items = append(list.Items, matching(s, ns, opts)...)
+		}
+	}
+	return list, nil
+}
+
+func matching(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []gitgate.Promotion {
+	env := ""
+	if opts != nil && opts.FieldSelector != nil {
+		env, _ = opts.FieldSelector.RequiresExactMatch(v1alpha1.PromotionEnvironmentField)
+	}
+	var out []gitgate.Promotion
+	rv := s.ResourceVersionString()
+	for _, p := range s.Promotions(env) {
+		pp := present(p, ns, rv)
+		if registry.Matches(opts, pp.Labels, fieldSet(pp)) {
+			out = append(out, *pp)
+		}
+	}
+	return out
+}
+
+// Watch streams new promotions and phase changes, from any replica or
+// pushed straight to Git.
+func (r *REST) Watch(ctx context.Context, opts *metainternalversion.ListOptions) (watch.Interface, error) {
+	return r.backend.Watch(ctx, opts, resource, view{})
+}
+
+type view struct{}
+
+func (view) NewObject() runtime.Object { return &gitgate.Promotion{} }
+
+func (view) Initial(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []runtime.Object {
+	items := matching(s, ns, opts)
+	out := make([]runtime.Object, 0, len(items))
+	for i := len(items) - 1; i >= 0; i-- { // oldest first, as they happened
+		out = append(out, &items[i])
+	}
+	return out
+}
+
+func (view) FromEvent(ev engine.Event, ns string, opts *metainternalversion.ListOptions) runtime.Object {
+	if ev.Promotion == nil {
+		return nil
+	}
+	p := present(ev.Promotion, ns, fmt.Sprint(ev.ResourceVersion))
+	if !registry.Matches(opts, p.Labels, fieldSet(p)) {
+		return nil
+	}
+	return p
+}
+
+// Create checks the promote verb on the target environment, runs the
+// server's admission, then plans, commits and pushes synchronously.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
+	p := obj.(*gitgate.Promotion)
+	if err := rest.BeforeCreate(r.strategy, ctx, obj); err != nil {
+		return nil, err
+	}
+	e, ns, err := r.backend.EngineFor(ctx, resource, p.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.authorizePromote(ctx, ns, p.Spec.Environment); err != nil {
+		r.record(ns, p.Spec.Environment, "forbidden")
+		return nil, err
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
+	dryRun := registry.IsDryRun(opts.DryRun)
+	out, err := e.Promote(ctx, engine.PromotionRequest{Promotion: p, User: registry.UserName(ctx), DryRun: dryRun})
+	if err != nil {
+		r.record(ns, p.Spec.Environment, resultOf(err))
+		return nil, registry.StatusError(err, resource, "Promotion", p.Name)
+	}
+	if !dryRun {
+		r.record(ns, p.Spec.Environment, string(out.Status.Phase))
+	}
+	result := present(out, ns, e.Snapshot().ResourceVersionString()).DeepCopy()
+	if dryRun {
+		result.ObjectMeta = *p.ObjectMeta.DeepCopy()
+		result.Namespace = ns
+	}
+	return result, nil
+}
+
+func resultOf(err error) string {
+	switch se := registry.StatusError(err, resource, "", ""); {
+	case apierrors.IsInvalid(se):
+		return "invalid"
+	case apierrors.IsConflict(se), apierrors.IsAlreadyExists(se):
+		return "conflict"
+	case apierrors.IsServiceUnavailable(se):
+		return "unavailable"
+	}
+	return "error"
+}
+
+// authorizePromote asks the delegated authorizer whether the requesting
+// user may promote into environment, and says exactly what is missing.
+func (r *REST) authorizePromote(ctx context.Context, namespace, environment string) error {
+	u, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return apierrors.NewUnauthorized("no user in the request")
+	}
+	attrs := authorizer.AttributesRecord{
+		User: u, Verb: VerbPromote, Namespace: namespace,
+		APIGroup: gitgate.GroupName, APIVersion: v1alpha1.SchemeGroupVersion.Version,
+		Resource: "environments", Name: environment, ResourceRequest: true,
+	}
+	decision, reason, err := r.authorizer.Authorize(ctx, attrs)
+	if decision == authorizer.DecisionAllow {
+		return nil
+	}
+	msg := fmt.Sprintf("user %q cannot promote into environment %q in namespace %q: it needs the verb %q on environments.gitgate.dev named %q",
+		u.GetName(), environment, namespace, VerbPromote, environment)
+	if reason != "" {
+		msg += " (" + reason + ")"
+	}
+	if err != nil {
+		msg += ": " + err.Error()
+	}
+	return apierrors.NewForbidden(resource, "", fmt.Errorf("%s", msg))
+}

@@ -1,0 +1,238 @@
+// Package repositories keeps one engine per configured Git repository and
+// answers which engine serves a namespace. It reloads the configuration
+// file when it changes, keeping the engines whose settings did not change,
+// so requests in flight are never dropped.
+package repositories
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/gitgate-dev/gitgate/pkg/config"
+	"github.com/gitgate-dev/gitgate/pkg/engine"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+)
+
+// SecretReader returns the data of a Secret.
+type SecretReader func(ctx context.Context, namespace, name string) (map[string][]byte, error)
+
+// Options configure a Manager.
+type Options struct {
+	// ConfigPath is the configuration file.
+	ConfigPath string
+	// Secrets reads credentials Secrets.
+	Secrets SecretReader
+	// ReloadInterval is how often the file is checked; default 2s.
+	ReloadInterval time.Duration
+	// GitTimeout bounds each fetch and push; default gitstore.DefaultTimeout.
+	GitTimeout time.Duration
+	// ObserveGit, when set, returns the Git operation observer of a repository.
+	ObserveGit func(repository string) func(operation string, took time.Duration, err error)
+}
+
+// Manager owns the engines.
+type Manager struct {
+	opts     Options
+	mu       sync.Mutex // serializes reloads
+	bindings atomic.Pointer[bindings]
+}
+
+type bindings struct {
+	raw         []byte
+	repos       map[string]*repository // by name
+	byNamespace map[string]*repository
+}
+
+type repository struct {
+	cfg    config.Repository
+	key    [32]byte // settings and credentials: a change makes a new engine
+	engine *engine.Engine
+	stop   context.CancelFunc
+}
+
+// New makes a manager; Start loads the configuration.
+func New(opts Options) *Manager {
+	if opts.ReloadInterval <= 0 {
+		opts.ReloadInterval = 2 * time.Second
+	}
+	m := &Manager{opts: opts}
+	m.bindings.Store(&bindings{repos: map[string]*repository{}, byNamespace: map[string]*repository{}})
+	return m
+}
+
+// Start loads the configuration, starts an engine per repository, and
+// reloads the file whenever it changes until ctx ends. It fails only when
+// the first configuration cannot be read.
+func (m *Manager) Start(ctx context.Context) error {
+	if err := m.reload(ctx); err != nil {
+		return err
+	}
+	go func() {
+		t := time.NewTicker(m.opts.ReloadInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				m.stopAll()
+				return
+			case <-t.C:
+				if err := m.reload(ctx); err != nil {
+					klog.FromContext(ctx).Error(err, "Keeping the previous configuration")
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// Engine returns the engine that serves namespace, and its repository name.
+func (m *Manager) Engine(namespace string) (*engine.Engine, string, bool) {
+	r, ok := m.bindings.Load().byNamespace[namespace]
+	if !ok {
+		return nil, "", false
+	}
+	return r.engine, r.cfg.Name, true
+}
+
+// Namespaces lists the bound namespaces, sorted.
+func (m *Manager) Namespaces() []string {
+	b := m.bindings.Load()
+	out := make([]string, 0, len(b.byNamespace))
+	for ns := range b.byNamespace {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Ready returns nil once every repository has been read once.
+func (m *Manager) Ready() error {
+	for name, r := range m.bindings.Load().repos {
+		if !r.engine.Ready() {
+			return fmt.Errorf("repository %s has not been read yet", name)
+		}
+	}
+	return nil
+}
+
+// Refresh fetches the named repository now (the push-webhook receiver's job).
+func (m *Manager) Refresh(ctx context.Context, name string) error {
+	r, ok := m.bindings.Load().repos[name]
+	if !ok {
+		return fmt.Errorf("no repository named %q", name)
+	}
+	return r.engine.Refresh(ctx)
+}
+
+func (m *Manager) reload(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	raw, err := os.ReadFile(m.opts.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("reading configuration: %w", err)
+	}
+	old := m.bindings.Load()
+	if bytes.Equal(raw, old.raw) {
+		return nil
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("configuration %s: %w", m.opts.ConfigPath, err)
+	}
+	next := &bindings{raw: raw, repos: map[string]*repository{}, byNamespace: map[string]*repository{}}
+	for _, rc := range cfg.Repositories {
+		creds, err := m.credentials(ctx, rc)
+		if err != nil {
+			return err
+		}
+		key := settingsKey(rc, creds)
+		r, ok := old.repos[rc.Name]
+		if !ok || r.key != key {
+			if r, err = m.startRepository(ctx, rc, creds, key); err != nil {
+				return err
+			}
+		}
+		next.repos[rc.Name] = r
+		for _, ns := range rc.Namespaces {
+			next.byNamespace[ns] = r
+		}
+	}
+	m.bindings.Store(next)
+	for name, r := range old.repos {
+		if next.repos[name] != r {
+			r.stop()
+		}
+	}
+	klog.FromContext(ctx).Info("Loaded configuration", "repositories", len(next.repos), "namespaces", len(next.byNamespace))
+	return nil
+}
+
+func (m *Manager) credentials(ctx context.Context, rc config.Repository) (gitstore.Credentials, error) {
+	if rc.SecretRef == nil {
+		return gitstore.Credentials{}, nil
+	}
+	data, err := m.opts.Secrets(ctx, rc.SecretRef.Namespace, rc.SecretRef.Name)
+	if err != nil {
+		return gitstore.Credentials{}, fmt.Errorf("repository %s: reading Secret %s/%s: %w", rc.Name, rc.SecretRef.Namespace, rc.SecretRef.Name, err)
+	}
+	return gitstore.Credentials{
+		Username:    string(data["username"]),
+		Password:    string(data["password"]),
+		BearerToken: string(data["bearerToken"]),
+		CAFile:      data["ca.crt"],
+		Identity:    data["identity"],
+		KnownHosts:  data["known_hosts"],
+	}, nil
+}
+
+func settingsKey(rc config.Repository, creds gitstore.Credentials) [32]byte {
+	h := sha256.New()
+	_ = json.NewEncoder(h).Encode(rc)
+	for _, b := range [][]byte{[]byte(creds.Username), []byte(creds.Password), []byte(creds.BearerToken), creds.CAFile, creds.Identity, creds.KnownHosts} {
+		fmt.Fprintf(h, "%d:", len(b))
+		h.Write(b)
+	}
+	var key [32]byte
+	copy(key[:], h.Sum(nil))
+	return key
+}
+
+func (m *Manager) startRepository(ctx context.Context, rc config.Repository, creds gitstore.Credentials, key [32]byte) (*repository, error) {
+	opts := engine.Options{
+		Repository:    gitstore.Options{URL: rc.URL, Credentials: creds, Timeout: m.opts.GitTimeout},
+		DefaultBranch: rc.DefaultBranch,
+		Author:        gitstore.Signature{Name: rc.CommitAuthor.Name, Email: rc.CommitAuthor.Email},
+	}
+	if m.opts.ObserveGit != nil {
+		opts.ObserveGit = m.opts.ObserveGit(rc.Name)
+	}
+	e, err := engine.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("repository %s: %w", rc.Name, err)
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	logger := klog.FromContext(ctx).WithValues("repository", rc.Name)
+	go func() {
+		if err := e.Refresh(runCtx); err != nil {
+			logger.Error(err, "First read of the repository failed; retrying every poll interval")
+		}
+		e.Run(runCtx, rc.PollInterval.Duration, func(err error) { logger.Error(err, "Refreshing the repository") })
+	}()
+	return &repository{cfg: rc, key: key, engine: e, stop: stop}, nil
+}
+
+func (m *Manager) stopAll() {
+	for _, r := range m.bindings.Load().repos {
+		r.stop()
+	}
+}
