@@ -5,13 +5,20 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build tools test test-unit verify verify-codegen update-codegen bench clean
+.PHONY: all build binaries tools run test test-unit verify verify-codegen update-codegen bench clean
 
 all: build
 
-## build: compile every package.
-build:
+## build: compile every package, and the binaries into bin/.
+build: binaries
 	$(GO) build ./...
+
+binaries:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## run: the local stack (etcd, kube-apiserver, Git server, gitgate-apiserver).
+run: tools binaries
+	$(BIN)/gitgate-dev
 
 ## tools: build kube-apiserver, kubectl and etcd (v1.37.2) into bin/, once.
 tools:
@@ -19,7 +26,7 @@ tools:
 
 ## test: generated code and formatting checks, then every test (the Git
 ## engine's tests run against a real git http-backend server on loopback).
-test: verify
+test: verify tools binaries
 	$(GO) test -count=1 -timeout 40m ./...
 
 ## test-unit: the tests that need no Kubernetes binaries.

@@ -23,6 +23,7 @@ kube::codegen::gen_openapi \
   --output-dir "$root/pkg/generated/openapi" \
   --output-pkg "$module/pkg/generated/openapi" \
   --report-filename "$root/hack/api-violations.list" --update-report \
+  --output-model-name-file zz_generated.model_name.go \
   --boilerplate "$boilerplate" \
   "$root/pkg/apis"
 

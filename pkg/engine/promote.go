@@ -85,28 +85,17 @@ func (e *Engine) commitPlanLocked(p *gitgate.Promotion, pl *plan, user string) (
 	if len(p.Spec.Images) > 0 {
 		trailers = append(trailers, trailer{TrailerImages, strings.Join(p.Spec.Images, ",")})
 	}
-	var body strings.Builder
-	body.WriteString(p.Spec.Message)
-	body.WriteString("\n\n")
 	for _, ch := range pl.changes {
 		trailers = append(trailers, trailer{TrailerChange, formatChange(ch)})
-		fmt.Fprintf(&body, "- %s: %s -> %s\n", ch.Name, orNone(ch.From), orNone(ch.To))
 	}
 	trailers = append(trailers, trailer{TrailerPromotedBy, user})
 	subject := fmt.Sprintf("Promote %s@%s into %s", pl.source.Name, pl.sourceRev.Short(), pl.target.Name)
-	msg := formatMessage(subject, body.String(), trailers)
+	msg := formatMessage(subject, p.Spec.Message, trailers)
 	sig := e.signature()
 	if pl.target.Spec.Strategy == gitgate.StrategyMerge {
 		return e.repo.CreateCommit([]gitstore.Hash{pl.parent, pl.sourceRev}, pl.mergeTree, nil, msg, sig, sig)
 	}
 	return e.repo.CreateCommit([]gitstore.Hash{pl.parent}, gitstore.ZeroHash, pl.edits, msg, sig, sig)
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return noValue
-	}
-	return s
 }
 
 // plannedPromotion is what a dry run returns: the request with the changes

@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
 )
 
 // StableUID derives a UID from where an object lives, so that every replica
@@ -34,4 +37,19 @@ func IsDryRun(dryRun []string) bool {
 		}
 	}
 	return false
+}
+
+// BeforeCreate readies a new object the way the generic store does: system
+// fields (UID and time come from Git when the object is read back), a name
+// from generateName, then the strategy's PrepareForCreate and Validate.
+func BeforeCreate(ctx context.Context, strategy rest.RESTCreateStrategy, obj runtime.Object) error {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	rest.FillObjectMetaSystemFields(m)
+	if m.GetGenerateName() != "" && m.GetName() == "" {
+		m.SetName(strategy.GenerateName(m.GetGenerateName()))
+	}
+	return rest.BeforeCreate(strategy, ctx, obj)
 }

@@ -22,6 +22,7 @@ limitations under the License.
 package openapi
 
 import (
+	v1alpha1 "github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	resource "k8s.io/apimachinery/pkg/api/resource"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtime "k8s.io/apimachinery/pkg/runtime"
@@ -32,75 +33,75 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Change":             schema_pkg_apis_gitgate_v1alpha1_Change(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Environment":        schema_pkg_apis_gitgate_v1alpha1_Environment(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentList":    schema_pkg_apis_gitgate_v1alpha1_EnvironmentList(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentSpec":    schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentStatus":  schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Image":              schema_pkg_apis_gitgate_v1alpha1_Image(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.ObjectReference":    schema_pkg_apis_gitgate_v1alpha1_ObjectReference(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Promotion":          schema_pkg_apis_gitgate_v1alpha1_Promotion(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionList":      schema_pkg_apis_gitgate_v1alpha1_PromotionList(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionReference": schema_pkg_apis_gitgate_v1alpha1_PromotionReference(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionSpec":      schema_pkg_apis_gitgate_v1alpha1_PromotionSpec(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionStatus":    schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SyncStatus":         schema_pkg_apis_gitgate_v1alpha1_SyncStatus(ref),
-		"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.UpstreamStatus":     schema_pkg_apis_gitgate_v1alpha1_UpstreamStatus(ref),
-		resource.Quantity{}.OpenAPIModelName():                                        schema_apimachinery_pkg_api_resource_Quantity(ref),
-		v1.APIGroup{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_APIGroup(ref),
-		v1.APIGroupList{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_APIGroupList(ref),
-		v1.APIResource{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_APIResource(ref),
-		v1.APIResourceList{}.OpenAPIModelName():                                       schema_pkg_apis_meta_v1_APIResourceList(ref),
-		v1.APIVersions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_APIVersions(ref),
-		v1.ApplyOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_ApplyOptions(ref),
-		v1.Condition{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_Condition(ref),
-		v1.CreateOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_CreateOptions(ref),
-		v1.DeleteOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_DeleteOptions(ref),
-		v1.Duration{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_Duration(ref),
-		v1.FieldSelectorRequirement{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
-		v1.FieldsV1{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_FieldsV1(ref),
-		v1.GetOptions{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_GetOptions(ref),
-		v1.GroupKind{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_GroupKind(ref),
-		v1.GroupResource{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_GroupResource(ref),
-		v1.GroupVersion{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_GroupVersion(ref),
-		v1.GroupVersionForDiscovery{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
-		v1.GroupVersionKind{}.OpenAPIModelName():                                      schema_pkg_apis_meta_v1_GroupVersionKind(ref),
-		v1.GroupVersionResource{}.OpenAPIModelName():                                  schema_pkg_apis_meta_v1_GroupVersionResource(ref),
-		v1.InternalEvent{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_InternalEvent(ref),
-		v1.LabelSelector{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_LabelSelector(ref),
-		v1.LabelSelectorRequirement{}.OpenAPIModelName():                              schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
-		v1.List{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_List(ref),
-		v1.ListMeta{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_ListMeta(ref),
-		v1.ListOptions{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_ListOptions(ref),
-		v1.ManagedFieldsEntry{}.OpenAPIModelName():                                    schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
-		v1.MicroTime{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_MicroTime(ref),
-		v1.ObjectMeta{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_ObjectMeta(ref),
-		v1.OwnerReference{}.OpenAPIModelName():                                        schema_pkg_apis_meta_v1_OwnerReference(ref),
-		v1.PartialObjectMetadata{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
-		v1.PartialObjectMetadataList{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
-		v1.Patch{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_Patch(ref),
-		v1.PatchOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_PatchOptions(ref),
-		v1.Preconditions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_Preconditions(ref),
-		v1.RootPaths{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_RootPaths(ref),
-		v1.ServerAddressByClientCIDR{}.OpenAPIModelName():                             schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
-		v1.ShardInfo{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_ShardInfo(ref),
-		v1.Status{}.OpenAPIModelName():                                                schema_pkg_apis_meta_v1_Status(ref),
-		v1.StatusCause{}.OpenAPIModelName():                                           schema_pkg_apis_meta_v1_StatusCause(ref),
-		v1.StatusDetails{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_StatusDetails(ref),
-		v1.Table{}.OpenAPIModelName():                                                 schema_pkg_apis_meta_v1_Table(ref),
-		v1.TableColumnDefinition{}.OpenAPIModelName():                                 schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
-		v1.TableOptions{}.OpenAPIModelName():                                          schema_pkg_apis_meta_v1_TableOptions(ref),
-		v1.TableRow{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_TableRow(ref),
-		v1.TableRowCondition{}.OpenAPIModelName():                                     schema_pkg_apis_meta_v1_TableRowCondition(ref),
-		v1.Time{}.OpenAPIModelName():                                                  schema_pkg_apis_meta_v1_Time(ref),
-		v1.Timestamp{}.OpenAPIModelName():                                             schema_pkg_apis_meta_v1_Timestamp(ref),
-		v1.TypeMeta{}.OpenAPIModelName():                                              schema_pkg_apis_meta_v1_TypeMeta(ref),
-		v1.UpdateOptions{}.OpenAPIModelName():                                         schema_pkg_apis_meta_v1_UpdateOptions(ref),
-		v1.WatchEvent{}.OpenAPIModelName():                                            schema_pkg_apis_meta_v1_WatchEvent(ref),
-		runtime.RawExtension{}.OpenAPIModelName():                                     schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
-		runtime.TypeMeta{}.OpenAPIModelName():                                         schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
-		runtime.Unknown{}.OpenAPIModelName():                                          schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
-		version.Info{}.OpenAPIModelName():                                             schema_k8sio_apimachinery_pkg_version_Info(ref),
+		v1alpha1.Change{}.OpenAPIModelName():              schema_pkg_apis_gitgate_v1alpha1_Change(ref),
+		v1alpha1.Environment{}.OpenAPIModelName():         schema_pkg_apis_gitgate_v1alpha1_Environment(ref),
+		v1alpha1.EnvironmentList{}.OpenAPIModelName():     schema_pkg_apis_gitgate_v1alpha1_EnvironmentList(ref),
+		v1alpha1.EnvironmentSpec{}.OpenAPIModelName():     schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref),
+		v1alpha1.EnvironmentStatus{}.OpenAPIModelName():   schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref),
+		v1alpha1.Image{}.OpenAPIModelName():               schema_pkg_apis_gitgate_v1alpha1_Image(ref),
+		v1alpha1.ObjectReference{}.OpenAPIModelName():     schema_pkg_apis_gitgate_v1alpha1_ObjectReference(ref),
+		v1alpha1.Promotion{}.OpenAPIModelName():           schema_pkg_apis_gitgate_v1alpha1_Promotion(ref),
+		v1alpha1.PromotionList{}.OpenAPIModelName():       schema_pkg_apis_gitgate_v1alpha1_PromotionList(ref),
+		v1alpha1.PromotionReference{}.OpenAPIModelName():  schema_pkg_apis_gitgate_v1alpha1_PromotionReference(ref),
+		v1alpha1.PromotionSpec{}.OpenAPIModelName():       schema_pkg_apis_gitgate_v1alpha1_PromotionSpec(ref),
+		v1alpha1.PromotionStatus{}.OpenAPIModelName():     schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref),
+		v1alpha1.SyncStatus{}.OpenAPIModelName():          schema_pkg_apis_gitgate_v1alpha1_SyncStatus(ref),
+		v1alpha1.UpstreamStatus{}.OpenAPIModelName():      schema_pkg_apis_gitgate_v1alpha1_UpstreamStatus(ref),
+		resource.Quantity{}.OpenAPIModelName():            schema_apimachinery_pkg_api_resource_Quantity(ref),
+		v1.APIGroup{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroup(ref),
+		v1.APIGroupList{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_APIGroupList(ref),
+		v1.APIResource{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIResource(ref),
+		v1.APIResourceList{}.OpenAPIModelName():           schema_pkg_apis_meta_v1_APIResourceList(ref),
+		v1.APIVersions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_APIVersions(ref),
+		v1.ApplyOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_ApplyOptions(ref),
+		v1.Condition{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Condition(ref),
+		v1.CreateOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_CreateOptions(ref),
+		v1.DeleteOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_DeleteOptions(ref),
+		v1.Duration{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_Duration(ref),
+		v1.FieldSelectorRequirement{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_FieldSelectorRequirement(ref),
+		v1.FieldsV1{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_FieldsV1(ref),
+		v1.GetOptions{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_GetOptions(ref),
+		v1.GroupKind{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_GroupKind(ref),
+		v1.GroupResource{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_GroupResource(ref),
+		v1.GroupVersion{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_GroupVersion(ref),
+		v1.GroupVersionForDiscovery{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_GroupVersionForDiscovery(ref),
+		v1.GroupVersionKind{}.OpenAPIModelName():          schema_pkg_apis_meta_v1_GroupVersionKind(ref),
+		v1.GroupVersionResource{}.OpenAPIModelName():      schema_pkg_apis_meta_v1_GroupVersionResource(ref),
+		v1.InternalEvent{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_InternalEvent(ref),
+		v1.LabelSelector{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_LabelSelector(ref),
+		v1.LabelSelectorRequirement{}.OpenAPIModelName():  schema_pkg_apis_meta_v1_LabelSelectorRequirement(ref),
+		v1.List{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_List(ref),
+		v1.ListMeta{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_ListMeta(ref),
+		v1.ListOptions{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_ListOptions(ref),
+		v1.ManagedFieldsEntry{}.OpenAPIModelName():        schema_pkg_apis_meta_v1_ManagedFieldsEntry(ref),
+		v1.MicroTime{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_MicroTime(ref),
+		v1.ObjectMeta{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_ObjectMeta(ref),
+		v1.OwnerReference{}.OpenAPIModelName():            schema_pkg_apis_meta_v1_OwnerReference(ref),
+		v1.PartialObjectMetadata{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_PartialObjectMetadata(ref),
+		v1.PartialObjectMetadataList{}.OpenAPIModelName(): schema_pkg_apis_meta_v1_PartialObjectMetadataList(ref),
+		v1.Patch{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Patch(ref),
+		v1.PatchOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_PatchOptions(ref),
+		v1.Preconditions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_Preconditions(ref),
+		v1.RootPaths{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_RootPaths(ref),
+		v1.ServerAddressByClientCIDR{}.OpenAPIModelName(): schema_pkg_apis_meta_v1_ServerAddressByClientCIDR(ref),
+		v1.ShardInfo{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_ShardInfo(ref),
+		v1.Status{}.OpenAPIModelName():                    schema_pkg_apis_meta_v1_Status(ref),
+		v1.StatusCause{}.OpenAPIModelName():               schema_pkg_apis_meta_v1_StatusCause(ref),
+		v1.StatusDetails{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_StatusDetails(ref),
+		v1.Table{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_Table(ref),
+		v1.TableColumnDefinition{}.OpenAPIModelName():     schema_pkg_apis_meta_v1_TableColumnDefinition(ref),
+		v1.TableOptions{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_TableOptions(ref),
+		v1.TableRow{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TableRow(ref),
+		v1.TableRowCondition{}.OpenAPIModelName():         schema_pkg_apis_meta_v1_TableRowCondition(ref),
+		v1.Time{}.OpenAPIModelName():                      schema_pkg_apis_meta_v1_Time(ref),
+		v1.Timestamp{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_Timestamp(ref),
+		v1.TypeMeta{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_TypeMeta(ref),
+		v1.UpdateOptions{}.OpenAPIModelName():             schema_pkg_apis_meta_v1_UpdateOptions(ref),
+		v1.WatchEvent{}.OpenAPIModelName():                schema_pkg_apis_meta_v1_WatchEvent(ref),
+		runtime.RawExtension{}.OpenAPIModelName():         schema_k8sio_apimachinery_pkg_runtime_RawExtension(ref),
+		runtime.TypeMeta{}.OpenAPIModelName():             schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
+		runtime.Unknown{}.OpenAPIModelName():              schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
+		version.Info{}.OpenAPIModelName():                 schema_k8sio_apimachinery_pkg_version_Info(ref),
 	}
 }
 
@@ -171,20 +172,20 @@ func schema_pkg_apis_gitgate_v1alpha1_Environment(ref common.ReferenceCallback) 
 					"spec": {
 						SchemaProps: spec.SchemaProps{
 							Default: map[string]interface{}{},
-							Ref:     ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentSpec"),
+							Ref:     ref(v1alpha1.EnvironmentSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Default: map[string]interface{}{},
-							Ref:     ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentStatus"),
+							Ref:     ref(v1alpha1.EnvironmentStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentSpec", "github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha1.EnvironmentSpec{}.OpenAPIModelName(), v1alpha1.EnvironmentStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -221,7 +222,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentList(ref common.ReferenceCallba
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Environment"),
+										Ref: ref(v1alpha1.Environment{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -232,7 +233,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentList(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Environment", v1.ListMeta{}.OpenAPIModelName()},
+			v1alpha1.Environment{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -289,7 +290,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref common.ReferenceCallba
 					"fluxKustomization": {
 						SchemaProps: spec.SchemaProps{
 							Description: "FluxKustomization names the Flux Kustomization that applies this environment, to report its sync status.",
-							Ref:         ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.ObjectReference"),
+							Ref:         ref(v1alpha1.ObjectReference{}.OpenAPIModelName()),
 						},
 					},
 				},
@@ -297,7 +298,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.ObjectReference"},
+			v1alpha1.ObjectReference{}.OpenAPIModelName()},
 	}
 }
 
@@ -330,7 +331,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Image"),
+										Ref: ref(v1alpha1.Image{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -339,19 +340,19 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 					"upstream": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Upstream compares the environment with the one it promotes from.",
-							Ref:         ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.UpstreamStatus"),
+							Ref:         ref(v1alpha1.UpstreamStatus{}.OpenAPIModelName()),
 						},
 					},
 					"lastPromotion": {
 						SchemaProps: spec.SchemaProps{
 							Description: "LastPromotion is the newest promotion into this environment.",
-							Ref:         ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionReference"),
+							Ref:         ref(v1alpha1.PromotionReference{}.OpenAPIModelName()),
 						},
 					},
 					"sync": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Sync is the state of the referenced Flux Kustomization.",
-							Ref:         ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SyncStatus"),
+							Ref:         ref(v1alpha1.SyncStatus{}.OpenAPIModelName()),
 						},
 					},
 					"conditions": {
@@ -379,7 +380,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 			},
 		},
 		Dependencies: []string{
-			"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Image", "github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionReference", "github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SyncStatus", "github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.UpstreamStatus", v1.Condition{}.OpenAPIModelName()},
+			v1alpha1.Image{}.OpenAPIModelName(), v1alpha1.PromotionReference{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1alpha1.UpstreamStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
 	}
 }
 
@@ -491,20 +492,20 @@ func schema_pkg_apis_gitgate_v1alpha1_Promotion(ref common.ReferenceCallback) co
 					"spec": {
 						SchemaProps: spec.SchemaProps{
 							Default: map[string]interface{}{},
-							Ref:     ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionSpec"),
+							Ref:     ref(v1alpha1.PromotionSpec{}.OpenAPIModelName()),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
 							Default: map[string]interface{}{},
-							Ref:     ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionStatus"),
+							Ref:     ref(v1alpha1.PromotionStatus{}.OpenAPIModelName()),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionSpec", "github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.PromotionStatus", v1.ObjectMeta{}.OpenAPIModelName()},
+			v1alpha1.PromotionSpec{}.OpenAPIModelName(), v1alpha1.PromotionStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -541,7 +542,7 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionList(ref common.ReferenceCallback
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Promotion"),
+										Ref: ref(v1alpha1.Promotion{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -552,7 +553,7 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionList(ref common.ReferenceCallback
 			},
 		},
 		Dependencies: []string{
-			"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Promotion", v1.ListMeta{}.OpenAPIModelName()},
+			v1alpha1.Promotion{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -705,7 +706,7 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref common.ReferenceCallba
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Change"),
+										Ref: ref(v1alpha1.Change{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -749,7 +750,7 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Change", v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.Change{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -823,7 +824,7 @@ func schema_pkg_apis_gitgate_v1alpha1_UpstreamStatus(ref common.ReferenceCallbac
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Change"),
+										Ref: ref(v1alpha1.Change{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -834,7 +835,7 @@ func schema_pkg_apis_gitgate_v1alpha1_UpstreamStatus(ref common.ReferenceCallbac
 			},
 		},
 		Dependencies: []string{
-			"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Change"},
+			v1alpha1.Change{}.OpenAPIModelName()},
 	}
 }
 

@@ -141,7 +141,7 @@ func (v view) FromEvent(ev engine.Event, ns string, opts *metainternalversion.Li
 // Create commits a new definition file.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
 	env := obj.(*gitgate.Environment)
-	if err := rest.BeforeCreate(r.strategy, ctx, obj); err != nil {
+	if err := registry.BeforeCreate(ctx, r.strategy, obj); err != nil {
 		return nil, err
 	}
 	if createValidation != nil {

@@ -48,6 +48,7 @@ var (
 	_ rest.Lister               = &REST{}
 	_ rest.Watcher              = &REST{}
 	_ rest.Creater              = &REST{}
+	_ rest.Updater              = &REST{}
 	_ rest.TableConvertor       = &REST{}
 )
 
@@ -158,7 +159,7 @@ func (view) FromEvent(ev engine.Event, ns string, opts *metainternalversion.List
 // server's admission, then plans, commits and pushes synchronously.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
 	p := obj.(*gitgate.Promotion)
-	if err := rest.BeforeCreate(r.strategy, ctx, obj); err != nil {
+	if err := registry.BeforeCreate(ctx, r.strategy, obj); err != nil {
 		return nil, err
 	}
 	e, ns, err := r.backend.EngineFor(ctx, resource, p.Name)
@@ -228,4 +229,14 @@ func (r *REST) authorizePromote(ctx context.Context, namespace, environment stri
 		msg += ": " + err.Error()
 	}
 	return apierrors.NewForbidden(resource, "", fmt.Errorf("%s", msg))
+}
+
+// Update always refuses: promotions are immutable history. The verb exists
+// so that clients see one clear answer (and so kubectl finds the PATCH
+// operation it uses to detect server-side field validation).
+func (r *REST) Update(_ context.Context, name string, _ rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
+	_ rest.ValidateObjectUpdateFunc, _ bool, _ *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	se := apierrors.NewMethodNotSupported(resource, "update")
+	se.ErrStatus.Message = fmt.Sprintf("promotion %q is immutable Git history: create a new promotion instead (to undo it, promote the environment from its own earlier revision)", name)
+	return nil, false, se
 }

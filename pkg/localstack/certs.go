@@ -1,0 +1,127 @@
+package localstack
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"os"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gitgate-dev/gitgate/pkg/pki"
+)
+
+type stackCerts struct {
+	ca          *pki.CA
+	admin       pki.KeyPair
+	users       map[string]pki.KeyPair // kubeconfig context -> client certificate
+	server      pki.KeyPair            // gitgate-apiserver's client identity
+	gitPassword string
+}
+
+// writePKI makes the stack's CAs and certificates under pki/.
+func (s *Stack) writePKI() (*stackCerts, error) {
+	ca, err := pki.NewCA("gitgate-local-ca")
+	if err != nil {
+		return nil, err
+	}
+	frontProxyCA, err := pki.NewCA("gitgate-local-front-proxy-ca")
+	if err != nil {
+		return nil, err
+	}
+	loopback := []net.IP{net.ParseIP("127.0.0.1")}
+	issue := map[string]struct {
+		ca  *pki.CA
+		req pki.Request
+	}{
+		"kube-apiserver": {ca, pki.Request{CommonName: "kube-apiserver", Server: true, IPs: append(loopback, net.ParseIP("10.96.0.1")),
+			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}}},
+		// The aggregator dials the APIService's Service by its DNS name.
+		"gitgate-apiserver": {ca, pki.Request{CommonName: "gitgate-apiserver", Server: true, IPs: loopback,
+			DNSNames: []string{"localhost", "gitgate-apiserver.gitgate-system.svc", "gitgate-apiserver.gitgate-system.svc.cluster.local"}}},
+		"front-proxy-client": {frontProxyCA, pki.Request{CommonName: "front-proxy-client", Client: true}},
+	}
+	for name, i := range issue {
+		pair, err := i.ca.Issue(i.req)
+		if err != nil {
+			return nil, err
+		}
+		if err := writePair(s.path("pki", name), pair); err != nil {
+			return nil, err
+		}
+	}
+	certs := &stackCerts{ca: ca, users: map[string]pki.KeyPair{}}
+	clients := map[string]pki.Request{
+		ContextAdmin: {CommonName: "admin", Organizations: []string{"system:masters"}, Client: true},
+		ContextAlice: {CommonName: "alice", Organizations: []string{"shop-developers"}, Client: true},
+		ContextBob:   {CommonName: "bob", Organizations: []string{"shop-release-managers"}, Client: true},
+		"server":     {CommonName: serverUser, Client: true},
+	}
+	for name, req := range clients {
+		pair, err := ca.Issue(req)
+		if err != nil {
+			return nil, err
+		}
+		certs.users[name] = pair
+	}
+	certs.admin, certs.server = certs.users[ContextAdmin], certs.users["server"]
+	delete(certs.users, "server")
+	for file, data := range map[string][]byte{"ca.crt": ca.CertPEM, "front-proxy-ca.crt": frontProxyCA.CertPEM} {
+		if err := os.WriteFile(s.path("pki", file), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return certs, s.writeServiceAccountKeys()
+}
+
+func writePair(base string, pair pki.KeyPair) error {
+	if err := os.WriteFile(base+".crt", pair.CertPEM, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(base+".key", pair.KeyPEM, 0o600)
+}
+
+// writeServiceAccountKeys makes the key pair kube-apiserver signs tokens with.
+func (s *Stack) writeServiceAccountKeys() error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(s.path("pki", "sa.key"), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(s.path("pki", "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600)
+}
+
+// writeKubeconfigs writes the users' kubeconfig and gitgate-apiserver's own.
+func (s *Stack) writeKubeconfigs(server string, certs *stackCerts) error {
+	users := clientcmdapi.NewConfig()
+	users.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: certs.ca.CertPEM}
+	for name, pair := range certs.users {
+		users.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: pair.CertPEM, ClientKeyData: pair.KeyPEM}
+		users.Contexts[name] = &clientcmdapi.Context{Cluster: "local", AuthInfo: name, Namespace: namespace}
+	}
+	users.CurrentContext = ContextAdmin
+	if err := clientcmd.WriteToFile(*users, s.Kubeconfig); err != nil {
+		return err
+	}
+	server1 := clientcmdapi.NewConfig()
+	server1.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: certs.ca.CertPEM}
+	server1.AuthInfos["gitgate-apiserver"] = &clientcmdapi.AuthInfo{ClientCertificateData: certs.server.CertPEM, ClientKeyData: certs.server.KeyPEM}
+	server1.Contexts["gitgate-apiserver"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "gitgate-apiserver"}
+	server1.CurrentContext = "gitgate-apiserver"
+	return clientcmd.WriteToFile(*server1, s.path("gitgate-apiserver.kubeconfig"))
+}
+
+func newPool(ca *pki.CA) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return pool
+}

@@ -1,0 +1,373 @@
+// Package localstack runs gitgate's local stack: etcd, kube-apiserver with
+// RBAC and aggregation, a Git server with the example fleet, and
+// gitgate-apiserver registered through an APIService — each a child
+// process of the caller. `make run` and the end-to-end tests both use it.
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	_ "embed"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+	"github.com/gitgate-dev/gitgate/pkg/pki"
+)
+
+// Options configure a stack.
+type Options struct {
+	// RepoRoot is the gitgate checkout: bin/ holds the binaries, artifacts/
+	// the example fleet and RBAC.
+	RepoRoot string
+	// Dir receives certificates, kubeconfig, logs and data; it is wiped first.
+	Dir string
+	// PollInterval is how often gitgate fetches the fleet; default 2s.
+	PollInterval time.Duration
+	// StartTimeout bounds the whole start; default 3 minutes.
+	StartTimeout time.Duration
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	opts Options
+	// Kubeconfig has the contexts admin, alice and bob.
+	Kubeconfig string
+	// Namespace is the example namespace, bound to the fleet repository.
+	Namespace string
+	// GitURL clones the fleet (credentials included; trust CAFile).
+	GitURL string
+	// CAFile is the stack's CA certificate: it signs every serving certificate.
+	CAFile string
+	// Git is the fleet's Git server; stop and restart it to test outages.
+	Git *gitserver.Server
+
+	procs []*process
+}
+
+// Users of the stack's kubeconfig.
+const (
+	ContextAdmin = "admin" // system:masters
+	ContextAlice = "alice" // group shop-developers: promote into dev and test
+	ContextBob   = "bob"   // group shop-release-managers: promote into prod too
+)
+
+const (
+	namespace  = "shop"
+	serverUser = "system:gitgate-apiserver"
+	gitUser    = "fleet"
+)
+
+//go:embed manifests.yaml.tmpl
+var manifestsTemplate string
+
+// Start brings the stack up and returns once kubectl can use gitgate.dev.
+// A stack left behind by a killed run in the same Dir is cleaned up first.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 2 * time.Second
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 3 * time.Minute
+	}
+	for _, bin := range []string{"etcd", "kube-apiserver", "kubectl", "gitgate-apiserver"} {
+		if _, err := os.Stat(filepath.Join(opts.RepoRoot, "bin", bin)); err != nil {
+			return nil, fmt.Errorf("bin/%s is missing: run `make tools build` first", bin)
+		}
+	}
+	killStale(opts.Dir)
+	if err := os.RemoveAll(opts.Dir); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"pki", "logs", "git", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(opts.Dir, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+	s := &Stack{opts: opts, Namespace: namespace, Kubeconfig: filepath.Join(opts.Dir, "kubeconfig")}
+	if err := s.start(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) path(parts ...string) string {
+	return filepath.Join(append([]string{s.opts.Dir}, parts...)...)
+}
+func (s *Stack) bin(name string) string { return filepath.Join(s.opts.RepoRoot, "bin", name) }
+
+func (s *Stack) start(ctx context.Context) error {
+	ports, err := freePorts(4)
+	if err != nil {
+		return err
+	}
+	etcdPort, etcdPeerPort, kubePort, gitgatePort := ports[0], ports[1], ports[2], ports[3]
+	certs, err := s.writePKI()
+	if err != nil {
+		return err
+	}
+	s.CAFile = s.path("pki", "ca.crt")
+
+	// etcd, then kube-apiserver.
+	etcd, err := startProcess("etcd", s.path("logs"), s.bin("etcd"),
+		"--name=default", "--data-dir="+s.path("etcd"),
+		fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", etcdPort),
+		fmt.Sprintf("--advertise-client-urls=http://127.0.0.1:%d", etcdPort),
+		fmt.Sprintf("--listen-peer-urls=http://127.0.0.1:%d", etcdPeerPort),
+		fmt.Sprintf("--initial-advertise-peer-urls=http://127.0.0.1:%d", etcdPeerPort),
+		fmt.Sprintf("--initial-cluster=default=http://127.0.0.1:%d", etcdPeerPort),
+		"--log-level=warn", "--quota-backend-bytes=1073741824")
+	if err != nil {
+		return err
+	}
+	s.procs = append(s.procs, etcd)
+	kube, err := startProcess("kube-apiserver", s.path("logs"), s.bin("kube-apiserver"),
+		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdPort),
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", kubePort),
+		"--tls-cert-file="+s.path("pki", "kube-apiserver.crt"), "--tls-private-key-file="+s.path("pki", "kube-apiserver.key"),
+		"--client-ca-file="+s.path("pki", "ca.crt"),
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+s.path("pki", "sa.pub"), "--service-account-signing-key-file="+s.path("pki", "sa.key"),
+		"--service-cluster-ip-range=10.96.0.0/24",
+		"--requestheader-client-ca-file="+s.path("pki", "front-proxy-ca.crt"),
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file="+s.path("pki", "front-proxy-client.crt"), "--proxy-client-key-file="+s.path("pki", "front-proxy-client.key"),
+		"--cert-dir="+s.path("pki", "kube-apiserver-generated"),
+		"--endpoint-reconciler-type=none", "--profiling=false")
+	if err != nil {
+		return err
+	}
+	s.procs = append(s.procs, kube)
+	if err := writePIDs(s.opts.Dir, s.procs); err != nil {
+		return err
+	}
+	kubeURL := fmt.Sprintf("https://127.0.0.1:%d", kubePort)
+	if err := s.writeKubeconfigs(kubeURL, certs); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, "kube-apiserver /readyz", s.procs, func(ctx context.Context) error {
+		return getOK(ctx, certs.admin, certs.ca, kubeURL+"/readyz")
+	}); err != nil {
+		return err
+	}
+
+	// The fleet's Git server, over HTTPS with basic auth.
+	if err := s.startGit(ctx, certs); err != nil {
+		return err
+	}
+
+	// Cluster objects: namespaces, credentials, RBAC, Service, APIService.
+	if err := s.applyManifests(ctx, gitgatePort, certs); err != nil {
+		return err
+	}
+
+	// gitgate-apiserver.
+	configFile := s.path("gitgate-config.yaml")
+	config := fmt.Sprintf(`repositories:
+- name: shop-fleet
+  url: %s
+  defaultBranch: main
+  namespaces: [%s]
+  secretRef: {namespace: gitgate-system, name: shop-fleet-auth}
+  pollInterval: %s
+  commitAuthor: {name: gitgate, email: gitgate@example.com}
+`, s.Git.URL("fleet"), namespace, s.opts.PollInterval)
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		return err
+	}
+	server, err := startProcess("gitgate-apiserver", s.path("logs"), s.bin("gitgate-apiserver"),
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", gitgatePort),
+		"--tls-cert-file="+s.path("pki", "gitgate-apiserver.crt"), "--tls-private-key-file="+s.path("pki", "gitgate-apiserver.key"),
+		"--kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
+		"--authentication-kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
+		"--authorization-kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
+		"--config="+configFile, "--cert-dir="+s.path("pki", "gitgate-generated"))
+	if err != nil {
+		return err
+	}
+	s.procs = append(s.procs, server)
+	if err := writePIDs(s.opts.Dir, s.procs); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, "APIService v1alpha1.gitgate.dev to be Available", s.procs, func(ctx context.Context) error {
+		out, err := s.Kubectl(ctx, ContextAdmin, "get", "apiservice", "v1alpha1.gitgate.dev",
+			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
+		if err != nil || strings.TrimSpace(out) != "True" {
+			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, "the fleet's environments", s.procs, func(ctx context.Context) error {
+		out, err := s.Kubectl(ctx, ContextAdmin, "get", "environments", "-n", namespace, "-o", "name")
+		if err != nil || !strings.Contains(out, "environment.gitgate.dev/prod") {
+			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.writeEnvFile()
+}
+
+// Kubectl runs the stack's kubectl binary as a context's user.
+func (s *Stack) Kubectl(ctx context.Context, kubeContext string, args ...string) (string, error) {
+	return s.KubectlStdin(ctx, kubeContext, nil, args...)
+}
+
+// KubectlStdin is Kubectl with standard input.
+func (s *Stack) KubectlStdin(ctx context.Context, kubeContext string, stdin []byte, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.bin("kubectl"), append([]string{"--kubeconfig=" + s.Kubeconfig, "--context=" + kubeContext}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// KubectlPath is the kubectl binary the stack uses.
+func (s *Stack) KubectlPath() string { return s.bin("kubectl") }
+
+// Logs returns the path of a child's log: etcd, kube-apiserver or gitgate-apiserver.
+func (s *Stack) Logs(name string) string { return s.path("logs", name+".log") }
+
+// Stop ends every child and the Git server; nothing is left listening.
+func (s *Stack) Stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.procs[i].stop(10 * time.Second)
+	}
+	if s.Git != nil {
+		_ = s.Git.Stop()
+	}
+	_ = os.Remove(s.path(pidFile))
+}
+
+func (s *Stack) startGit(ctx context.Context, certs *stackCerts) error {
+	pair, err := certs.ca.Issue(pki.Request{CommonName: "git", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
+	if err != nil {
+		return err
+	}
+	cert, err := pair.TLSCertificate()
+	if err != nil {
+		return err
+	}
+	password := randomToken()
+	git, err := gitserver.Start(gitserver.Options{
+		Root: s.path("git"), Username: gitUser, Password: password,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	})
+	if err != nil {
+		return err
+	}
+	s.Git = git
+	if _, err := git.InitRepository(ctx, "fleet", filepath.Join(s.opts.RepoRoot, "artifacts", "fleet", "trunk"), "main"); err != nil {
+		return err
+	}
+	s.GitURL = strings.Replace(git.URL("fleet"), "https://", "https://"+gitUser+":"+password+"@", 1)
+	certs.gitPassword = password
+	return nil
+}
+
+func (s *Stack) applyManifests(ctx context.Context, gitgatePort int, certs *stackCerts) error {
+	tmpl, err := template.New("manifests").Parse(manifestsTemplate)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	err = tmpl.Execute(&buf, map[string]any{
+		"Namespace": namespace, "ServerUser": serverUser, "ServerPort": gitgatePort,
+		"GitUser": gitUser, "GitPassword": certs.gitPassword,
+		"GitCA":     base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
+		"ServingCA": base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
+	})
+	if err != nil {
+		return err
+	}
+	manifests := s.path("manifests.yaml")
+	if err := os.WriteFile(manifests, buf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	for _, file := range []string{manifests, filepath.Join(s.opts.RepoRoot, "artifacts", "rbac", "shop-teams.yaml")} {
+		if err := waitFor(ctx, "kubectl apply -f "+filepath.Base(file), s.procs, func(ctx context.Context) error {
+			_, err := s.Kubectl(ctx, ContextAdmin, "apply", "--server-side", "--field-manager=gitgate-localstack", "-f", file)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) writeEnvFile() error {
+	env := fmt.Sprintf("export KUBECONFIG=%s\nexport GITGATE_GIT_URL='%s'\nexport GITGATE_NAMESPACE=%s\nexport GIT_SSL_CAINFO=%s\nexport PATH=%s:$PATH\n",
+		s.Kubeconfig, s.GitURL, namespace, s.CAFile, filepath.Join(s.opts.RepoRoot, "bin"))
+	return os.WriteFile(s.path("env"), []byte(env), 0o600)
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+func getOK(ctx context.Context, client pki.KeyPair, ca *pki.CA, url string) error {
+	cert, err := client.TLSCertificate()
+	if err != nil {
+		return err
+	}
+	pool := newPool(ca)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s answered %s", errNotYet, url, resp.Status)
+	}
+	return nil
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
