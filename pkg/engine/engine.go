@@ -22,7 +22,9 @@ type Options struct {
 	// PushAttempts bounds how often a write re-plans after the remote
 	// moved; default 8.
 	PushAttempts int
-	// RetryAfter is what an unavailable error tells clients to wait; default 10s.
+	// RetryAfter is what an unavailable error tells clients to wait; default
+	// 1s. client-go (and so kubectl) retries a 503 with Retry-After up to 10
+	// times, so this also bounds how long a write waits for Git to return.
 	RetryAfter time.Duration
 	// EventHistory is how many changes a watch can resume over; default 1000.
 	EventHistory int
@@ -43,7 +45,7 @@ func (o *Options) setDefaults() {
 		o.PushAttempts = 8
 	}
 	if o.RetryAfter <= 0 {
-		o.RetryAfter = 10 * time.Second
+		o.RetryAfter = time.Second
 	}
 	if o.EventHistory <= 0 {
 		o.EventHistory = 1000

@@ -36,6 +36,8 @@ type Options struct {
 	ReloadInterval time.Duration
 	// GitTimeout bounds each fetch and push; default gitstore.DefaultTimeout.
 	GitTimeout time.Duration
+	// RetryAfter is the hint a 503 gives when Git is unreachable; default 1s.
+	RetryAfter time.Duration
 	// ObserveGit, when set, returns the Git operation observer of a repository.
 	ObserveGit func(repository string) func(operation string, took time.Duration, err error)
 }
@@ -212,6 +214,7 @@ func (m *Manager) startRepository(ctx context.Context, rc config.Repository, cre
 		Repository:    gitstore.Options{URL: rc.URL, Credentials: creds, Timeout: m.opts.GitTimeout},
 		DefaultBranch: rc.DefaultBranch,
 		Author:        gitstore.Signature{Name: rc.CommitAuthor.Name, Email: rc.CommitAuthor.Email},
+		RetryAfter:    m.opts.RetryAfter,
 	}
 	if m.opts.ObserveGit != nil {
 		opts.ObserveGit = m.opts.ObserveGit(rc.Name)

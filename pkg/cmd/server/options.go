@@ -39,6 +39,8 @@ type Options struct {
 	GitTimeout time.Duration
 	// ConfigReloadInterval is how often the configuration file is checked.
 	ConfigReloadInterval time.Duration
+	// GitRetryAfter is the Retry-After of a 503 when Git is unreachable.
+	GitRetryAfter time.Duration
 
 	Out, ErrOut io.Writer
 }
@@ -51,6 +53,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		RecommendedOptions:   genericoptions.NewRecommendedOptions("", codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
 		GitTimeout:           60 * time.Second,
 		ConfigReloadInterval: 2 * time.Second,
+		GitRetryAfter:        time.Second,
 		Out:                  out,
 		ErrOut:               errOut,
 	}
@@ -64,6 +67,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ConfigPath, "config", o.ConfigPath, "Path of the repositories configuration file (reloaded when it changes).")
 	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout, "Timeout of each Git fetch and push.")
 	fs.DurationVar(&o.ConfigReloadInterval, "config-reload-interval", o.ConfigReloadInterval, "How often the configuration file is checked for changes.")
+	fs.DurationVar(&o.GitRetryAfter, "git-retry-after", o.GitRetryAfter, "Retry-After of the 503 a write gets while Git is unreachable. client-go and kubectl retry such a 503 up to 10 times, so this also bounds how long they wait for Git.")
 }
 
 // Complete fills in what depends on other flags.
@@ -109,6 +113,7 @@ func (o *Options) Config() (*apiserver.Config, *repositories.Manager, error) {
 		ConfigPath:     o.ConfigPath,
 		ReloadInterval: o.ConfigReloadInterval,
 		GitTimeout:     o.GitTimeout,
+		RetryAfter:     o.GitRetryAfter,
 		ObserveGit:     metrics.GitObserver,
 		Secrets: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 			s, err := client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})

@@ -1,0 +1,44 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestEnvironmentWritesAreCommits(t *testing.T) {
+	fleet := cloneFleet(t)
+	manifest := "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/test, promotesFrom: test}\n"
+	kubectlOK := func(args ...string) string {
+		t.Helper()
+		out, err := stack.KubectlStdin(context.Background(), "admin", []byte(manifest), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	kubectlOK("create", "-n", "shop", "-f", "-")
+	fleet.head()
+	if file := fleet.git(fleet.dir, "show", "origin/main:.gitgate/environments/staging.yaml"); !strings.Contains(file, "promotesFrom: test") {
+		t.Fatalf("staging.yaml in Git:\n%s", file)
+	}
+	staleRV := kubectl(t, "admin", "get", "env", "staging", "-n", "shop", "-o", "jsonpath={.metadata.resourceVersion}")
+
+	// Someone changes the definition in Git; a replace from the old read conflicts.
+	kubectl(t, "admin", "patch", "env", "staging", "-n", "shop", "--type=merge", "-p", `{"spec":{"imageTagPattern":"^version-"}}`)
+	manifest = "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging, resourceVersion: \"" + staleRV + "\"}\nspec: {path: overlays/dev}\n"
+	out, err := stack.KubectlStdin(context.Background(), "admin", []byte(manifest), "replace", "-n", "shop", "-f", "-")
+	if err == nil || !strings.Contains(out, "Conflict") {
+		t.Fatalf("replace with a stale resourceVersion: %v %s, want a 409 Conflict", err, out)
+	}
+	if bad := kubectlFails(t, "admin", "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: broken}\nspec: {path: overlays/nowhere}\n",
+		"create", "-n", "shop", "-f", "-"); !strings.Contains(bad, "spec.path") {
+		t.Errorf("environment with a missing path: %s", bad)
+	}
+
+	kubectl(t, "admin", "delete", "env", "staging", "-n", "shop")
+	fleet.head()
+	if files := fleet.git(fleet.dir, "ls-tree", "--name-only", "origin/main", ".gitgate/environments/"); strings.Contains(files, "staging") {
+		t.Fatalf("staging.yaml still in Git:\n%s", files)
+	}
+}

@@ -1,0 +1,74 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fleetClone is a git CLI clone of the fleet: how a person (or CI) sees the
+// repository, and how commits are pushed "by others".
+type fleetClone struct {
+	t   *testing.T
+	dir string
+}
+
+var tagCounter atomic.Int64
+
+func cloneFleet(t *testing.T) *fleetClone {
+	t.Helper()
+	c := &fleetClone{t: t, dir: filepath.Join(t.TempDir(), "fleet")}
+	c.git("", "clone", "-q", stack.GitURL, c.dir)
+	c.git(c.dir, "config", "user.name", "someone")
+	c.git(c.dir, "config", "user.email", "someone@example.com")
+	return c
+}
+
+func (c *fleetClone) git(dir string, args ...string) string {
+	c.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_SSL_CAINFO="+stack.CAFile)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// head fetches and returns the remote main's commit.
+func (c *fleetClone) head() string {
+	c.git(c.dir, "fetch", "-q", "origin")
+	return c.git(c.dir, "rev-parse", "origin/main")
+}
+
+// setTag commits a new app tag into an environment's overlay, as someone
+// pushing straight to Git, and waits until gitgate reports it.
+func (c *fleetClone) setTag(env, prefix string) string {
+	c.t.Helper()
+	tag := fmt.Sprintf("%s%d.%d", prefix, time.Now().Unix()%100000, tagCounter.Add(1))
+	c.git(c.dir, "fetch", "-q", "origin")
+	c.git(c.dir, "checkout", "-q", "-B", "main", "origin/main")
+	file := filepath.Join(c.dir, "overlays", env, "kustomization.yaml")
+	content := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: shop-%s\nresources:\n- ../../base\nimages:\n- name: app\n  newName: registry.example.com/app\n  newTag: %s # {\"$imagepolicy\": \"flux-system:app-%s:tag\"}\n", env, tag, env)
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.git(c.dir, "commit", "-q", "-am", "Build "+tag+" for "+env)
+	c.git(c.dir, "push", "-q", "origin", "main")
+	eventually(c.t, env+" shows tag "+tag, 30*time.Second, func() string {
+		out, _ := stack.Kubectl(context.Background(), "admin", "get", "environment", env, "-n", "shop",
+			"-o", `jsonpath={.status.images[?(@.name=="app")].tag}`)
+		if strings.TrimSpace(out) != tag {
+			return "tag is " + out
+		}
+		return ""
+	})
+	return tag
+}

@@ -1,0 +1,121 @@
+// Package e2e drives the local stack (etcd, kube-apiserver, the fleet's Git
+// server, gitgate-apiserver behind an APIService) through the real kubectl
+// binary, the generated clientset and a git CLI clone.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
+	"github.com/gitgate-dev/gitgate/pkg/localstack"
+)
+
+var stack *localstack.Stack
+
+func TestMain(m *testing.M) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		panic(err)
+	}
+	dir, err := os.MkdirTemp("", "gitgate-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	stack, err = localstack.Start(context.Background(), localstack.Options{RepoRoot: root, Dir: dir, PollInterval: time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the local stack:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if code != 0 {
+		for _, name := range []string{"gitgate-apiserver", "kube-apiserver"} {
+			out, _ := exec.Command("tail", "-n", "40", stack.Logs(name)).Output()
+			fmt.Fprintf(os.Stderr, "--- last lines of %s ---\n%s\n", name, out)
+		}
+	}
+	stack.Stop()
+	if code == 0 {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// kubectl runs kubectl as a user and fails the test on error.
+func kubectl(t *testing.T, user string, args ...string) string {
+	t.Helper()
+	out, err := stack.Kubectl(context.Background(), user, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// kubectlFails runs kubectl and returns its output, failing the test if it succeeds.
+func kubectlFails(t *testing.T, user string, stdin string, args ...string) string {
+	t.Helper()
+	out, err := stack.KubectlStdin(context.Background(), user, []byte(stdin), args...)
+	if err == nil {
+		t.Fatalf("kubectl %s succeeded, want an error:\n%s", strings.Join(args, " "), out)
+	}
+	return out
+}
+
+func createPromotion(t *testing.T, user, manifest string, extra ...string) string {
+	t.Helper()
+	out, err := stack.KubectlStdin(context.Background(), user, []byte(manifest), append([]string{"create", "-f", "-"}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func promotionYAML(name, env, from string) string {
+	spec := "environment: " + env
+	if from != "" {
+		spec += ", from: " + from
+	}
+	meta := "name: " + name
+	if strings.HasSuffix(name, "-") {
+		meta = "generateName: " + name
+	}
+	return fmt.Sprintf("apiVersion: gitgate.dev/v1alpha1\nkind: Promotion\nmetadata: {%s}\nspec: {%s}\n", meta, spec)
+}
+
+// clientset returns a generated clientset acting as a kubeconfig context.
+func clientset(t *testing.T, user string) *versioned.Clientset {
+	t.Helper()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: stack.Kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: user}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// eventually polls check until it returns "" or the timeout passes.
+func eventually(t *testing.T, what string, timeout time.Duration, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		if last = check(); last == "" {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: still not true after %s: %s", what, timeout, last)
+}

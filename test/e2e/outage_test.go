@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+)
+
+func TestGitOutageServesReadsAndRefusesWritesWith503(t *testing.T) {
+	fleet := cloneFleet(t)
+	fleet.setTag("dev", "development-11.")
+	if err := stack.Git.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_ = stack.Git.Restart()
+		}
+	}()
+
+	if out := kubectl(t, "alice", "get", "environments", "-n", "shop", "-o", "name"); !strings.Contains(out, "environment.gitgate.dev/prod") {
+		t.Fatalf("reads during the outage: %s", out)
+	}
+	eventually(t, "environments report GitReachable=False", 30*time.Second, func() string {
+		out, _ := stack.Kubectl(context.Background(), "alice", "get", "env", "dev", "-n", "shop", "-o", `jsonpath={.status.conditions[?(@.type=="GitReachable")].status}`)
+		if out != "False" {
+			return "GitReachable is " + out
+		}
+		return ""
+	})
+	_, err := clientset(t, "alice").GitgateV1alpha1().Promotions("shop").Create(context.Background(),
+		&v1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "during-outage"}, Spec: v1alpha1.PromotionSpec{Environment: "test"}}, metav1.CreateOptions{})
+	if !apierrors.IsServiceUnavailable(err) {
+		t.Fatalf("create during the outage: %v, want 503", err)
+	}
+	if seconds, ok := apierrors.SuggestsClientDelay(err); !ok || seconds <= 0 {
+		t.Errorf("503 carries no Retry-After: %v", err)
+	}
+	out := kubectlFails(t, "alice", promotionYAML("during-outage-2", "test", ""), "create", "-n", "shop", "-f", "-")
+	if !strings.Contains(out, "ServiceUnavailable") && !strings.Contains(out, "cannot be reached") {
+		t.Errorf("kubectl during the outage: %s", out)
+	}
+
+	if err := stack.Git.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	createPromotion(t, "alice", promotionYAML("after-outage", "test", ""), "-n", "shop")
+	if !strings.Contains(fleet.git(fleet.dir, "log", "-1", "--format=%B", fleet.head()), "Gitgate-Promotion: after-outage") {
+		t.Fatal("the promotion after the outage is not the newest commit")
+	}
+}
+
+func TestAPIServiceStaysAvailableAndSecretsStayOutOfLogs(t *testing.T) {
+	status := kubectl(t, "admin", "get", "apiservice", "v1alpha1.gitgate.dev", "-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
+	if status != "True" {
+		t.Fatalf("APIService Available = %q", status)
+	}
+	out := kubectl(t, "alice", "api-resources", "--api-group=gitgate.dev")
+	for _, s := range []string{"environments", "env", "promotions", "promo", "Environment", "Promotion"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("api-resources lacks %q:\n%s", s, out)
+		}
+	}
+	u, err := url.Parse(stack.GitURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, _ := u.User.Password()
+	logs, err := os.ReadFile(stack.Logs("gitgate-apiserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(logs), password) {
+		t.Fatal("gitgate-apiserver's log contains the Git password")
+	}
+}
