@@ -25,6 +25,8 @@ type Options struct {
 	Root string
 	// Username and Password, when set, are required as HTTP basic auth.
 	Username, Password string
+	// BearerToken, when set, is accepted as Authorization: Bearer instead.
+	BearerToken string
 	// TLS, when set, serves HTTPS with this configuration.
 	TLS *tls.Config
 	// Addr is the listen address; default 127.0.0.1:0.
@@ -67,20 +69,25 @@ func Start(opts Options) (*Server, error) {
 	if backend.Stderr == nil {
 		backend.Stderr = io.Discard
 	}
-	s := &Server{opts: opts, handler: withBasicAuth(opts.Username, opts.Password, backend)}
+	s := &Server{opts: opts, handler: withAuth(opts, backend)}
 	if err := s.listen(opts.Addr); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func withBasicAuth(user, pass string, next http.Handler) http.Handler {
-	if user == "" && pass == "" {
+func withAuth(opts Options, next http.Handler) http.Handler {
+	if opts.Username == "" && opts.Password == "" && opts.BearerToken == "" {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
-		if !ok || u != user || p != pass {
+		basicOK := ok && opts.Username != "" && u == opts.Username && p == opts.Password
+		bearerOK := opts.BearerToken != "" && r.Header.Get("Authorization") == "Bearer "+opts.BearerToken
+		if bearerOK {
+			u = "token"
+		}
+		if !basicOK && !bearerOK {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return

@@ -93,6 +93,24 @@ func (r *Repository) Fetch(ctx context.Context) error {
 	}
 }
 
+// requireAbsent fails with ErrRemoteMoved when the remote has ref.
+func (r *Repository) requireAbsent(ctx context.Context, ref string) error {
+	remote, err := r.repo.Remote(remoteName)
+	if err != nil {
+		return err
+	}
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: r.auth, CABundle: r.caBundle})
+	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return fmt.Errorf("listing %s: %w: %w", r.URL(), ErrUnavailable, err)
+	}
+	for _, existing := range refs {
+		if existing.Name().String() == ref {
+			return fmt.Errorf("pushing %s: the branch exists already: %w", strings.TrimPrefix(ref, "refs/heads/"), ErrRemoteMoved)
+		}
+	}
+	return nil
+}
+
 // Branches returns the head of every remote branch as of the last Fetch or Push.
 func (r *Repository) Branches() (map[string]Hash, error) {
 	iter, err := r.repo.References()
@@ -140,6 +158,9 @@ func (r *Repository) Push(ctx context.Context, req PushRequest) error {
 		// advertised ref and git receive-pack re-checks it under its lock.
 		opts.RefSpecs = []config.RefSpec{config.RefSpec("+" + req.New.String() + ":" + dst)}
 		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(req.Old.String() + ":" + dst)}
+	} else if err := r.requireAbsent(ctx, dst); err != nil {
+		// go-git would fast-forward an existing branch; a new branch must be new.
+		return err
 	}
 	err := r.repo.PushContext(ctx, opts)
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {

@@ -1,0 +1,106 @@
+package gitstore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+)
+
+func serveFleet(t *testing.T, opts gitserver.Options) *gitserver.Server {
+	t.Helper()
+	opts.Root = t.TempDir()
+	srv, err := gitserver.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	if _, err := srv.InitRepository(context.Background(), "fleet", filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main", "dev"); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func TestFetchWithEachCredential(t *testing.T) {
+	srv := serveFleet(t, gitserver.Options{Username: "fleet", Password: "right-pass", BearerToken: "right-token"})
+	cases := []struct {
+		name  string
+		creds Credentials
+		ok    bool
+	}{
+		{"basic auth", Credentials{Username: "fleet", Password: "right-pass"}, true},
+		{"bearer token", Credentials{BearerToken: "right-token"}, true},
+		{"wrong password", Credentials{Username: "fleet", Password: "wrong-pass"}, false},
+		{"no credentials", Credentials{}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			repo, err := Open(Options{URL: srv.URL("fleet"), Credentials: tc.creds})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = repo.Fetch(context.Background())
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+				heads, _ := repo.Branches()
+				if len(heads) != 2 || heads["main"] != heads["dev"] {
+					t.Fatalf("branches after fetch = %v, want main and dev at the same commit", heads)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("fetch error = %v, want ErrUnavailable", err)
+			}
+			if strings.Contains(err.Error(), "wrong-pass") {
+				t.Fatalf("error leaks the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestPushIsCompareAndSwap(t *testing.T) {
+	srv := serveFleet(t, gitserver.Options{})
+	a, _ := Open(Options{URL: srv.URL("fleet")})
+	b, _ := Open(Options{URL: srv.URL("fleet")})
+	ctx := context.Background()
+	for _, r := range []*Repository{a, b} {
+		if err := r.Fetch(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heads, _ := a.Branches()
+	base := heads["main"]
+	sig := Signature{Name: "t", Email: "t@example.com"}
+	commitA, err := a.CreateCommit([]Hash{base}, ZeroHash, []FileEdit{{Path: "a.txt", Content: []byte("a")}}, "a", sig, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitB, _ := b.CreateCommit([]Hash{base}, ZeroHash, []FileEdit{{Path: "nested/dir/b.txt", Content: []byte("b")}}, "b", sig, sig)
+	if err := a.Push(ctx, PushRequest{Branch: "main", Old: base, New: commitA}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Push(ctx, PushRequest{Branch: "main", Old: base, New: commitB}); !errors.Is(err, ErrRemoteMoved) {
+		t.Fatalf("second push from the same base: %v, want ErrRemoteMoved", err)
+	}
+	if err := b.Push(ctx, PushRequest{Branch: "dev", Old: ZeroHash, New: commitB}); !errors.Is(err, ErrRemoteMoved) {
+		t.Fatalf("creating an existing branch: %v, want ErrRemoteMoved", err)
+	}
+	if err := b.Push(ctx, PushRequest{Branch: "review/b", Old: ZeroHash, New: commitB}); err != nil {
+		t.Fatalf("creating a new branch: %v", err)
+	}
+	if content, err := b.ReadFile(commitB, "nested/dir/b.txt"); err != nil || string(content) != "b" {
+		t.Fatalf("ReadFile = %q, %v", content, err)
+	}
+	if _, err := b.ReadFile(commitB, "a.txt"); !errors.Is(err, ErrFileNotFound) {
+		t.Fatalf("ReadFile of a missing file: %v", err)
+	}
+	deleted, _ := b.CreateCommit([]Hash{commitB}, ZeroHash, []FileEdit{{Path: "nested/dir/b.txt"}}, "rm", sig, sig)
+	if _, err := b.TreeHash(deleted, "nested"); !errors.Is(err, ErrFileNotFound) {
+		t.Fatalf("an emptied directory still exists: %v", err)
+	}
+}

@@ -1,0 +1,33 @@
+package environment
+
+import (
+	"context"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+)
+
+func TestTable(t *testing.T) {
+	env := &gitgate.Environment{
+		ObjectMeta: metav1.ObjectMeta{Name: "prod"},
+		Spec:       gitgate.EnvironmentSpec{Branch: "main", Path: "overlays/prod", PromotesFrom: "test", Strategy: gitgate.StrategyImages},
+		Status: gitgate.EnvironmentStatus{
+			Revision:   "3f2a0000000000",
+			Images:     []gitgate.Image{{Name: "app", Tag: "version-1.2.3"}, {Name: "db", Digest: "sha256:abcdef0123456789"}},
+			Upstream:   &gitgate.UpstreamStatus{Environment: "test", Pending: []gitgate.Change{{Name: "app", To: "x"}}},
+			Conditions: []metav1.Condition{{Type: gitgate.ConditionReady, Status: metav1.ConditionTrue}},
+		},
+	}
+	table, err := tableConvertor{}.ConvertToTable(context.Background(), env, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{"prod", "main", "overlays/prod", "test", "Images", "app:version-1.2.3,db:abcdef0", int64(1), "3f2a000", "<unknown>", "True", false, ""}
+	for i, cell := range table.Rows[0].Cells {
+		if cell != want[i] {
+			t.Errorf("cell %s = %v, want %v", table.ColumnDefinitions[i].Name, cell, want[i])
+		}
+	}
+}
