@@ -72,6 +72,7 @@ type Engine struct {
 	history  *history
 	images   map[gitstore.Hash][]kustomization.Image // by the overlay directory's tree hash
 	touched  map[touchKey]gitstore.Hash              // last commit that changed a path, by head
+	renders  map[string]*rendered                    // by branch:overlay directory
 	reach    reachability
 	hadFetch bool
 }
@@ -103,6 +104,7 @@ func New(opts Options) (*Engine, error) {
 		history: newHistory(),
 		images:  map[gitstore.Hash][]kustomization.Image{},
 		touched: map[touchKey]gitstore.Hash{},
+		renders: map[string]*rendered{},
 	}
 	e.snap.Store(&Snapshot{defaultBranch: opts.DefaultBranch})
 	return e, nil

@@ -376,3 +376,36 @@ func TestWatchStreamsChangesFromAnywhere(t *testing.T) {
 		t.Errorf("watch from before the first read: %v, want ErrExpired", err)
 	}
 }
+
+func TestStatusShowsWhatTheOverlayRenders(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	deployment := f.show("main", "base/deployment.yaml")
+	f.commitFile("main", "base/deployment.yaml", strings.Replace(deployment, "      - name: metrics-proxy",
+		"      - name: sidecar\n        image: busybox:1.36\n      - name: metrics-proxy", 1))
+	e := f.engine("main")
+	dev := mustEnv(t, e.Snapshot(), "dev")
+	want := map[string]string{
+		"app":     "registry.example.com/app:development-1.2.4",
+		"proxy":   "registry.example.com/proxy:1.0",
+		"busybox": "busybox:1.36", // no images: entry names it; the render shows it
+	}
+	got := map[string]string{}
+	for _, img := range dev.Status.Images {
+		got[img.Name] = img.Image
+	}
+	for name, ref := range want {
+		if got[name] != ref {
+			t.Errorf("dev image %s = %q, want %q (all: %v)", name, got[name], ref, got)
+		}
+	}
+
+	// A base that kustomize cannot build makes every environment unready.
+	f.commitFile("main", "base/kustomization.yaml", "resources:\n- deployment.yaml\n- missing.yaml\n")
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	prod := mustEnv(t, e.Snapshot(), "prod")
+	if !hasCondition(prod, gitgate.ConditionReady, "False") || !strings.Contains(fmt.Sprint(prod.Status.Conditions), "RenderFailed") {
+		t.Fatalf("prod conditions with a broken base: %+v", prod.Status.Conditions)
+	}
+}

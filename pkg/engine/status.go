@@ -21,14 +21,15 @@ const maxTouchWalk = 5000
 func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 	env := st.env
 	env.Status = gitgate.EnvironmentStatus{}
+	var renderErr error
 	if st.err == nil {
 		if images, rev, err := e.overlayLocked(s, &env.Spec); err != nil {
 			st.err = err
 		} else {
 			env.Status.Revision = rev.String()
-			for _, img := range images {
-				env.Status.Images = append(env.Status.Images, toAPIImage(img))
-			}
+			var renderedImages []string
+			renderedImages, renderErr = e.renderLocked(env.Spec.Branch, s.heads[env.Spec.Branch], env.Spec.Path)
+			env.Status.Images = effectiveImages(images, renderedImages)
 		}
 	}
 	if st.err == nil && env.Spec.PromotesFrom != "" {
@@ -45,8 +46,12 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 	now := metav1.NewTime(s.reach.at)
 	ready := metav1.Condition{Type: gitgate.ConditionReady, Status: metav1.ConditionTrue, Reason: "Resolved",
 		Message: "definition and overlay read from " + env.Spec.Branch + ":" + env.Spec.Path, LastTransitionTime: now}
-	if st.err != nil {
+	switch {
+	case st.err != nil:
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "InvalidEnvironment", st.err.Errors.ToAggregate().Error()
+	case renderErr != nil:
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "RenderFailed",
+			"kustomize cannot build "+env.Spec.Path+": "+renderErr.Error()
 	}
 	reach := metav1.Condition{Type: gitgate.ConditionGitReachable, Status: metav1.ConditionTrue, Reason: "FetchSucceeded",
 		Message: "the repository was fetched", LastTransitionTime: now}

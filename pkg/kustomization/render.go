@@ -1,0 +1,122 @@
+package kustomization
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// References lists the paths a kustomization refers to (resources, bases,
+// components, patches, generator files), relative to its directory, so a
+// caller can load exactly what a render needs.
+func References(kustomization []byte) ([]string, error) {
+	root, err := parse(kustomization)
+	if err != nil {
+		return nil, err
+	}
+	var refs []string
+	add := func(n *yaml.RNode) {
+		if n != nil && n.YNode().Kind == yaml.ScalarNode && n.YNode().Value != "" {
+			refs = append(refs, n.YNode().Value)
+		}
+	}
+	for _, key := range []string{"resources", "bases", "components", "crds", "patchesStrategicMerge"} {
+		if f := root.Field(key); f != nil {
+			for _, item := range f.Value.Content() {
+				add(yaml.NewRNode(item))
+			}
+		}
+	}
+	for _, key := range []string{"patches", "patchesJson6902"} {
+		if f := root.Field(key); f != nil {
+			for _, item := range f.Value.Content() {
+				add(yaml.NewRNode(item).Field("path").Value)
+			}
+		}
+	}
+	for _, key := range []string{"configMapGenerator", "secretGenerator"} {
+		if f := root.Field(key); f != nil {
+			for _, gen := range f.Value.Content() {
+				for _, list := range []string{"files", "envs"} {
+					if l := yaml.NewRNode(gen).Field(list); l != nil {
+						for _, item := range l.Value.Content() {
+							v := item.Value
+							if _, file, ok := strings.Cut(v, "="); ok {
+								v = file
+							}
+							refs = append(refs, v)
+						}
+					}
+				}
+			}
+		}
+	}
+	return refs, nil
+}
+
+// Render builds the kustomization in dir of fs (as `kustomize build` does)
+// and returns the container images of the result, sorted and unique.
+func Render(fs filesys.FileSystem, dir string) ([]string, error) {
+	opts := krusty.MakeDefaultOptions()
+	opts.PluginConfig.HelmConfig.Enabled = false
+	resources, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", dir, err)
+	}
+	seen := map[string]bool{}
+	for _, r := range resources.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, fmt.Errorf("rendering %s: %s: %w", dir, r.CurId(), err)
+		}
+		collectImages(m, seen)
+	}
+	images := make([]string, 0, len(seen))
+	for img := range seen {
+		images = append(images, img)
+	}
+	sort.Strings(images)
+	return images, nil
+}
+
+// collectImages finds image fields inside every containers-like list.
+func collectImages(v any, out map[string]bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		for key, val := range t {
+			if list, ok := val.([]any); ok && (key == "containers" || key == "initContainers" || key == "ephemeralContainers") {
+				for _, c := range list {
+					if m, ok := c.(map[string]any); ok {
+						if img, ok := m["image"].(string); ok && img != "" {
+							out[img] = true
+						}
+					}
+				}
+			}
+			collectImages(val, out)
+		}
+	case []any:
+		for _, item := range t {
+			collectImages(item, out)
+		}
+	}
+}
+
+// Repository returns an image reference without its tag and digest.
+func Repository(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// CleanJoin joins a kustomization directory and a reference in it.
+func CleanJoin(dir, ref string) string { return path.Clean(path.Join(dir, ref)) }
