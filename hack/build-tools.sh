@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build-tools.sh builds the binaries that the local stack and the end-to-end
-# tests run (kube-apiserver, kubectl, etcd) from hack/tools/go.mod into bin/.
+# tests run (kube-apiserver, kube-controller-manager, kubectl, etcd) from
+# hack/tools/go.mod into bin/.
 # A binary is rebuilt only when hack/tools/go.mod or go.sum changed since it
 # was built, so repeated runs cost nothing.
 set -euo pipefail
@@ -27,3 +28,4 @@ build() { # name package
 build etcd go.etcd.io/etcd/server/v3
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build kubectl k8s.io/kubernetes/cmd/kubectl
+build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager

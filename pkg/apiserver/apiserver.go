@@ -75,6 +75,7 @@ func (c completedConfig) New() (*Server, error) {
 	backend := &registry.Backend{Repositories: c.ExtraConfig.Repositories, Namespaces: c.ExtraConfig.Namespaces}
 	scheme := c.ExtraConfig.Scheme
 	group := genericapiserver.NewDefaultAPIGroupInfo(gitgate.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
+	group.NegotiatedSerializer = withoutProtobuf{c.ExtraConfig.Codecs}
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"environments": environment.NewREST(scheme, backend),
 		"promotions":   promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.RecordPromotion),

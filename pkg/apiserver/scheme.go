@@ -21,3 +21,18 @@ func NewScheme() (*runtime.Scheme, serializer.CodecFactory) {
 	)
 	return scheme, serializer.NewCodecFactory(scheme)
 }
+
+// withoutProtobuf serves gitgate.dev as JSON and YAML only: its types have
+// no protobuf encoding, and clients that prefer protobuf (the namespace
+// controller's metadata client, for one) then fall back to JSON.
+type withoutProtobuf struct{ runtime.NegotiatedSerializer }
+
+func (w withoutProtobuf) SupportedMediaTypes() []runtime.SerializerInfo {
+	var out []runtime.SerializerInfo
+	for _, info := range w.NegotiatedSerializer.SupportedMediaTypes() {
+		if info.MediaType != runtime.ContentTypeProtobuf {
+			out = append(out, info)
+		}
+	}
+	return out
+}

@@ -15,11 +15,12 @@ import (
 )
 
 type stackCerts struct {
-	ca          *pki.CA
-	admin       pki.KeyPair
-	users       map[string]pki.KeyPair // kubeconfig context -> client certificate
-	server      pki.KeyPair            // gitgate-apiserver's client identity
-	gitPassword string
+	ca                *pki.CA
+	admin             pki.KeyPair
+	users             map[string]pki.KeyPair // kubeconfig context -> client certificate
+	server            pki.KeyPair            // gitgate-apiserver's client identity
+	controllerManager pki.KeyPair
+	gitPassword       string
 }
 
 // writePKI makes the stack's CAs and certificates under pki/.
@@ -59,6 +60,8 @@ func (s *Stack) writePKI() (*stackCerts, error) {
 		ContextAlice: {CommonName: "alice", Organizations: []string{"shop-developers"}, Client: true},
 		ContextBob:   {CommonName: "bob", Organizations: []string{"shop-release-managers"}, Client: true},
 		"server":     {CommonName: serverUser, Client: true},
+		// The local controller manager runs every controller under one identity.
+		"kube-controller-manager": {CommonName: "system:kube-controller-manager", Organizations: []string{"system:masters"}, Client: true},
 	}
 	for name, req := range clients {
 		pair, err := ca.Issue(req)
@@ -67,8 +70,9 @@ func (s *Stack) writePKI() (*stackCerts, error) {
 		}
 		certs.users[name] = pair
 	}
-	certs.admin, certs.server = certs.users[ContextAdmin], certs.users["server"]
+	certs.admin, certs.server, certs.controllerManager = certs.users[ContextAdmin], certs.users["server"], certs.users["kube-controller-manager"]
 	delete(certs.users, "server")
+	delete(certs.users, "kube-controller-manager")
 	for file, data := range map[string][]byte{"ca.crt": ca.CertPEM, "front-proxy-ca.crt": frontProxyCA.CertPEM} {
 		if err := os.WriteFile(s.path("pki", file), data, 0o600); err != nil {
 			return nil, err
@@ -112,12 +116,17 @@ func (s *Stack) writeKubeconfigs(server string, certs *stackCerts) error {
 	if err := clientcmd.WriteToFile(*users, s.Kubeconfig); err != nil {
 		return err
 	}
-	server1 := clientcmdapi.NewConfig()
-	server1.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: certs.ca.CertPEM}
-	server1.AuthInfos["gitgate-apiserver"] = &clientcmdapi.AuthInfo{ClientCertificateData: certs.server.CertPEM, ClientKeyData: certs.server.KeyPEM}
-	server1.Contexts["gitgate-apiserver"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "gitgate-apiserver"}
-	server1.CurrentContext = "gitgate-apiserver"
-	return clientcmd.WriteToFile(*server1, s.path("gitgate-apiserver.kubeconfig"))
+	for name, pair := range map[string]pki.KeyPair{"gitgate-apiserver": certs.server, "kube-controller-manager": certs.controllerManager} {
+		cfg := clientcmdapi.NewConfig()
+		cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: certs.ca.CertPEM}
+		cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: pair.CertPEM, ClientKeyData: pair.KeyPEM}
+		cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "local", AuthInfo: name}
+		cfg.CurrentContext = name
+		if err := clientcmd.WriteToFile(*cfg, s.path(name+".kubeconfig")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newPool(ca *pki.CA) *x509.CertPool {

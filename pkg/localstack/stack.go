@@ -50,6 +50,8 @@ type Stack struct {
 	GitURL string
 	// CAFile is the stack's CA certificate: it signs every serving certificate.
 	CAFile string
+	// GitgateURL is gitgate-apiserver's own address (its /metrics, /readyz).
+	GitgateURL string
 	// Git is the fleet's Git server; stop and restart it to test outages.
 	Git *gitserver.Server
 
@@ -81,7 +83,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 3 * time.Minute
 	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kubectl", "gitgate-apiserver"} {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "gitgate-apiserver"} {
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, "bin", bin)); err != nil {
 			return nil, fmt.Errorf("bin/%s is missing: run `make tools build` first", bin)
 		}
@@ -111,11 +113,12 @@ func (s *Stack) path(parts ...string) string {
 func (s *Stack) bin(name string) string { return filepath.Join(s.opts.RepoRoot, "bin", name) }
 
 func (s *Stack) start(ctx context.Context) error {
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		return err
 	}
-	etcdPort, etcdPeerPort, kubePort, gitgatePort := ports[0], ports[1], ports[2], ports[3]
+	etcdPort, etcdPeerPort, kubePort, gitgatePort, kcmPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	s.GitgateURL = fmt.Sprintf("https://127.0.0.1:%d", gitgatePort)
 	certs, err := s.writePKI()
 	if err != nil {
 		return err
@@ -168,6 +171,24 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 
+	// The controllers that matter here: namespace deletion, garbage
+	// collection, Deployments and ReplicaSets.
+	kcm, err := startProcess("kube-controller-manager", s.path("logs"), s.bin("kube-controller-manager"),
+		"--kubeconfig="+s.path("kube-controller-manager.kubeconfig"),
+		"--authentication-kubeconfig="+s.path("kube-controller-manager.kubeconfig"),
+		"--authorization-kubeconfig="+s.path("kube-controller-manager.kubeconfig"),
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", kcmPort), "--leader-elect=false",
+		"--controllers=namespace,garbagecollector,deployment,replicaset,serviceaccount,serviceaccount-token",
+		"--service-account-private-key-file="+s.path("pki", "sa.key"), "--root-ca-file="+s.path("pki", "ca.crt"),
+		"--cert-dir="+s.path("pki", "kube-controller-manager-generated"))
+	if err != nil {
+		return err
+	}
+	s.procs = append(s.procs, kcm)
+	if err := writePIDs(s.opts.Dir, s.procs); err != nil {
+		return err
+	}
+
 	// The fleet's Git server, over HTTPS with basic auth.
 	if err := s.startGit(ctx, certs); err != nil {
 		return err
@@ -180,16 +201,7 @@ func (s *Stack) start(ctx context.Context) error {
 
 	// gitgate-apiserver.
 	configFile := s.path("gitgate-config.yaml")
-	config := fmt.Sprintf(`repositories:
-- name: shop-fleet
-  url: %s
-  defaultBranch: main
-  namespaces: [%s]
-  secretRef: {namespace: gitgate-system, name: shop-fleet-auth}
-  pollInterval: %s
-  commitAuthor: {name: gitgate, email: gitgate@example.com}
-`, s.Git.URL("fleet"), namespace, s.opts.PollInterval)
-	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+	if err := s.BindNamespaces(namespace); err != nil {
 		return err
 	}
 	server, err := startProcess("gitgate-apiserver", s.path("logs"), s.bin("gitgate-apiserver"),
@@ -226,6 +238,25 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 	return s.writeEnvFile()
+}
+
+// BindNamespaces rewrites gitgate's configuration so that the fleet
+// repository serves these namespaces; the server reloads it by itself.
+func (s *Stack) BindNamespaces(namespaces ...string) error {
+	config := fmt.Sprintf(`repositories:
+- name: shop-fleet
+  url: %s
+  defaultBranch: main
+  namespaces: [%s]
+  secretRef: {namespace: gitgate-system, name: shop-fleet-auth}
+  pollInterval: %s
+  commitAuthor: {name: gitgate, email: gitgate@example.com}
+`, s.Git.URL("fleet"), strings.Join(namespaces, ", "), s.opts.PollInterval)
+	tmp := s.path("gitgate-config.yaml.tmp")
+	if err := os.WriteFile(tmp, []byte(config), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.path("gitgate-config.yaml")) // never a half-written file
 }
 
 // Kubectl runs the stack's kubectl binary as a context's user.

@@ -163,6 +163,8 @@ func (m *Manager) reload(ctx context.Context) error {
 			if r, err = m.startRepository(ctx, rc, creds, key); err != nil {
 				return err
 			}
+		} else {
+			r = &repository{cfg: rc, key: key, engine: r.engine, stop: r.stop}
 		}
 		next.repos[rc.Name] = r
 		for _, ns := range rc.Namespaces {
@@ -171,7 +173,7 @@ func (m *Manager) reload(ctx context.Context) error {
 	}
 	m.bindings.Store(next)
 	for name, r := range old.repos {
-		if next.repos[name] != r {
+		if n, ok := next.repos[name]; !ok || n.engine != r.engine {
 			r.stop()
 		}
 	}
@@ -197,8 +199,11 @@ func (m *Manager) credentials(ctx context.Context, rc config.Repository) (gitsto
 	}, nil
 }
 
+// settingsKey identifies what an engine is built from; the namespaces a
+// repository serves are not part of it, so rebinding keeps the engine.
 func settingsKey(rc config.Repository, creds gitstore.Credentials) [32]byte {
 	h := sha256.New()
+	rc.Namespaces = nil
 	_ = json.NewEncoder(h).Encode(rc)
 	for _, b := range [][]byte{[]byte(creds.Username), []byte(creds.Password), []byte(creds.BearerToken), creds.CAFile, creds.Identity, creds.KnownHosts} {
 		fmt.Fprintf(h, "%d:", len(b))
