@@ -104,3 +104,24 @@ func TestPushIsCompareAndSwap(t *testing.T) {
 		t.Fatalf("an emptied directory still exists: %v", err)
 	}
 }
+
+func TestFetchFileURL(t *testing.T) {
+	bare := filepath.Join(t.TempDir(), "fleet.git")
+	if _, err := gitserver.InitBare(context.Background(), bare, filepath.Join("..", "..", "artifacts", "fleet", "gitflow"), "main", "dev", "test"); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := Open(Options{URL: "file://" + bare})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Fetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	heads, _ := repo.Branches()
+	if len(heads) != 3 {
+		t.Fatalf("branches = %v, want main, dev and test", heads)
+	}
+	if _, err := repo.ReadFile(heads["test"], ".gitgate/environments/prod.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/template"
 	"time"
 
@@ -282,6 +283,17 @@ func (s *Stack) KubectlPath() string { return s.bin("kubectl") }
 
 // Logs returns the path of a child's log: etcd, kube-apiserver or gitgate-apiserver.
 func (s *Stack) Logs(name string) string { return s.path("logs", name+".log") }
+
+// Running lists the children that have not exited, as name/pid.
+func (s *Stack) Running() []string {
+	var out []string
+	for _, p := range s.procs {
+		if err := syscall.Kill(p.cmd.Process.Pid, 0); err == nil && p.exited() == nil {
+			out = append(out, fmt.Sprintf("%s/%d", p.name, p.cmd.Process.Pid))
+		}
+	}
+	return out
+}
 
 // Stop ends every child and the Git server; nothing is left listening.
 func (s *Stack) Stop() {

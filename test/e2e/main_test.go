@@ -43,6 +43,11 @@ func TestMain(m *testing.M) {
 		}
 	}
 	stack.Stop()
+	// Stopping leaves nothing behind: every child process is gone.
+	if left := stack.Running(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "processes still running after Stop: %v\n", left)
+		code = 1
+	}
 	if code == 0 {
 		os.RemoveAll(dir)
 	}

@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/registry"
 )
 
 var columns = []metav1.TableColumnDefinition{
@@ -71,7 +70,7 @@ func row(env *gitgate.Environment) metav1.TableRow {
 		Object: runtime.RawExtension{Object: env},
 		Cells: []any{
 			env.Name, env.Spec.Branch, env.Spec.Path, env.Spec.PromotesFrom, string(env.Spec.Strategy),
-			shorten(strings.Join(images, ","), 60), int64(pending), short(env.Status.Revision), age(env.CreationTimestamp),
+			shorten(strings.Join(images, ","), 60), int64(pending), registry.ShortSHA(env.Status.Revision), registry.Age(env.CreationTimestamp),
 			ready, env.Spec.Review, last,
 		},
 	}
@@ -81,14 +80,7 @@ func imageVersion(img gitgate.Image) string {
 	if img.Tag != "" {
 		return img.Tag
 	}
-	return short(strings.TrimPrefix(img.Digest, "sha256:"))
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
+	return registry.ShortSHA(strings.TrimPrefix(img.Digest, "sha256:"))
 }
 
 func shorten(s string, n int) string {
@@ -96,11 +88,4 @@ func shorten(s string, n int) string {
 		return s[:n-3] + "..."
 	}
 	return s
-}
-
-func age(t metav1.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
-	}
-	return duration.HumanDuration(time.Since(t.Time))
 }

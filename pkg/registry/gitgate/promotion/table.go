@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/registry"
 )
 
 var columns = []metav1.TableColumnDefinition{
@@ -55,25 +54,14 @@ func row(p *gitgate.Promotion) metav1.TableRow {
 	if len(changeText) > 60 {
 		changeText = changeText[:57] + "..."
 	}
-	since := "<unknown>"
-	if !p.Status.Time.IsZero() {
-		since = duration.HumanDuration(time.Since(p.Status.Time.Time))
-	}
 	return metav1.TableRow{
 		Object: runtime.RawExtension{Object: p},
 		Cells: []any{
 			p.Name, p.Spec.Environment, p.Spec.From, string(p.Status.Phase), changeText,
-			short(p.Status.Commit), p.Status.PromotedBy, since,
-			p.Status.Branch, short(p.Status.SourceRevision), firstLine(p.Spec.Message),
+			registry.ShortSHA(p.Status.Commit), p.Status.PromotedBy, registry.Age(p.Status.Time),
+			p.Status.Branch, registry.ShortSHA(p.Status.SourceRevision), firstLine(p.Spec.Message),
 		},
 	}
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 func firstLine(s string) string {
