@@ -9,12 +9,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	gitgateopenapi "github.com/gitgate-dev/gitgate/pkg/generated/openapi"
 	"github.com/gitgate-dev/gitgate/pkg/metrics"
 	"github.com/gitgate-dev/gitgate/pkg/registry"
 	"github.com/gitgate-dev/gitgate/pkg/registry/gitgate/environment"
@@ -89,4 +93,22 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	return &Server{GenericAPIServer: generic}, nil
+}
+
+// NewRecommendedConfig returns the generic configuration gitgate starts
+// from: OpenAPI v2 and v3 from the generated definitions, the build's
+// version and the default feature gates. Options apply serving,
+// authentication and authorization on top.
+func NewRecommendedConfig(scheme *runtime.Scheme, codecs serializer.CodecFactory) *genericapiserver.RecommendedConfig {
+	c := genericapiserver.NewRecommendedConfig(codecs)
+	namer := openapi.NewDefinitionNamer(scheme)
+	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(gitgateopenapi.GetOpenAPIDefinitions, namer)
+	c.OpenAPIConfig.Info.Title = "gitgate"
+	c.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(gitgateopenapi.GetOpenAPIDefinitions, namer)
+	c.OpenAPIV3Config.Info.Title = "gitgate"
+	c.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
+	c.FeatureGate = utilfeature.DefaultFeatureGate
+	c.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+	return c
 }

@@ -14,18 +14,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
-	"k8s.io/apiserver/pkg/util/compatibility"
-	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	netutils "k8s.io/utils/net"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/apiserver"
-	gitgateopenapi "github.com/gitgate-dev/gitgate/pkg/generated/openapi"
 	"github.com/gitgate-dev/gitgate/pkg/metrics"
 	"github.com/gitgate-dev/gitgate/pkg/repositories"
 )
@@ -92,16 +88,7 @@ func (o *Options) Config() (*apiserver.Config, *repositories.Manager, error) {
 		return nil, nil, fmt.Errorf("creating self-signed certificates: %w", err)
 	}
 	scheme, codecs := apiserver.NewScheme()
-	serverConfig := genericapiserver.NewRecommendedConfig(codecs)
-	namer := openapi.NewDefinitionNamer(scheme)
-	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(gitgateopenapi.GetOpenAPIDefinitions, namer)
-	serverConfig.OpenAPIConfig.Info.Title = "gitgate"
-	serverConfig.OpenAPIConfig.Info.Version = v1alpha1.SchemeGroupVersion.Version
-	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(gitgateopenapi.GetOpenAPIDefinitions, namer)
-	serverConfig.OpenAPIV3Config.Info.Title = "gitgate"
-	serverConfig.OpenAPIV3Config.Info.Version = v1alpha1.SchemeGroupVersion.Version
-	serverConfig.FeatureGate = utilfeature.DefaultFeatureGate
-	serverConfig.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+	serverConfig := apiserver.NewRecommendedConfig(scheme, codecs)
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, nil, err
 	}
