@@ -5,7 +5,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build binaries tools run test test-unit verify verify-codegen update-codegen bench clean
+.PHONY: all build binaries install-plugins tools run test test-unit verify verify-codegen update-codegen bench clean
 
 all: build
 
@@ -15,6 +15,13 @@ build: binaries
 
 binaries:
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+## install-plugins: put kubectl-create-promotion and kubectl-gitgate where
+## kubectl finds them (PREFIX/bin, default /usr/local/bin).
+PREFIX ?= /usr/local
+install-plugins: binaries
+	install -d $(PREFIX)/bin
+	install -m 0755 $(BIN)/kubectl-create-promotion $(BIN)/kubectl-gitgate $(PREFIX)/bin/
 
 ## run: the local stack (etcd, kube-apiserver, Git server, gitgate-apiserver).
 run: tools binaries

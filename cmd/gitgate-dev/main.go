@@ -35,17 +35,13 @@ func main() {
 gitgate is running. In another shell:
 
   source %s
-  kubectl get environments                 # dev, test, prod of namespace %s
-  kubectl --context alice create -f - <<EOF
-  apiVersion: gitgate.dev/v1alpha1
-  kind: Promotion
-  metadata: {generateName: test-}
-  spec: {environment: test}
-  EOF
+  kubectl get environments                               # dev, test, prod of namespace %s
+  kubectl gitgate diff prod                              # what promoting test into prod would change
+  kubectl create promotion --to prod --context alice     # 403: alice may not promote into prod
+  kubectl create promotion --to prod --context bob       # a commit on the fleet's main branch
   kubectl get promotions
-  kubectl --context alice create -f - <<<'{"apiVersion":"gitgate.dev/v1alpha1","kind":"Promotion","metadata":{"generateName":"prod-"},"spec":{"environment":"prod"}}'   # 403: alice may not promote into prod
-  kubectl --context bob   create -f - <<<'{"apiVersion":"gitgate.dev/v1alpha1","kind":"Promotion","metadata":{"generateName":"prod-"},"spec":{"environment":"prod"}}'
-  git clone "$GITGATE_GIT_URL" fleet && git -C fleet log -3       # the promotions are commits
+  kubectl gitgate history prod
+  git clone "$GITGATE_GIT_URL" fleet && git -C fleet log -3
 
 Logs: %s
 Press Ctrl-C to stop everything.

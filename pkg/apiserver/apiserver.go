@@ -81,8 +81,9 @@ func (c completedConfig) New() (*Server, error) {
 	group := genericapiserver.NewDefaultAPIGroupInfo(gitgate.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{c.ExtraConfig.Codecs}
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"environments": environment.NewREST(scheme, backend),
-		"promotions":   promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.RecordPromotion),
+		"environments":         environment.NewREST(scheme, backend),
+		"environments/history": environment.NewHistoryREST(backend),
+		"promotions":           promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.RecordPromotion),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", gitgate.GroupName, err)

@@ -409,3 +409,29 @@ func TestStatusShowsWhatTheOverlayRenders(t *testing.T) {
 		t.Fatalf("prod conditions with a broken base: %+v", prod.Status.Conditions)
 	}
 }
+
+func TestHistoryListsEveryCommitThatChangedTheEnvironment(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	direct := f.commitFile("main", "overlays/prod/kustomization.yaml", "resources:\n- ../../base\nimages:\n- name: app\n  newTag: hotfix\n")
+	f.commitFile("main", "overlays/dev/kustomization.yaml", "resources:\n- ../../base\n") // not prod's
+	e := f.engine("main")
+	p, err := e.Promote(context.Background(), PromotionRequest{Promotion: promotion("prod-9", "prod", ""), User: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.History("prod", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, entry := range h.Entries {
+		got = append(got, entry.Commit[:7]+" "+entry.Promotion+" "+entry.PromotedBy)
+	}
+	want := []string{p.Status.Commit[:7] + " prod-9 bob", direct[:7] + "  ", f.git(f.work, "rev-list", "--max-parents=0", "HEAD")[:7] + "  "}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("history of prod = %q, want %q", got, want)
+	}
+	if _, err := e.History("nope", 10); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("history of an unknown environment: %v", err)
+	}
+}

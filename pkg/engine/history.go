@@ -51,6 +51,7 @@ func (h *history) add(c *gitstore.Commit, branch string) {
 	}
 	from, rev, _ := strings.Cut(trailerValue(ts, TrailerFrom), "@")
 	_, body := subjectAndBody(c.Message)
+	when := metav1.NewTime(c.Author.When)
 	p := &gitgate.Promotion{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:              name,
@@ -69,7 +70,7 @@ func (h *history) add(c *gitstore.Commit, branch string) {
 			Branch:         branch,
 			SourceRevision: rev,
 			PromotedBy:     trailerValue(ts, TrailerPromotedBy),
-			Time:           metav1.NewTime(c.Author.When),
+			Time:           &when,
 		},
 	}
 	for _, v := range trailerValues(ts, TrailerChange) {
@@ -94,8 +95,8 @@ func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Ha
 	latest := map[string]metav1.Time{} // environment -> newest success
 	for _, r := range h.byName {
 		p := r.promotion
-		if t, ok := latest[p.Spec.Environment]; p.Status.Phase == gitgate.PromotionSucceeded && (!ok || t.Before(&p.Status.Time)) {
-			latest[p.Spec.Environment] = p.Status.Time
+		if t, ok := latest[p.Spec.Environment]; p.Status.Phase == gitgate.PromotionSucceeded && (!ok || t.Before(p.Status.Time)) {
+			latest[p.Spec.Environment] = *p.Status.Time
 		}
 	}
 	for _, r := range h.byName {
@@ -141,7 +142,7 @@ func (h *history) sorted() []*gitgate.Promotion {
 		out = append(out, r.promotion)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		ti, tj := out[i].Status.Time, out[j].Status.Time
+		ti, tj := *out[i].Status.Time, *out[j].Status.Time
 		if !ti.Equal(&tj) {
 			return tj.Before(&ti)
 		}
@@ -151,7 +152,7 @@ func (h *history) sorted() []*gitgate.Promotion {
 }
 
 func setPhaseCondition(p *gitgate.Promotion) {
-	cond := metav1.Condition{Type: gitgate.ConditionSucceeded, LastTransitionTime: p.Status.Time}
+	cond := metav1.Condition{Type: gitgate.ConditionSucceeded, LastTransitionTime: *p.Status.Time}
 	switch p.Status.Phase {
 	case gitgate.PromotionSucceeded:
 		cond.Status, cond.Reason = metav1.ConditionTrue, "Promoted"

@@ -84,7 +84,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 3 * time.Minute
 	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "gitgate-apiserver"} {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate"} {
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, "bin", bin)); err != nil {
 			return nil, fmt.Errorf("bin/%s is missing: run `make tools build` first", bin)
 		}
@@ -267,7 +267,20 @@ func (s *Stack) Kubectl(ctx context.Context, kubeContext string, args ...string)
 
 // KubectlStdin is Kubectl with standard input.
 func (s *Stack) KubectlStdin(ctx context.Context, kubeContext string, stdin []byte, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, s.bin("kubectl"), append([]string{"--kubeconfig=" + s.Kubeconfig, "--context=" + kubeContext}, args...)...)
+	return s.run(ctx, stdin, append([]string{"--kubeconfig=" + s.Kubeconfig, "--context=" + kubeContext}, args...)...)
+}
+
+// KubectlPlugin runs a plugin command through kubectl ("create promotion
+// ...", "gitgate ..."): kubectl finds plugins only when their words come
+// before any flag, so the user's flags go last.
+func (s *Stack) KubectlPlugin(ctx context.Context, kubeContext string, args ...string) (string, error) {
+	return s.run(ctx, nil, append(args, "--kubeconfig="+s.Kubeconfig, "--context="+kubeContext)...)
+}
+
+// run runs kubectl with bin/ first on PATH, so that it finds gitgate's plugins.
+func (s *Stack) run(ctx context.Context, stdin []byte, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.bin("kubectl"), args...)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(s.opts.RepoRoot, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}

@@ -16,8 +16,8 @@ func ShortSHA(sha string) string {
 }
 
 // Age renders the time since t as kubectl does, or <unknown>.
-func Age(t metav1.Time) string {
-	if t.IsZero() {
+func Age(t *metav1.Time) string {
+	if t == nil || t.IsZero() {
 		return "<unknown>"
 	}
 	return duration.HumanDuration(time.Since(t.Time))

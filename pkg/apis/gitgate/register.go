@@ -30,6 +30,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&Environment{}, &EnvironmentList{},
 		&Promotion{}, &PromotionList{},
+		&EnvironmentHistory{},
 	)
 	return nil
 }

@@ -138,7 +138,7 @@ type PromotionReference struct {
 	Name       string
 	PromotedBy string
 	Commit     string
-	Time       metav1.Time
+	Time       *metav1.Time
 }
 
 // SyncStatus is the state of the Flux Kustomization that applies an environment.
@@ -204,7 +204,7 @@ type PromotionStatus struct {
 	// PromotedBy is the Kubernetes user who created the promotion.
 	PromotedBy string
 	// Time is when the promotion commit was made.
-	Time metav1.Time
+	Time *metav1.Time
 	// Conditions: Succeeded.
 	Conditions []metav1.Condition
 }
@@ -217,4 +217,32 @@ type PromotionList struct {
 	metav1.ListMeta
 
 	Items []Promotion
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// EnvironmentHistory lists the commits that changed an environment, newest
+// first: the environments/<name>/history subresource.
+type EnvironmentHistory struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	// Entries are the commits, newest first.
+	Entries []HistoryEntry
+}
+
+// HistoryEntry is one commit that changed an environment's path.
+type HistoryEntry struct {
+	// Commit is the commit SHA.
+	Commit string
+	// Time is the commit's author time.
+	Time *metav1.Time
+	// Author is the commit's author (for promotions: gitgate).
+	Author string
+	// Subject is the first line of the commit message.
+	Subject string
+	// Promotion names the promotion the commit carries, if any.
+	Promotion string
+	// PromotedBy is the promotion's Kubernetes user, if any.
+	PromotedBy string
 }

@@ -35,9 +35,11 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.Change{}.OpenAPIModelName():              schema_pkg_apis_gitgate_v1alpha1_Change(ref),
 		v1alpha1.Environment{}.OpenAPIModelName():         schema_pkg_apis_gitgate_v1alpha1_Environment(ref),
+		v1alpha1.EnvironmentHistory{}.OpenAPIModelName():  schema_pkg_apis_gitgate_v1alpha1_EnvironmentHistory(ref),
 		v1alpha1.EnvironmentList{}.OpenAPIModelName():     schema_pkg_apis_gitgate_v1alpha1_EnvironmentList(ref),
 		v1alpha1.EnvironmentSpec{}.OpenAPIModelName():     schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref),
 		v1alpha1.EnvironmentStatus{}.OpenAPIModelName():   schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref),
+		v1alpha1.HistoryEntry{}.OpenAPIModelName():        schema_pkg_apis_gitgate_v1alpha1_HistoryEntry(ref),
 		v1alpha1.Image{}.OpenAPIModelName():               schema_pkg_apis_gitgate_v1alpha1_Image(ref),
 		v1alpha1.ObjectReference{}.OpenAPIModelName():     schema_pkg_apis_gitgate_v1alpha1_ObjectReference(ref),
 		v1alpha1.Promotion{}.OpenAPIModelName():           schema_pkg_apis_gitgate_v1alpha1_Promotion(ref),
@@ -186,6 +188,59 @@ func schema_pkg_apis_gitgate_v1alpha1_Environment(ref common.ReferenceCallback) 
 		},
 		Dependencies: []string{
 			v1alpha1.EnvironmentSpec{}.OpenAPIModelName(), v1alpha1.EnvironmentStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_EnvironmentHistory(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EnvironmentHistory lists the commits that changed an environment, newest first: the environments/<name>/history subresource.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"entries": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Entries are the commits, newest first.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.HistoryEntry{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.HistoryEntry{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -381,6 +436,64 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 		},
 		Dependencies: []string{
 			v1alpha1.Image{}.OpenAPIModelName(), v1alpha1.PromotionReference{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1alpha1.UpstreamStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_HistoryEntry(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "HistoryEntry is one commit that changed an environment's path.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"commit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Commit is the commit SHA.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is the commit's author time.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"author": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Author is the commit's author (for promotions: gitgate).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"subject": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Subject is the first line of the commit message.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"promotion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Promotion names the promotion the commit carries, if any.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"promotedBy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PromotedBy is the promotion's Kubernetes user, if any.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"commit"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 

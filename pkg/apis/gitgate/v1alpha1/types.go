@@ -42,6 +42,7 @@ const (
 )
 
 // +genclient
+// +genclient:method=GetHistory,verb=get,subresource=history,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentHistory
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Environment is one deployment stage of an application, stored as
@@ -159,10 +160,10 @@ type Change struct {
 
 // PromotionReference points at a promotion.
 type PromotionReference struct {
-	Name       string      `json:"name"`
-	PromotedBy string      `json:"promotedBy,omitempty"`
-	Commit     string      `json:"commit,omitempty"`
-	Time       metav1.Time `json:"time,omitempty"`
+	Name       string       `json:"name"`
+	PromotedBy string       `json:"promotedBy,omitempty"`
+	Commit     string       `json:"commit,omitempty"`
+	Time       *metav1.Time `json:"time,omitempty"`
 }
 
 // SyncStatus is the state of the Flux Kustomization that applies an environment.
@@ -245,7 +246,7 @@ type PromotionStatus struct {
 	PromotedBy string `json:"promotedBy,omitempty"`
 	// Time is when the promotion commit was made.
 	// +optional
-	Time metav1.Time `json:"time,omitempty"`
+	Time *metav1.Time `json:"time,omitempty"`
 	// Conditions: Succeeded.
 	// +optional
 	// +listType=map
@@ -261,4 +262,39 @@ type PromotionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 
 	Items []Promotion `json:"items"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// EnvironmentHistory lists the commits that changed an environment, newest
+// first: the environments/<name>/history subresource.
+type EnvironmentHistory struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Entries are the commits, newest first.
+	// +optional
+	// +listType=atomic
+	Entries []HistoryEntry `json:"entries,omitempty"`
+}
+
+// HistoryEntry is one commit that changed an environment's path.
+type HistoryEntry struct {
+	// Commit is the commit SHA.
+	Commit string `json:"commit"`
+	// Time is the commit's author time.
+	// +optional
+	Time *metav1.Time `json:"time,omitempty"`
+	// Author is the commit's author (for promotions: gitgate).
+	// +optional
+	Author string `json:"author,omitempty"`
+	// Subject is the first line of the commit message.
+	// +optional
+	Subject string `json:"subject,omitempty"`
+	// Promotion names the promotion the commit carries, if any.
+	// +optional
+	Promotion string `json:"promotion,omitempty"`
+	// PromotedBy is the promotion's Kubernetes user, if any.
+	// +optional
+	PromotedBy string `json:"promotedBy,omitempty"`
 }

@@ -32,6 +32,11 @@ func (in Environment) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EnvironmentHistory) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.EnvironmentHistory"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in EnvironmentList) OpenAPIModelName() string {
 	return "dev.gitgate.v1alpha1.EnvironmentList"
 }
@@ -44,6 +49,11 @@ func (in EnvironmentSpec) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in EnvironmentStatus) OpenAPIModelName() string {
 	return "dev.gitgate.v1alpha1.EnvironmentStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in HistoryEntry) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.HistoryEntry"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -70,7 +70,7 @@ func row(env *gitgate.Environment) metav1.TableRow {
 		Object: runtime.RawExtension{Object: env},
 		Cells: []any{
 			env.Name, env.Spec.Branch, env.Spec.Path, env.Spec.PromotesFrom, string(env.Spec.Strategy),
-			shorten(strings.Join(images, ","), 60), int64(pending), registry.ShortSHA(env.Status.Revision), registry.Age(env.CreationTimestamp),
+			shorten(strings.Join(images, ","), 60), int64(pending), registry.ShortSHA(env.Status.Revision), registry.Age(&env.CreationTimestamp),
 			ready, env.Spec.Review, last,
 		},
 	}

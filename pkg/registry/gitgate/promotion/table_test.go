@@ -17,7 +17,7 @@ func TestTable(t *testing.T) {
 		Status: gitgate.PromotionStatus{
 			Phase: gitgate.PromotionSucceeded, Commit: "7b0d1234567890", Branch: "main", PromotedBy: "alice",
 			Changes: []gitgate.Change{{Name: "app", From: "v1", To: "v2"}, {Name: "db", To: "v9"}},
-			Time:    metav1.NewTime(time.Now().Add(-2 * time.Hour)),
+			Time:    &metav1.Time{Time: time.Now().Add(-2 * time.Hour)},
 		},
 	}
 	table, err := tableConvertor{}.ConvertToTable(context.Background(), &gitgate.PromotionList{Items: []gitgate.Promotion{p}}, nil)

@@ -51,6 +51,8 @@ type EnvironmentInterface interface {
 	Apply(ctx context.Context, environment *applyconfigurationgitgatev1alpha1.EnvironmentApplyConfiguration, opts v1.ApplyOptions) (result *gitgatev1alpha1.Environment, err error)
 	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
 	ApplyStatus(ctx context.Context, environment *applyconfigurationgitgatev1alpha1.EnvironmentApplyConfiguration, opts v1.ApplyOptions) (result *gitgatev1alpha1.Environment, err error)
+	GetHistory(ctx context.Context, environmentName string, options v1.GetOptions) (*gitgatev1alpha1.EnvironmentHistory, error)
+
 	EnvironmentExpansion
 }
 
@@ -71,4 +73,18 @@ func newEnvironments(c *GitgateV1alpha1Client, namespace string) *environments {
 			func() *gitgatev1alpha1.EnvironmentList { return &gitgatev1alpha1.EnvironmentList{} },
 		),
 	}
+}
+
+// GetHistory takes name of the environment, and returns the corresponding gitgatev1alpha1.EnvironmentHistory object, and an error if there is any.
+func (c *environments) GetHistory(ctx context.Context, environmentName string, options v1.GetOptions) (result *gitgatev1alpha1.EnvironmentHistory, err error) {
+	result = &gitgatev1alpha1.EnvironmentHistory{}
+	err = c.GetClient().Get().
+		Namespace(c.GetNamespace()).
+		Resource("environments").
+		Name(environmentName).
+		SubResource("history").
+		VersionedParams(&options, scheme.ParameterCodec).
+		Do(ctx).
+		Into(result)
+	return
 }

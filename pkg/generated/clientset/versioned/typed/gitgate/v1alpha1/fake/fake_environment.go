@@ -19,10 +19,14 @@ limitations under the License.
 package fake
 
 import (
+	context "context"
+
 	v1alpha1 "github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	gitgatev1alpha1 "github.com/gitgate-dev/gitgate/pkg/generated/applyconfiguration/gitgate/v1alpha1"
 	typedgitgatev1alpha1 "github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned/typed/gitgate/v1alpha1"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gentype "k8s.io/client-go/gentype"
+	testing "k8s.io/client-go/testing"
 )
 
 // fakeEnvironments implements EnvironmentInterface
@@ -50,4 +54,16 @@ func newFakeEnvironments(fake *FakeGitgateV1alpha1, namespace string) typedgitga
 		),
 		fake,
 	}
+}
+
+// GetHistory takes name of the environment, and returns the corresponding environmentHistory object, and an error if there is any.
+func (c *fakeEnvironments) GetHistory(ctx context.Context, environmentName string, options v1.GetOptions) (result *v1alpha1.EnvironmentHistory, err error) {
+	emptyResult := &v1alpha1.EnvironmentHistory{}
+	obj, err := c.Fake.
+		Invokes(testing.NewGetSubresourceActionWithOptions(c.Resource(), c.Namespace(), "history", environmentName, options), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.EnvironmentHistory), err
 }

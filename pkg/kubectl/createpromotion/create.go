@@ -1,0 +1,204 @@
+// Package createpromotion is `kubectl create promotion`: a kubectl plugin
+// (kubectl-create-promotion) that creates a gitgate Promotion with
+// kubectl's own flags, output and error style.
+package createpromotion
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
+	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned/scheme"
+)
+
+var (
+	long = templates.LongDesc(`
+		Create a promotion: a Git commit that moves the image versions (or the
+		branch) of one environment into the next.
+
+		The promotion is planned, committed and pushed before the command
+		returns. Promoting into an environment needs the "promote" verb on that
+		environment. Without NAME, a name is generated from the target.
+
+		kubectl finds this plugin only when "create promotion" comes before any
+		flag: write "kubectl create promotion --to prod --context bob", not
+		"kubectl --context bob create promotion --to prod".`)
+
+	examples = templates.Examples(`
+		# Promote test into prod (prod's promotesFrom), with a generated name
+		kubectl create promotion --to prod
+
+		# Promote only the app image from test into prod, with a message
+		kubectl create promotion release-1-2-3 --to prod --from test --image app -m "release 1.2.3"
+
+		# Show what a promotion would change, without writing anything
+		kubectl create promotion --to prod --dry-run=server -o yaml
+
+		# Roll prod back to an earlier revision of itself
+		kubectl create promotion --to prod --from prod --revision 3f2a1b7`)
+)
+
+// Options are the command's flags and what Complete derives from them.
+type Options struct {
+	PrintFlags  *genericclioptions.PrintFlags
+	ConfigFlags *genericclioptions.ConfigFlags
+	genericiooptions.IOStreams
+
+	Name, To, From, Revision, Message string
+	Images                            []string
+
+	dryRun    cmdutil.DryRunStrategy
+	namespace string
+	client    versioned.Interface
+	print     func(*v1alpha1.Promotion) error
+}
+
+// NewPluginCommand returns `kubectl create promotion` as the plugin binary
+// runs it: kubectl passes the arguments after "create promotion", and the
+// command reports itself (help, usage errors) as "kubectl create promotion".
+func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.Command {
+	root := &cobra.Command{Use: "kubectl", SilenceUsage: true, SilenceErrors: true}
+	create := &cobra.Command{Use: "create", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(create)
+	create.AddCommand(NewCommand(streams))
+	root.SetArgs(append([]string{"create", "promotion"}, args...))
+	return root
+}
+
+// NewCommand returns the promotion subcommand of `kubectl create`.
+func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{
+		PrintFlags:  genericclioptions.NewPrintFlags("created").WithTypeSetter(scheme.Scheme),
+		ConfigFlags: genericclioptions.NewConfigFlags(true),
+		IOStreams:   streams,
+	}
+	cmd := &cobra.Command{
+		Use:                   "promotion [NAME] --to ENV [--from ENV] [--image NAME]... [--revision SHA] [-m MSG] [--dry-run=server|client|none]",
+		DisableFlagsInUseLine: true,
+		Short:                 "Create a promotion: a Git commit that promotes one environment into the next",
+		Long:                  long,
+		Example:               examples,
+		Run: func(cmd *cobra.Command, args []string) {
+			cmdutil.CheckErr(o.Complete(cmd, args))
+			cmdutil.CheckErr(o.Validate(cmd))
+			cmdutil.CheckErr(o.Run(cmd.Context()))
+		},
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.UsageErrorf(c, "%v", err) })
+	o.ConfigFlags.AddFlags(cmd.Flags())
+	o.PrintFlags.AddFlags(cmd)
+	cmdutil.AddDryRunFlag(cmd)
+	cmd.Flags().StringVar(&o.To, "to", "", "Environment to promote into (required).")
+	cmd.Flags().StringVar(&o.From, "from", "", "Environment to promote from; default: the target's promotesFrom.")
+	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "Promote only this image (repeatable); default: every image.")
+	cmd.Flags().StringVar(&o.Revision, "revision", "", "Source commit to promote; default: the source environment's head.")
+	cmd.Flags().StringVarP(&o.Message, "message", "m", "", "Message added to the commit.")
+	_ = cmd.RegisterFlagCompletionFunc("to", completeEnvironments(o))
+	_ = cmd.RegisterFlagCompletionFunc("from", completeEnvironments(o))
+	return cmd
+}
+
+// Complete reads arguments, the namespace and the client configuration.
+func (o *Options) Complete(cmd *cobra.Command, args []string) error {
+	switch len(args) {
+	case 0:
+	case 1:
+		o.Name = args[0]
+	default:
+		return cmdutil.UsageErrorf(cmd, "at most one NAME may be given, got %d arguments", len(args))
+	}
+	var err error
+	if o.dryRun, err = cmdutil.GetDryRunStrategy(cmd); err != nil {
+		return err
+	}
+	if o.namespace, _, err = o.ConfigFlags.ToRawKubeConfigLoader().Namespace(); err != nil {
+		return err
+	}
+	cmdutil.PrintFlagsWithDryRunStrategy(o.PrintFlags, o.dryRun)
+	printer, err := o.PrintFlags.ToPrinter()
+	if err != nil {
+		return err
+	}
+	o.print = func(p *v1alpha1.Promotion) error { return printer.PrintObj(p, o.Out) }
+	if o.dryRun == cmdutil.DryRunClient {
+		return nil // nothing to ask the server
+	}
+	config, err := o.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	o.client, err = versioned.NewForConfig(config)
+	return err
+}
+
+// Validate checks the flags.
+func (o *Options) Validate(cmd *cobra.Command) error {
+	if o.To == "" {
+		return cmdutil.UsageErrorf(cmd, "--to is required: the environment to promote into")
+	}
+	return nil
+}
+
+// Promotion is the object the flags describe.
+func (o *Options) Promotion() *v1alpha1.Promotion {
+	p := &v1alpha1.Promotion{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Promotion"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.namespace},
+		Spec: v1alpha1.PromotionSpec{
+			Environment: o.To, From: o.From, Revision: o.Revision, Images: o.Images, Message: o.Message,
+		},
+	}
+	if p.Name == "" {
+		p.GenerateName = o.To + "-"
+	}
+	return p
+}
+
+// Run creates the promotion (or, for a client dry run, only prints it).
+func (o *Options) Run(ctx context.Context) error {
+	p := o.Promotion()
+	if o.dryRun == cmdutil.DryRunClient {
+		return o.print(p)
+	}
+	opts := metav1.CreateOptions{}
+	if o.dryRun == cmdutil.DryRunServer {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	created, err := o.client.GitgateV1alpha1().Promotions(o.namespace).Create(ctx, p, opts)
+	if err != nil {
+		return err
+	}
+	created.SetGroupVersionKind(v1alpha1.SchemeGroupVersion.WithKind("Promotion"))
+	return o.print(created)
+}
+
+// completeEnvironments offers the namespace's environment names.
+func completeEnvironments(o *Options) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+		config, err := o.ConfigFlags.ToRESTConfig()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ns, _, _ := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+		client, err := versioned.NewForConfig(config)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		list, err := client.GitgateV1alpha1().Environments(ns).List(cmd.Context(), metav1.ListOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		names := make([]string, 0, len(list.Items))
+		for _, e := range list.Items {
+			names = append(names, e.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
