@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -38,6 +40,13 @@ func TestKubectlCreatePromotion(t *testing.T) {
 	fleet.setTag("dev", "development-20.")
 	if out, err := plugin("alice", "create", "promotion", "named-by-alice", "--to", "test", "-n", "shop"); err != nil || strings.TrimSpace(out) != "promotion.gitgate.dev/named-by-alice created" {
 		t.Fatalf("create with NAME: %v\n%s", err, out)
+	}
+
+	// -o wide: the server's table, with the wide columns.
+	fleet.setTag("dev", "development-22.")
+	out, err = plugin("alice", "create", "promotion", "wide-one", "--to", "test", "-o", "wide", "-n", "shop")
+	if err != nil || !strings.Contains(out, "BRANCH") || !strings.Contains(out, "wide-one") || !strings.Contains(out, "Succeeded") {
+		t.Fatalf("-o wide: %v\n%s", err, out)
 	}
 
 	// alice into prod: kubectl's own rendering of a 403.
@@ -110,5 +119,23 @@ func TestKubectlGitgateHistoryDiffRollback(t *testing.T) {
 	fleet.head()
 	if overlay := fleet.git(fleet.dir, "show", "origin/main:overlays/prod/kustomization.yaml"); !strings.Contains(overlay, "newTag: "+direct) {
 		t.Fatalf("rolling forward to to-roll-back does not restore %s:\n%s", direct, overlay)
+	}
+}
+
+func TestCompletionAndDescribe(t *testing.T) {
+	// kubectl asks a plugin for completions with __complete; the word being
+	// completed comes last.
+	cmd := exec.Command(filepath.Join("..", "..", "bin", "kubectl-gitgate"), "__complete", "history",
+		"--kubeconfig="+stack.Kubeconfig, "--context=alice", "-n", "shop", "")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dev\nprod\ntest\n") {
+		t.Fatalf("completion of environment names: %v\n%s", err, out)
+	}
+	describe := kubectl(t, "alice", "describe", "environment", "prod", "-n", "shop")
+	words := strings.Join(strings.Fields(describe), " ") // describe aligns values with spaces
+	for _, s := range []string{"Promotes From: test", "Path: overlays/prod", "Type: Ready", "Image: registry.example.com/app:", "Upstream: Environment: test"} {
+		if !strings.Contains(words, s) {
+			t.Errorf("kubectl describe environment prod lacks %q:\n%s", s, describe)
+		}
 	}
 }

@@ -5,11 +5,15 @@ package createpromotion
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/util/templates"
 
@@ -41,6 +45,9 @@ var (
 		# Show what a promotion would change, without writing anything
 		kubectl create promotion --to prod --dry-run=server -o yaml
 
+		# Create it and show it as kubectl get -o wide does
+		kubectl create promotion --to test -o wide
+
 		# Roll prod back to an earlier revision of itself
 		kubectl create promotion --to prod --from prod --revision 3f2a1b7`)
 )
@@ -58,6 +65,7 @@ type Options struct {
 	namespace string
 	client    versioned.Interface
 	print     func(*v1alpha1.Promotion) error
+	wide      bool
 }
 
 // NewPluginCommand returns `kubectl create promotion` as the plugin binary
@@ -68,7 +76,11 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	create := &cobra.Command{Use: "create", SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(create)
 	create.AddCommand(NewCommand(streams))
-	root.SetArgs(append([]string{"create", "promotion"}, args...))
+	if len(args) > 0 && strings.HasPrefix(args[0], "__complete") { // shell completion stays first
+		root.SetArgs(append([]string{args[0], "create", "promotion"}, args[1:]...))
+	} else {
+		root.SetArgs(append([]string{"create", "promotion"}, args...))
+	}
 	return root
 }
 
@@ -94,6 +106,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.UsageErrorf(c, "%v", err) })
 	o.ConfigFlags.AddFlags(cmd.Flags())
 	o.PrintFlags.AddFlags(cmd)
+	cmd.Flags().Lookup("output").Usage += " Also wide: the server's table, as kubectl get -o wide shows it."
 	cmdutil.AddDryRunFlag(cmd)
 	cmd.Flags().StringVar(&o.To, "to", "", "Environment to promote into (required).")
 	cmd.Flags().StringVar(&o.From, "from", "", "Environment to promote from; default: the target's promotesFrom.")
@@ -122,6 +135,12 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	cmdutil.PrintFlagsWithDryRunStrategy(o.PrintFlags, o.dryRun)
+	if o.wide = *o.PrintFlags.OutputFormat == "wide"; o.wide {
+		if o.dryRun != cmdutil.DryRunNone {
+			return cmdutil.UsageErrorf(cmd, "-o wide shows the promotion as the server lists it; with --dry-run use -o yaml")
+		}
+		*o.PrintFlags.OutputFormat = "name"
+	}
 	printer, err := o.PrintFlags.ToPrinter()
 	if err != nil {
 		return err
@@ -175,8 +194,26 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.wide {
+		return o.printWide(ctx, created.Name)
+	}
 	created.SetGroupVersionKind(v1alpha1.SchemeGroupVersion.WithKind("Promotion"))
 	return o.print(created)
+}
+
+// printWide prints the promotion as `kubectl get promotion -o wide` does,
+// with the server's own table columns.
+func (o *Options) printWide(ctx context.Context, name string) error {
+	raw, err := o.client.GitgateV1alpha1().RESTClient().Get().Namespace(o.namespace).Resource("promotions").Name(name).
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").Do(ctx).Raw()
+	if err != nil {
+		return err
+	}
+	table := &metav1.Table{}
+	if err := json.Unmarshal(raw, table); err != nil {
+		return fmt.Errorf("reading the server's table: %w", err)
+	}
+	return printers.NewTablePrinter(printers.PrintOptions{Wide: true}).PrintObj(table, o.Out)
 }
 
 // completeEnvironments offers the namespace's environment names.

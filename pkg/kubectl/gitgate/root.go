@@ -4,6 +4,7 @@ package gitgate
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,8 +54,17 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	}
 	cmd.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
 	root.AddCommand(cmd)
-	root.SetArgs(append([]string{"gitgate"}, args...))
+	root.SetArgs(pluginArgs([]string{"gitgate"}, args))
 	return root
+}
+
+// pluginArgs puts the words kubectl consumed back in front of the plugin's
+// arguments; shell completion (kubectl calls "__complete ...") stays first.
+func pluginArgs(words, args []string) []string {
+	if len(args) > 0 && strings.HasPrefix(args[0], "__complete") {
+		return append(append([]string{args[0]}, words...), args[1:]...)
+	}
+	return append(words, args...)
 }
 
 // oneEnvironment checks that exactly one ENV argument was given.
