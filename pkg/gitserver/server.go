@@ -84,17 +84,12 @@ func withAuth(opts Options, next http.Handler) http.Handler {
 		u, p, ok := r.BasicAuth()
 		basicOK := ok && opts.Username != "" && u == opts.Username && p == opts.Password
 		bearerOK := opts.BearerToken != "" && r.Header.Get("Authorization") == "Bearer "+opts.BearerToken
-		if bearerOK {
-			u = "token"
-		}
 		if !basicOK && !bearerOK {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return
 		}
-		// git http-backend only lets authenticated users push.
-		r.Header.Set("Remote-User", u)
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r) // pushes are enabled by http.receivepack=true
 	})
 }
 

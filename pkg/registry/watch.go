@@ -44,11 +44,17 @@ func (b *Backend) Watch(ctx context.Context, opts *metainternalversion.ListOptio
 			return nil, apierrors.NewBadRequest("resourceVersion must be a decimal number: " + err.Error())
 		}
 		if len(targets) > 1 {
-			return nil, apierrors.NewResourceExpired("resourceVersions of different repositories cannot be resumed together: list again")
+			// Several repositories: only the list's own resourceVersion (the
+			// sum of theirs) can be resumed, as "from now".
+			if opts.ResourceVersion != ListResourceVersion(targets) {
+				return nil, apierrors.NewResourceExpired("a watch across several repositories resumes only from the resourceVersion of the list just made: list again")
+			}
+			rv = 0
 		}
 	}
 	w := &watcher{result: make(chan watch.Event, 64), done: make(chan struct{})}
-	initial := rv == 0 && (opts.SendInitialEvents == nil || *opts.SendInitialEvents)
+	resuming := opts.ResourceVersion != "" && opts.ResourceVersion != "0"
+	initial := !resuming && (opts.SendInitialEvents == nil || *opts.SendInitialEvents)
 	type start struct {
 		target Target
 		sub    *engine.Subscription

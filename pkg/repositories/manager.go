@@ -51,6 +51,7 @@ type Manager struct {
 
 type bindings struct {
 	raw         []byte
+	rejected    []byte                 // the last file refused, so it is reported once
 	repos       map[string]*repository // by name
 	byNamespace map[string]*repository
 }
@@ -144,11 +145,14 @@ func (m *Manager) reload(ctx context.Context) error {
 		return fmt.Errorf("reading configuration: %w", err)
 	}
 	old := m.bindings.Load()
-	if bytes.Equal(raw, old.raw) {
+	if bytes.Equal(raw, old.raw) || bytes.Equal(raw, old.rejected) {
 		return nil
 	}
 	cfg, err := config.Parse(raw)
 	if err != nil {
+		if old.raw != nil { // keep serving the previous configuration
+			m.bindings.Store(&bindings{raw: old.raw, rejected: raw, repos: old.repos, byNamespace: old.byNamespace})
+		}
 		return fmt.Errorf("configuration %s: %w", m.opts.ConfigPath, err)
 	}
 	next := &bindings{raw: raw, repos: map[string]*repository{}, byNamespace: map[string]*repository{}}

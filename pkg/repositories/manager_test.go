@@ -1,0 +1,75 @@
+package repositories
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+)
+
+func TestReloadRebindsNamespacesAndKeepsEngines(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	git, err := gitserver.Start(gitserver.Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer git.Stop()
+	if _, err := git.InitRepository(ctx, "fleet", filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := func(namespaces string) string {
+		return fmt.Sprintf("repositories:\n- {name: fleet, url: %s, namespaces: [%s]}\n", git.URL("fleet"), namespaces)
+	}
+	write(config("shop"))
+	m := New(Options{ConfigPath: file, ReloadInterval: 10 * time.Millisecond})
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _, ok := m.Engine("shop")
+	if !ok {
+		t.Fatal("shop is not bound")
+	}
+	waitUntil(t, "the repository is read", func() bool { return m.Ready() == nil })
+
+	write(config("shop, shop-preview"))
+	waitUntil(t, "shop-preview is bound", func() bool { _, _, ok := m.Engine("shop-preview"); return ok })
+	if again, _, _ := m.Engine("shop"); again != first {
+		t.Error("rebinding namespaces replaced the repository's engine")
+	}
+
+	bad := "repositories: [{name: BAD}]\n"
+	write(bad)
+	waitUntil(t, "the invalid file is seen", func() bool { return string(m.bindings.Load().rejected) == bad })
+	if _, _, ok := m.Engine("shop-preview"); !ok {
+		t.Fatal("an invalid configuration dropped the previous one")
+	}
+
+	write(config("other"))
+	waitUntil(t, "shop is unbound", func() bool { _, _, ok := m.Engine("shop"); return !ok })
+	if got := m.Namespaces(); len(got) != 1 || got[0] != "other" {
+		t.Fatalf("namespaces = %v, want [other]", got)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
