@@ -75,6 +75,9 @@ const (
 //go:embed manifests.yaml.tmpl
 var manifestsTemplate string
 
+//go:embed webhook.yaml.tmpl
+var webhookTemplate string
+
 // Start brings the stack up and returns once kubectl can use gitgate.dev.
 // A stack left behind by a killed run in the same Dir is cleaned up first.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
@@ -114,11 +117,11 @@ func (s *Stack) path(parts ...string) string {
 func (s *Stack) bin(name string) string { return filepath.Join(s.opts.RepoRoot, "bin", name) }
 
 func (s *Stack) start(ctx context.Context) error {
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return err
 	}
-	etcdPort, etcdPeerPort, kubePort, gitgatePort, kcmPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	etcdPort, etcdPeerPort, kubePort, gitgatePort, kcmPort, admissionPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	s.GitgateURL = fmt.Sprintf("https://127.0.0.1:%d", gitgatePort)
 	certs, err := s.writePKI()
 	if err != nil {
@@ -179,7 +182,7 @@ func (s *Stack) start(ctx context.Context) error {
 		"--authentication-kubeconfig="+s.path("kube-controller-manager.kubeconfig"),
 		"--authorization-kubeconfig="+s.path("kube-controller-manager.kubeconfig"),
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", kcmPort), "--leader-elect=false",
-		"--controllers=namespace,garbagecollector,deployment,replicaset,serviceaccount,serviceaccount-token",
+		"--controllers=namespace,garbagecollector,deployment,replicaset,serviceaccount,serviceaccount-token,clusterrole-aggregation",
 		"--service-account-private-key-file="+s.path("pki", "sa.key"), "--root-ca-file="+s.path("pki", "ca.crt"),
 		"--cert-dir="+s.path("pki", "kube-controller-manager-generated"))
 	if err != nil {
@@ -211,7 +214,8 @@ func (s *Stack) start(ctx context.Context) error {
 		"--kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
 		"--authentication-kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
 		"--authorization-kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
-		"--config="+configFile, "--cert-dir="+s.path("pki", "gitgate-generated"))
+		"--config="+configFile, "--cert-dir="+s.path("pki", "gitgate-generated"),
+		"--admission-bind-address=127.0.0.1", fmt.Sprintf("--admission-port=%d", admissionPort))
 	if err != nil {
 		return err
 	}
@@ -235,6 +239,12 @@ func (s *Stack) start(ctx context.Context) error {
 			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
 		}
 		return nil
+	}); err != nil {
+		return err
+	}
+	// Admission last: from here on, Git is the only door.
+	if err := s.applyTemplate(ctx, webhookTemplate, "webhook.yaml", map[string]any{
+		"Port": admissionPort, "CA": base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
 	}); err != nil {
 		return err
 	}
@@ -346,12 +356,7 @@ func (s *Stack) startGit(ctx context.Context, certs *stackCerts) error {
 }
 
 func (s *Stack) applyManifests(ctx context.Context, gitgatePort int, certs *stackCerts) error {
-	tmpl, err := template.New("manifests").Parse(manifestsTemplate)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	err = tmpl.Execute(&buf, map[string]any{
+	err := s.applyTemplate(ctx, manifestsTemplate, "manifests.yaml", map[string]any{
 		"Namespace": namespace, "ServerUser": serverUser, "ServerPort": gitgatePort,
 		"GitUser": gitUser, "GitPassword": certs.gitPassword,
 		"GitCA":     base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
@@ -360,19 +365,30 @@ func (s *Stack) applyManifests(ctx context.Context, gitgatePort int, certs *stac
 	if err != nil {
 		return err
 	}
-	manifests := s.path("manifests.yaml")
-	if err := os.WriteFile(manifests, buf.Bytes(), 0o600); err != nil {
+	return s.apply(ctx, filepath.Join(s.opts.RepoRoot, "artifacts", "rbac", "shop-teams.yaml"))
+}
+
+// applyTemplate renders a manifest template into the stack's directory and applies it.
+func (s *Stack) applyTemplate(ctx context.Context, text, file string, data map[string]any) error {
+	tmpl, err := template.New(file).Parse(text)
+	if err != nil {
 		return err
 	}
-	for _, file := range []string{manifests, filepath.Join(s.opts.RepoRoot, "artifacts", "rbac", "shop-teams.yaml")} {
-		if err := waitFor(ctx, "kubectl apply -f "+filepath.Base(file), s.procs, func(ctx context.Context) error {
-			_, err := s.Kubectl(ctx, ContextAdmin, "apply", "--server-side", "--field-manager=gitgate-localstack", "-f", file)
-			return err
-		}); err != nil {
-			return err
-		}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, data); err != nil {
+		return err
 	}
-	return nil
+	if err := os.WriteFile(s.path(file), buf.Bytes(), 0o600); err != nil {
+		return err
+	}
+	return s.apply(ctx, s.path(file))
+}
+
+func (s *Stack) apply(ctx context.Context, file string) error {
+	return waitFor(ctx, "kubectl apply -f "+filepath.Base(file), s.procs, func(ctx context.Context) error {
+		_, err := s.Kubectl(ctx, ContextAdmin, "apply", "--server-side", "--field-manager=gitgate-localstack", "-f", file)
+		return err
+	})
 }
 
 func (s *Stack) writeEnvFile() error {

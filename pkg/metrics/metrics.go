@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,13 +23,18 @@ var (
 		Buckets:        []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"repository", "operation", "outcome"})
+	admissionDecisions = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: "gitgate", Name: "admission_decisions_total",
+		Help:           "Admission decisions, by reason (NotManaged, AllowedIdentity, Managed, BreakGlass, ...) and whether the request was allowed.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"reason", "allowed"})
 	registerOnce sync.Once
 )
 
 // Register adds gitgate's metrics to the legacy registry that /metrics serves.
 func Register() {
 	registerOnce.Do(func() {
-		legacyregistry.MustRegister(promotions, gitOperations)
+		legacyregistry.MustRegister(promotions, gitOperations, admissionDecisions)
 	})
 }
 
@@ -46,4 +52,9 @@ func GitObserver(repository string) func(operation string, took time.Duration, e
 		}
 		gitOperations.WithLabelValues(repository, operation, outcome).Observe(took.Seconds())
 	}
+}
+
+// RecordAdmission counts one admission decision.
+func RecordAdmission(reason string, allowed bool) {
+	admissionDecisions.WithLabelValues(reason, strconv.FormatBool(allowed)).Inc()
 }

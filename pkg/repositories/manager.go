@@ -248,3 +248,36 @@ func (m *Manager) stopAll() {
 		r.stop()
 	}
 }
+
+// FluxOwner finds the Environment whose fluxKustomization is the given Flux
+// Kustomization, from the repositories' snapshots (no I/O). A
+// fluxKustomization without a namespace means flux-system.
+func (m *Manager) FluxOwner(kustomizationNamespace, kustomizationName string) (environment, namespace, repository, path string, ok bool) {
+	b := m.bindings.Load()
+	for _, ns := range sortedKeys(b.byNamespace) {
+		r := b.byNamespace[ns]
+		for _, env := range r.engine.Snapshot().Environments() {
+			ref := env.Spec.FluxKustomization
+			if ref == nil || ref.Name != kustomizationName {
+				continue
+			}
+			refNamespace := ref.Namespace
+			if refNamespace == "" {
+				refNamespace = "flux-system"
+			}
+			if refNamespace == kustomizationNamespace {
+				return env.Name, ns, r.cfg.Name, env.Spec.Path, true
+			}
+		}
+	}
+	return "", "", "", "", false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -37,6 +37,8 @@ type Options struct {
 	ConfigReloadInterval time.Duration
 	// GitRetryAfter is the Retry-After of a 503 when Git is unreachable.
 	GitRetryAfter time.Duration
+	// Admission configures the validating webhook.
+	Admission *AdmissionOptions
 
 	Out, ErrOut io.Writer
 }
@@ -50,6 +52,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		GitTimeout:           60 * time.Second,
 		ConfigReloadInterval: 2 * time.Second,
 		GitRetryAfter:        time.Second,
+		Admission:            newAdmissionOptions(),
 		Out:                  out,
 		ErrOut:               errOut,
 	}
@@ -63,6 +66,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ConfigPath, "config", o.ConfigPath, "Path of the repositories configuration file (reloaded when it changes).")
 	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout, "Timeout of each Git fetch and push.")
 	fs.DurationVar(&o.ConfigReloadInterval, "config-reload-interval", o.ConfigReloadInterval, "How often the configuration file is checked for changes.")
+	o.Admission.AddFlags(fs)
 	fs.DurationVar(&o.GitRetryAfter, "git-retry-after", o.GitRetryAfter, "Retry-After of the 503 a write gets while Git is unreachable. client-go and kubectl retry such a 503 up to 10 times, so this also bounds how long they wait for Git.")
 }
 
@@ -84,17 +88,22 @@ func (o *Options) Validate() error {
 // Config builds the server configuration; the repository manager starts
 // with the server (see Run).
 func (o *Options) Config() (*apiserver.Config, *repositories.Manager, error) {
+	cfg, manager, _, _, err := o.config()
+	return cfg, manager, err
+}
+
+func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes.Interface, namespaceState, error) {
 	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
-		return nil, nil, fmt.Errorf("creating self-signed certificates: %w", err)
+		return nil, nil, nil, namespaceState{}, fmt.Errorf("creating self-signed certificates: %w", err)
 	}
 	scheme, codecs := apiserver.NewScheme()
 	serverConfig := apiserver.NewRecommendedConfig(scheme, codecs)
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, namespaceState{}, err
 	}
 	client, err := kubernetes.NewForConfig(serverConfig.ClientConfig)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes client: %w", err)
+		return nil, nil, nil, namespaceState{}, fmt.Errorf("kubernetes client: %w", err)
 	}
 	manager := repositories.New(repositories.Options{
 		ConfigPath:     o.ConfigPath,
@@ -111,17 +120,18 @@ func (o *Options) Config() (*apiserver.Config, *repositories.Manager, error) {
 		},
 	})
 	namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
+	state := namespaceState{namespaces.Lister()}
 	cfg := &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
 			Repositories: manager,
-			Namespaces:   namespaceState{namespaces.Lister()},
+			Namespaces:   state,
 			Scheme:       scheme,
 			Codecs:       codecs,
 		},
 	}
 	namespaces.Informer() // registered now, started with the server's informers
-	return cfg, manager, nil
+	return cfg, manager, client, state, nil
 }
 
 // namespaceState reads namespace phases from the informer cache.
@@ -132,9 +142,17 @@ func (n namespaceState) Terminating(name string) bool {
 	return err == nil && ns.Status.Phase == corev1.NamespaceTerminating
 }
 
+// Labels returns a namespace's labels, nil when it is not in the cache.
+func (n namespaceState) Labels(name string) map[string]string {
+	if ns, err := n.lister.Get(name); err == nil {
+		return ns.Labels
+	}
+	return nil
+}
+
 // Run starts the repository manager and serves until ctx ends.
 func (o *Options) Run(ctx context.Context) error {
-	cfg, manager, err := o.Config()
+	cfg, manager, client, namespaces, err := o.config()
 	if err != nil {
 		return err
 	}
@@ -143,6 +161,9 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if err := manager.Start(ctx); err != nil {
+		return err
+	}
+	if err := o.Admission.start(ctx, cfg, manager, client, namespaces); err != nil {
 		return err
 	}
 	server.GenericAPIServer.AddPostStartHookOrDie("gitgate-informers", func(hookCtx genericapiserver.PostStartHookContext) error {

@@ -1,0 +1,173 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/klog/v2"
+)
+
+// VerbBreakGlass is the custom verb on environments that allows an
+// annotated emergency change of a managed object.
+const VerbBreakGlass = "breakglass"
+
+// maxReviewBytes bounds an AdmissionReview body (objects are at most ~3 MiB).
+const maxReviewBytes = 8 << 20
+
+// Handler serves admission.k8s.io/v1 AdmissionReviews with the policy.
+type Handler struct {
+	// Policy is the configured policy.
+	Policy Policy
+	// NamespaceLabels returns a namespace's labels from a cache.
+	NamespaceLabels func(namespace string) map[string]string
+	// Owners finds the gitgate Environment of a Flux Kustomization; may be nil.
+	Owners OwnerLookup
+	// Authorizer checks the breakglass verb (a cached SubjectAccessReview).
+	Authorizer authorizer.Authorizer
+	// Record is told about every admitted break-glass change that is not a
+	// dry run (an Event, a status note); may be nil.
+	Record func(ctx context.Context, req *Request, v Verdict)
+	// Observe is told every verdict, for metrics; may be nil.
+	Observe func(v Verdict)
+}
+
+// ServeHTTP answers one AdmissionReview. A body that is not one gets a 400.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST an admission.k8s.io/v1 AdmissionReview", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes))
+	if err != nil {
+		http.Error(w, "reading the AdmissionReview: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil {
+		http.Error(w, "the body is not an admission.k8s.io/v1 AdmissionReview: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if review.Request == nil {
+		http.Error(w, "the AdmissionReview has no request", http.StatusBadRequest)
+		return
+	}
+	response, err := h.review(r.Context(), review.Request)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	review.Response = response
+	review.Request = nil
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(&review)
+}
+
+// objectMeta decodes only the metadata of a raw object.
+type objectMeta struct {
+	Metadata struct {
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
+}
+
+func decodeMeta(raw []byte, what string) (*ObjectMeta, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var m objectMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("the request's %s is not a JSON object: %w", what, err)
+	}
+	return &ObjectMeta{Labels: m.Metadata.Labels, Annotations: m.Metadata.Annotations}, nil
+}
+
+func (h *Handler) review(ctx context.Context, ar *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, error) {
+	obj, err := decodeMeta(ar.Object.Raw, "object")
+	if err != nil {
+		return nil, err
+	}
+	old, err := decodeMeta(ar.OldObject.Raw, "oldObject")
+	if err != nil {
+		return nil, err
+	}
+	req := &Request{
+		Operation:   Operation(ar.Operation),
+		Kind:        schema.GroupVersionKind{Group: ar.Kind.Group, Version: ar.Kind.Version, Kind: ar.Kind.Kind},
+		SubResource: ar.SubResource,
+		Namespace:   ar.Namespace,
+		Name:        ar.Name,
+		User:        ar.UserInfo.Username,
+		Groups:      ar.UserInfo.Groups,
+		Object:      obj,
+		OldObject:   old,
+	}
+	if req.Namespace != "" && h.NamespaceLabels != nil {
+		req.NamespaceLabels = h.NamespaceLabels(req.Namespace)
+	}
+	v := h.Policy.Decide(req, h.Owners)
+	resp := &admissionv1.AdmissionResponse{UID: ar.UID, Allowed: v.Allowed}
+	if v.NeedsBreakGlass {
+		v = h.breakGlass(ctx, ar, req, v)
+		if v.Allowed {
+			resp.Allowed = true
+			resp.Warnings = []string{fmt.Sprintf("gitgate: break-glass change by %s (%s); Flux will revert it at its next reconcile unless Git changes too", req.User, v.BreakGlassNote)}
+			if h.Record != nil && (ar.DryRun == nil || !*ar.DryRun) {
+				h.Record(ctx, req, v)
+			}
+		}
+	}
+	if !resp.Allowed {
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: v.Message}
+	}
+	if h.Observe != nil {
+		h.Observe(v)
+	}
+	return resp, nil
+}
+
+// breakGlass asks the authorizer whether the user has the breakglass verb
+// on the environment that holds the object (or on environments in the
+// object's namespace when no environment is known).
+func (h *Handler) breakGlass(ctx context.Context, ar *admissionv1.AdmissionRequest, req *Request, v Verdict) Verdict {
+	attrs := authorizer.AttributesRecord{
+		User:     &user.DefaultInfo{Name: ar.UserInfo.Username, UID: ar.UserInfo.UID, Groups: ar.UserInfo.Groups, Extra: extra(ar.UserInfo.Extra)},
+		Verb:     VerbBreakGlass,
+		APIGroup: "gitgate.dev", APIVersion: "v1alpha1", Resource: "environments",
+		Namespace: req.Namespace, ResourceRequest: true,
+	}
+	where := "environments in namespace " + req.Namespace
+	if v.Owner != nil {
+		attrs.Namespace, attrs.Name = v.Owner.EnvironmentNamespace, v.Owner.Environment
+		where = fmt.Sprintf("environment %s in namespace %s", v.Owner.Environment, v.Owner.EnvironmentNamespace)
+	}
+	if h.Authorizer != nil {
+		decision, _, err := h.Authorizer.Authorize(ctx, attrs)
+		if err != nil {
+			klog.FromContext(ctx).Error(err, "Checking the breakglass verb", "user", req.User)
+		}
+		if decision == authorizer.DecisionAllow {
+			v.Allowed = true
+			return v
+		}
+	}
+	v.Message = fmt.Sprintf("gitgate: break-glass refused: %s may not use the %q verb on %s. Ask for it, or change the object in Git.",
+		req.User, VerbBreakGlass, where)
+	return v
+}
+
+func extra(in map[string]authenticationv1.ExtraValue) map[string][]string {
+	out := make(map[string][]string, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}

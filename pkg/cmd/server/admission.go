@@ -1,0 +1,139 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+
+	"github.com/gitgate-dev/gitgate/pkg/admission"
+	"github.com/gitgate-dev/gitgate/pkg/apiserver"
+	"github.com/gitgate-dev/gitgate/pkg/metrics"
+	"github.com/gitgate-dev/gitgate/pkg/repositories"
+)
+
+// AdmissionOptions configure the validating webhook listener.
+type AdmissionOptions struct {
+	BindAddress           net.IP
+	Port                  int
+	ApplierNamespaces     []string
+	TenantServiceAccounts []string
+	AllowedUsers          []string
+	AllowedGroups         []string
+	ManagedLabelKeys      []string
+	ProtectScale          bool
+}
+
+func newAdmissionOptions() *AdmissionOptions {
+	d := admission.DefaultPolicy()
+	return &AdmissionOptions{BindAddress: net.IPv4zero, ApplierNamespaces: d.ApplierNamespaces, ManagedLabelKeys: d.ManagedLabelKeys}
+}
+
+// AddFlags adds the webhook's flags.
+func (a *AdmissionOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.IPVar(&a.BindAddress, "admission-bind-address", a.BindAddress, "Address the admission webhook listens on.")
+	fs.IntVar(&a.Port, "admission-port", a.Port, "HTTPS port of the admission webhook (path /validate), with the serving certificate of --tls-cert-file; 0 disables it.")
+	fs.StringSliceVar(&a.ApplierNamespaces, "admission-applier-namespaces", a.ApplierNamespaces, "Namespaces whose service accounts apply GitOps changes (Flux's).")
+	fs.StringSliceVar(&a.TenantServiceAccounts, "admission-tenant-service-accounts", a.TenantServiceAccounts, "Service accounts Flux impersonates, as namespace:name (*:name for any namespace).")
+	fs.StringSliceVar(&a.AllowedUsers, "admission-allowed-users", a.AllowedUsers, "Further users that may change managed objects.")
+	fs.StringSliceVar(&a.AllowedGroups, "admission-allowed-groups", a.AllowedGroups, "Further groups that may change managed objects.")
+	fs.StringSliceVar(&a.ManagedLabelKeys, "admission-managed-label-keys", a.ManagedLabelKeys, "Labels that mark objects GitOps manages.")
+	fs.BoolVar(&a.ProtectScale, "admission-protect-scale", a.ProtectScale, "Refuse the scale subresource on managed objects too (by default it is allowed, for HorizontalPodAutoscalers).")
+}
+
+func (a *AdmissionOptions) policy() admission.Policy {
+	p := admission.DefaultPolicy()
+	p.ApplierNamespaces, p.TenantServiceAccounts = a.ApplierNamespaces, a.TenantServiceAccounts
+	p.AllowedUsers, p.AllowedGroups = a.AllowedUsers, a.AllowedGroups
+	p.ManagedLabelKeys, p.ProtectScale = a.ManagedLabelKeys, a.ProtectScale
+	return p
+}
+
+// startAdmission serves the webhook until ctx ends.
+func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, manager *repositories.Manager, client kubernetes.Interface, namespaces namespaceState) error {
+	if a.Port == 0 {
+		return nil
+	}
+	cert := cfg.GenericConfig.SecureServing.Cert
+	if cert == nil {
+		return errors.New("the admission webhook needs a serving certificate (--tls-cert-file)")
+	}
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	broadcaster.StartRecordingToSink(ctx.Done())
+	recorder := broadcaster.NewRecorder(scheme.Scheme, "gitgate-admission")
+	handler := &admission.Handler{
+		Policy:          a.policy(),
+		NamespaceLabels: namespaces.Labels,
+		Owners: func(ns, name string) (admission.Owner, bool) {
+			env, envNamespace, repo, path, ok := manager.FluxOwner(ns, name)
+			return admission.Owner{Environment: env, EnvironmentNamespace: envNamespace, Repository: repo, Path: path}, ok
+		},
+		Authorizer: cfg.GenericConfig.Authorization.Authorizer,
+		Record: func(_ context.Context, r *admission.Request, v admission.Verdict) {
+			ref := &corev1.ObjectReference{APIVersion: r.Kind.GroupVersion().String(), Kind: r.Kind.Kind, Namespace: r.Namespace, Name: r.Name}
+			recorder.Eventf(ref, nil, corev1.EventTypeWarning, "BreakGlass", "Admit",
+				"%s changed %s %s outside Git (%s): %s", r.User, r.Kind.Kind, r.Name, string(r.Operation), v.BreakGlassNote)
+		},
+		Observe: func(v admission.Verdict) { metrics.RecordAdmission(string(v.Reason), v.Allowed) },
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/validate", handler)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	srv := &http.Server{
+		Addr:              net.JoinHostPort(a.BindAddress.String(), strconv.Itoa(a.Port)),
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certificateFrom(cert)},
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("admission webhook: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			klog.FromContext(ctx).Error(err, "Admission webhook stopped")
+		}
+	}()
+	klog.FromContext(ctx).Info("Serving the admission webhook", "address", ln.Addr().String())
+	return nil
+}
+
+// certificateFrom serves the API server's own (reloadable) certificate.
+func certificateFrom(provider dynamiccertificates.CertKeyContentProvider) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	var mu sync.Mutex
+	var certPEM []byte
+	var parsed *tls.Certificate
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		c, k := provider.CurrentCertKeyContent()
+		mu.Lock()
+		defer mu.Unlock()
+		if parsed == nil || !bytes.Equal(c, certPEM) {
+			pair, err := tls.X509KeyPair(c, k)
+			if err != nil {
+				return nil, err
+			}
+			certPEM, parsed = c, &pair
+		}
+		return parsed, nil
+	}
+}

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+const fluxApplier = "system:serviceaccount:flux-system:kustomize-controller"
+
+// managedDeployment is what Flux's kustomize-controller applies for prod.
+const managedDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  namespace: shop-prod
+  labels:
+    kustomize.toolkit.fluxcd.io/name: apps-prod
+    kustomize.toolkit.fluxcd.io/namespace: flux-system
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec: {containers: [{name: app, image: "registry.example.com/app:version-1.2.2"}]}
+`
+
+func setupAdmission(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := stack.Kubectl(ctx, "admin", "get", "namespace", "shop-prod"); err != nil {
+		kubectl(t, "admin", "create", "namespace", "shop-prod")
+		// alice and bob may edit workloads there; RBAC is not what stops them.
+		kubectl(t, "admin", "create", "rolebinding", "teams-edit", "-n", "shop-prod", "--clusterrole=edit",
+			"--group=shop-developers", "--group=shop-release-managers")
+	}
+	// Flux's applier is cluster-admin, as Flux installs it.
+	if _, err := stack.Kubectl(ctx, "admin", "get", "clusterrolebinding", "flux-applier"); err != nil {
+		kubectl(t, "admin", "create", "clusterrolebinding", "flux-applier", "--clusterrole=cluster-admin",
+			"--serviceaccount=flux-system:kustomize-controller")
+	}
+	// Flux's applier creates the managed Deployment (impersonated by admin).
+	if out, err := stack.KubectlStdin(ctx, "admin", []byte(managedDeployment), "apply", "--server-side", "--force-conflicts",
+		"--field-manager=kustomize-controller", "--as="+fluxApplier, "-f", "-"); err != nil {
+		t.Fatalf("Flux's apply was refused: %v\n%s", err, out)
+	}
+}
+
+func TestAdmissionGitIsTheOnlyDoor(t *testing.T) {
+	setupAdmission(t)
+	refused := []struct {
+		name string
+		user string
+		args []string
+	}{
+		{"denied: admin sets the image", "admin", []string{"set", "image", "deployment/app", "app=evil:1", "-n", "shop-prod"}},
+		{"denied: alice deletes it", "alice", []string{"delete", "deployment", "app", "-n", "shop-prod"}},
+		{"denied: alice removes the Flux label", "alice", []string{"label", "deployment", "app", "kustomize.toolkit.fluxcd.io/name-", "-n", "shop-prod"}},
+		{"denied: admin edits through a patch", "admin", []string{"patch", "deployment", "app", "-n", "shop-prod", "--type=merge", "-p", `{"spec":{"replicas":5}}`}},
+		{"denied: server-side dry run gets the same answer", "admin", []string{"set", "image", "deployment/app", "app=evil:1", "-n", "shop-prod", "--dry-run=server"}},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			out := kubectlFails(t, tc.user, "", tc.args...)
+			for _, s := range []string{"denied the request", "managed by Flux Kustomization flux-system/apps-prod",
+				"gitgate environment prod (namespace shop) holds it in overlays/prod of repository shop-fleet", "kubectl create promotion --to prod -n shop"} {
+				if !strings.Contains(out, s) {
+					t.Errorf("refusal lacks %q:\n%s", s, out)
+				}
+			}
+		})
+	}
+	if image := kubectl(t, "admin", "get", "deployment", "app", "-n", "shop-prod", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); image != "registry.example.com/app:version-1.2.2" {
+		t.Fatalf("a refused change reached the object: image %s", image)
+	}
+
+	// What passes: Flux's next apply, HPA-style scale, status.
+	next := strings.Replace(managedDeployment, "version-1.2.2", "version-1.2.3", 1)
+	if out, err := stack.KubectlStdin(context.Background(), "admin", []byte(next), "apply", "--server-side", "--force-conflicts",
+		"--field-manager=kustomize-controller", "--as="+fluxApplier, "-f", "-"); err != nil {
+		t.Fatalf("Flux's next apply: %v\n%s", err, out)
+	}
+	kubectl(t, "admin", "scale", "deployment", "app", "--replicas=2", "-n", "shop-prod")
+	kubectl(t, "admin", "patch", "deployment", "app", "-n", "shop-prod", "--subresource=status", "--type=merge", "-p", `{"status":{"observedGeneration":1}}`)
+
+	// kube-system is never intercepted.
+	kubectl(t, "admin", "create", "configmap", "managed-here", "-n", "kube-system", "--from-literal=a=b")
+	kubectl(t, "admin", "label", "configmap", "managed-here", "-n", "kube-system", "kustomize.toolkit.fluxcd.io/name=x")
+	kubectl(t, "admin", "delete", "configmap", "managed-here", "-n", "kube-system")
+}
+
+func TestAdmissionBreakGlass(t *testing.T) {
+	setupAdmission(t)
+	// alice lacks the breakglass verb.
+	out := kubectlFails(t, "alice", "", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass=INC-7 hotfix")
+	if !strings.Contains(out, `alice may not use the "breakglass" verb on environment prod in namespace shop`) {
+		t.Fatalf("alice's break-glass: %s", out)
+	}
+	// bob has it: admitted with a warning, and an Event records who and why.
+	out = kubectl(t, "bob", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass=INC-7 hotfix", "--overwrite")
+	if !strings.Contains(out, "break-glass change by bob (INC-7 hotfix)") {
+		t.Errorf("no break-glass warning:\n%s", out)
+	}
+	eventually(t, "a BreakGlass Event for deployment app", 30*time.Second, func() string {
+		events, _ := stack.Kubectl(context.Background(), "admin", "get", "events.events.k8s.io", "-n", "shop-prod",
+			"--field-selector", "reason=BreakGlass", "-o", "jsonpath={.items[*].note}")
+		if !strings.Contains(events, "bob changed Deployment app outside Git (UPDATE): INC-7 hotfix") {
+			return events
+		}
+		return ""
+	})
+	// With the annotation in place bob may change the object; alice still may not.
+	kubectl(t, "bob", "set", "image", "deployment/app", "app=registry.example.com/app:hotfix", "-n", "shop-prod")
+	kubectlFails(t, "alice", "", "set", "image", "deployment/app", "app=registry.example.com/app:other", "-n", "shop-prod")
+}
+
+func TestAdmissionEnforcedNamespace(t *testing.T) {
+	ctx := context.Background()
+	if _, err := stack.Kubectl(ctx, "admin", "get", "namespace", "shop-locked"); err != nil {
+		kubectl(t, "admin", "create", "namespace", "shop-locked")
+		kubectl(t, "admin", "label", "namespace", "shop-locked", "gitgate.dev/enforce=true")
+	}
+	out := kubectlFails(t, "admin", "", "create", "deployment", "hand-made", "--image=nginx", "-n", "shop-locked")
+	if !strings.Contains(out, "namespace shop-locked is enforced (gitgate.dev/enforce=true)") {
+		t.Fatalf("unlabelled Deployment in an enforced namespace: %s", out)
+	}
+	if out := kubectlFails(t, "admin", "", "create", "secret", "generic", "db", "--from-literal=password=x", "-n", "shop-locked"); !strings.Contains(out, "kubectl gitgate seal") {
+		t.Errorf("plain Secret refusal does not point at sealing: %s", out)
+	}
+	lease := "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: l, namespace: shop-locked}\nspec: {holderIdentity: me}\n"
+	if out, err := stack.KubectlStdin(ctx, "admin", []byte(lease), "apply", "-f", "-"); err != nil {
+		t.Errorf("Lease in an enforced namespace: %v\n%s", err, out)
+	}
+	event := "apiVersion: v1\nkind: Event\nmetadata: {name: e, namespace: shop-locked}\ninvolvedObject: {kind: Pod, name: p, namespace: shop-locked}\nreason: Test\nmessage: hello\n"
+	if out, err := stack.KubectlStdin(ctx, "admin", []byte(event), "apply", "-f", "-"); err != nil {
+		t.Errorf("Event in an enforced namespace: %v\n%s", err, out)
+	}
+}
