@@ -56,7 +56,72 @@ type Stack struct {
 	// Git is the fleet's Git server; stop and restart it to test outages.
 	Git *gitserver.Server
 
-	procs []*process
+	procs         []*process
+	admissionPort int
+	caPEM         []byte
+}
+
+// Admission enforcement modes.
+const (
+	// AdmissionWebhook: gitgate-apiserver's validating webhook.
+	AdmissionWebhook = "webhook"
+	// AdmissionPolicy: the ValidatingAdmissionPolicy that
+	// `gitgate-apiserver render-policy` prints, evaluated by kube-apiserver.
+	AdmissionPolicy = "policy"
+)
+
+// admissionProbe is a change every mode refuses; its refusal tells which
+// mode is in force.
+const admissionProbe = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: gitgate-admission-probe
+  namespace: default
+  labels: {kustomize.toolkit.fluxcd.io/name: probe}
+`
+
+// SetAdmissionMode switches enforcement between the webhook and the
+// ValidatingAdmissionPolicy, and returns once the new mode answers.
+func (s *Stack) SetAdmissionMode(ctx context.Context, mode string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var marker string
+	switch mode {
+	case AdmissionWebhook:
+		if err := s.applyTemplate(ctx, webhookTemplate, "webhook.yaml", map[string]any{
+			"Port": s.admissionPort, "CA": base64.StdEncoding.EncodeToString(s.caPEM),
+		}); err != nil {
+			return err
+		}
+		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "validatingadmissionpolicy,validatingadmissionpolicybinding", "gitgate", "--ignore-not-found"); err != nil {
+			return err
+		}
+		marker = "In an emergency" // only the webhook offers break-glass
+	case AdmissionPolicy:
+		policy, err := exec.CommandContext(ctx, s.bin("gitgate-apiserver"), "render-policy").Output()
+		if err != nil {
+			return fmt.Errorf("gitgate-apiserver render-policy: %w", err)
+		}
+		if err := os.WriteFile(s.path("policy.yaml"), policy, 0o600); err != nil {
+			return err
+		}
+		if err := s.apply(ctx, s.path("policy.yaml")); err != nil {
+			return err
+		}
+		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "validatingwebhookconfiguration", "gitgate", "--ignore-not-found"); err != nil {
+			return err
+		}
+		marker = "policy mode"
+	default:
+		return fmt.Errorf("unknown admission mode %q: use %s or %s", mode, AdmissionWebhook, AdmissionPolicy)
+	}
+	return waitFor(ctx, "admission mode "+mode, s.procs, func(ctx context.Context) error {
+		out, err := s.KubectlStdin(ctx, ContextAdmin, []byte(admissionProbe), "create", "--dry-run=server", "-f", "-")
+		if err == nil || !strings.Contains(out, marker) {
+			return fmt.Errorf("%w: %s", errNotYet, out)
+		}
+		return nil
+	})
 }
 
 // Users of the stack's kubeconfig.
@@ -243,9 +308,8 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 	// Admission last: from here on, Git is the only door.
-	if err := s.applyTemplate(ctx, webhookTemplate, "webhook.yaml", map[string]any{
-		"Port": admissionPort, "CA": base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
-	}); err != nil {
+	s.admissionPort, s.caPEM = admissionPort, certs.ca.CertPEM
+	if err := s.SetAdmissionMode(ctx, AdmissionWebhook); err != nil {
 		return err
 	}
 	return s.writeEnvFile()

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitgate-dev/gitgate/pkg/localstack"
 )
 
 const fluxApplier = "system:serviceaccount:flux-system:kustomize-controller"
@@ -47,53 +49,87 @@ func setupAdmission(t *testing.T) {
 	}
 }
 
-func TestAdmissionGitIsTheOnlyDoor(t *testing.T) {
-	setupAdmission(t)
-	refused := []struct {
-		name string
-		user string
-		args []string
-	}{
-		{"denied: admin sets the image", "admin", []string{"set", "image", "deployment/app", "app=evil:1", "-n", "shop-prod"}},
-		{"denied: alice deletes it", "alice", []string{"delete", "deployment", "app", "-n", "shop-prod"}},
-		{"denied: alice removes the Flux label", "alice", []string{"label", "deployment", "app", "kustomize.toolkit.fluxcd.io/name-", "-n", "shop-prod"}},
-		{"denied: admin edits through a patch", "admin", []string{"patch", "deployment", "app", "-n", "shop-prod", "--type=merge", "-p", `{"spec":{"replicas":5}}`}},
-		{"denied: server-side dry run gets the same answer", "admin", []string{"set", "image", "deployment/app", "app=evil:1", "-n", "shop-prod", "--dry-run=server"}},
-	}
-	for _, tc := range refused {
-		t.Run(tc.name, func(t *testing.T) {
-			out := kubectlFails(t, tc.user, "", tc.args...)
-			for _, s := range []string{"denied the request", "managed by Flux Kustomization flux-system/apps-prod",
-				"gitgate environment prod (namespace shop) holds it in overlays/prod of repository shop-fleet", "kubectl create promotion --to prod -n shop"} {
-				if !strings.Contains(out, s) {
-					t.Errorf("refusal lacks %q:\n%s", s, out)
-				}
+// inEachMode runs a test against the webhook and against the rendered
+// ValidatingAdmissionPolicy, then leaves the webhook in force.
+func inEachMode(t *testing.T, test func(t *testing.T, mode string)) {
+	defer func() {
+		if err := stack.SetAdmissionMode(context.Background(), localstack.AdmissionWebhook); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	for _, mode := range []string{localstack.AdmissionWebhook, localstack.AdmissionPolicy} {
+		t.Run(mode, func(t *testing.T) {
+			if err := stack.SetAdmissionMode(context.Background(), mode); err != nil {
+				t.Fatal(err)
 			}
+			test(t, mode)
 		})
 	}
-	if image := kubectl(t, "admin", "get", "deployment", "app", "-n", "shop-prod", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); image != "registry.example.com/app:version-1.2.2" {
-		t.Fatalf("a refused change reached the object: image %s", image)
-	}
+}
 
-	// What passes: Flux's next apply, HPA-style scale, status.
-	next := strings.Replace(managedDeployment, "version-1.2.2", "version-1.2.3", 1)
-	if out, err := stack.KubectlStdin(context.Background(), "admin", []byte(next), "apply", "--server-side", "--force-conflicts",
-		"--field-manager=kustomize-controller", "--as="+fluxApplier, "-f", "-"); err != nil {
-		t.Fatalf("Flux's next apply: %v\n%s", err, out)
-	}
-	kubectl(t, "admin", "scale", "deployment", "app", "--replicas=2", "-n", "shop-prod")
-	kubectl(t, "admin", "patch", "deployment", "app", "-n", "shop-prod", "--subresource=status", "--type=merge", "-p", `{"status":{"observedGeneration":1}}`)
+func TestAdmissionGitIsTheOnlyDoor(t *testing.T) {
+	setupAdmission(t)
+	inEachMode(t, func(t *testing.T, mode string) {
+		refused := []struct {
+			name string
+			user string
+			args []string
+		}{
+			{"denied: admin sets the image", "admin", []string{"set", "image", "deployment/app", "app=evil:1", "-n", "shop-prod"}},
+			{"denied: alice deletes it", "alice", []string{"delete", "deployment", "app", "-n", "shop-prod"}},
+			{"denied: alice removes the Flux label", "alice", []string{"label", "deployment", "app", "kustomize.toolkit.fluxcd.io/name-", "-n", "shop-prod"}},
+			{"denied: admin edits through a patch", "admin", []string{"patch", "deployment", "app", "-n", "shop-prod", "--type=merge", "-p", `{"spec":{"replicas":5}}`}},
+			{"denied: server-side dry run gets the same answer", "admin", []string{"set", "image", "deployment/app", "app=evil:1", "-n", "shop-prod", "--dry-run=server"}},
+		}
+		want := []string{"gitgate: ", " refused: it is managed by Flux Kustomization flux-system/apps-prod", "kubectl create promotion --to "}
+		if mode == localstack.AdmissionWebhook {
+			want = append(want, "gitgate environment prod (namespace shop) holds it in overlays/prod of repository shop-fleet", "kubectl create promotion --to prod -n shop")
+		} else {
+			want = append(want, "policy mode: no break-glass and no Environment lookup")
+		}
+		for _, tc := range refused {
+			t.Run(tc.name, func(t *testing.T) {
+				out := kubectlFails(t, tc.user, "", tc.args...)
+				for _, s := range want {
+					if !strings.Contains(out, s) {
+						t.Errorf("refusal lacks %q:\n%s", s, out)
+					}
+				}
+			})
+		}
+		if image := kubectl(t, "admin", "get", "deployment", "app", "-n", "shop-prod", "-o", "jsonpath={.spec.template.spec.containers[0].image}"); !strings.HasPrefix(image, "registry.example.com/app:") {
+			t.Fatalf("a refused change reached the object: image %s", image)
+		}
 
-	// kube-system is never intercepted.
-	kubectl(t, "admin", "create", "configmap", "managed-here", "-n", "kube-system", "--from-literal=a=b")
-	kubectl(t, "admin", "label", "configmap", "managed-here", "-n", "kube-system", "kustomize.toolkit.fluxcd.io/name=x")
-	kubectl(t, "admin", "delete", "configmap", "managed-here", "-n", "kube-system")
+		// What passes: Flux's next apply, HPA-style scale, status, kube-system.
+		next := strings.Replace(managedDeployment, "version-1.2.2", "version-1.2.3", 1)
+		if out, err := stack.KubectlStdin(context.Background(), "admin", []byte(next), "apply", "--server-side", "--force-conflicts",
+			"--field-manager=kustomize-controller", "--as="+fluxApplier, "-f", "-"); err != nil {
+			t.Fatalf("Flux's next apply: %v\n%s", err, out)
+		}
+		kubectl(t, "admin", "scale", "deployment", "app", "--replicas=2", "-n", "shop-prod")
+		kubectl(t, "admin", "patch", "deployment", "app", "-n", "shop-prod", "--subresource=status", "--type=merge", "-p", `{"status":{"observedGeneration":1}}`)
+		kubectl(t, "admin", "create", "configmap", "managed-here", "-n", "kube-system", "--from-literal=a=b")
+		kubectl(t, "admin", "label", "configmap", "managed-here", "-n", "kube-system", "kustomize.toolkit.fluxcd.io/name=x")
+		kubectl(t, "admin", "delete", "configmap", "managed-here", "-n", "kube-system")
+	})
 }
 
 func TestAdmissionBreakGlass(t *testing.T) {
 	setupAdmission(t)
+	// The policy mode has no break-glass: CEL cannot ask for the verb.
+	if err := stack.SetAdmissionMode(context.Background(), localstack.AdmissionPolicy); err != nil {
+		t.Fatal(err)
+	}
+	out := kubectlFails(t, "bob", "", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass=INC-6")
+	if !strings.Contains(out, "no break-glass") {
+		t.Errorf("break-glass in policy mode: %s", out)
+	}
+	if err := stack.SetAdmissionMode(context.Background(), localstack.AdmissionWebhook); err != nil {
+		t.Fatal(err)
+	}
 	// alice lacks the breakglass verb.
-	out := kubectlFails(t, "alice", "", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass=INC-7 hotfix")
+	out = kubectlFails(t, "alice", "", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass=INC-7 hotfix")
 	if !strings.Contains(out, `alice may not use the "breakglass" verb on environment prod in namespace shop`) {
 		t.Fatalf("alice's break-glass: %s", out)
 	}
@@ -121,6 +157,11 @@ func TestAdmissionEnforcedNamespace(t *testing.T) {
 		kubectl(t, "admin", "create", "namespace", "shop-locked")
 		kubectl(t, "admin", "label", "namespace", "shop-locked", "gitgate.dev/enforce=true")
 	}
+	inEachMode(t, func(t *testing.T, _ string) { enforcedNamespaceCases(t) })
+}
+
+func enforcedNamespaceCases(t *testing.T) {
+	ctx := context.Background()
 	out := kubectlFails(t, "admin", "", "create", "deployment", "hand-made", "--image=nginx", "-n", "shop-locked")
 	if !strings.Contains(out, "namespace shop-locked is enforced (gitgate.dev/enforce=true)") {
 		t.Fatalf("unlabelled Deployment in an enforced namespace: %s", out)
@@ -128,12 +169,12 @@ func TestAdmissionEnforcedNamespace(t *testing.T) {
 	if out := kubectlFails(t, "admin", "", "create", "secret", "generic", "db", "--from-literal=password=x", "-n", "shop-locked"); !strings.Contains(out, "kubectl gitgate seal") {
 		t.Errorf("plain Secret refusal does not point at sealing: %s", out)
 	}
-	lease := "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: l, namespace: shop-locked}\nspec: {holderIdentity: me}\n"
-	if out, err := stack.KubectlStdin(ctx, "admin", []byte(lease), "apply", "-f", "-"); err != nil {
+	lease := "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {generateName: l-, namespace: shop-locked}\nspec: {holderIdentity: me}\n"
+	if out, err := stack.KubectlStdin(ctx, "admin", []byte(lease), "create", "-f", "-"); err != nil {
 		t.Errorf("Lease in an enforced namespace: %v\n%s", err, out)
 	}
-	event := "apiVersion: v1\nkind: Event\nmetadata: {name: e, namespace: shop-locked}\ninvolvedObject: {kind: Pod, name: p, namespace: shop-locked}\nreason: Test\nmessage: hello\n"
-	if out, err := stack.KubectlStdin(ctx, "admin", []byte(event), "apply", "-f", "-"); err != nil {
+	event := "apiVersion: v1\nkind: Event\nmetadata: {generateName: e-, namespace: shop-locked}\ninvolvedObject: {kind: Pod, name: p, namespace: shop-locked}\nreason: Test\nmessage: hello\n"
+	if out, err := stack.KubectlStdin(ctx, "admin", []byte(event), "create", "-f", "-"); err != nil {
 		t.Errorf("Event in an enforced namespace: %v\n%s", err, out)
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+
+	"github.com/gitgate-dev/gitgate/pkg/admission"
 )
 
 // NewCommand returns the gitgate-apiserver command.
@@ -29,5 +32,39 @@ binds to namespaces: creating a Promotion makes a commit.`,
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
+	cmd.AddCommand(newRenderPolicyCommand(out))
+	return cmd
+}
+
+// newRenderPolicyCommand prints the admission policy as a
+// ValidatingAdmissionPolicy and binding, for clusters that prefer
+// in-process CEL to a webhook.
+func newRenderPolicyCommand(out io.Writer) *cobra.Command {
+	a := newAdmissionOptions()
+	render := admission.RenderOptions{ExcludedNamespaces: []string{"kube-system", "kube-public", "kube-node-lease", "flux-system", "gitgate-system"}}
+	var failurePolicy string
+	cmd := &cobra.Command{
+		Use:   "render-policy",
+		Short: "Print the admission policy as a ValidatingAdmissionPolicy and its binding (YAML)",
+		Long: `render-policy prints gitgate's admission rules as a ValidatingAdmissionPolicy
+evaluated by kube-apiserver itself (CEL), with nothing to keep alive. It takes
+the same --admission-* flags as the server. What CEL cannot do is left out and
+said in every refusal: break-glass (a SubjectAccessReview) and naming the
+gitgate Environment that holds the object.`,
+		SilenceUsage: true,
+		RunE: func(*cobra.Command, []string) error {
+			render.FailurePolicy = admissionregistrationv1.FailurePolicyType(failurePolicy)
+			yaml, err := admission.RenderPolicy(a.policy(), render)
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(yaml)
+			return err
+		},
+	}
+	a.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&render.Name, "name", "gitgate", "Name of the policy and its binding.")
+	cmd.Flags().StringSliceVar(&render.ExcludedNamespaces, "excluded-namespaces", render.ExcludedNamespaces, "Namespaces the policy never checks.")
+	cmd.Flags().StringVar(&failurePolicy, "failure-policy", "Fail", "Fail or Ignore, when the policy cannot be evaluated.")
 	return cmd
 }
