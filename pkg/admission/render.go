@@ -44,7 +44,7 @@ func RenderPolicy(p Policy, o RenderOptions) ([]byte, error) {
 				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
 					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
 						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete},
-						Rule: admissionregistrationv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: p.resources()},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: p.resources()},
 					},
 				}},
 			},
@@ -175,7 +175,9 @@ const (
 	celKindGroup   = "(has(request.kind.group) ? request.kind.group : '')"
 )
 
-func quote(s string) string { return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'" }
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
 
 func keys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
