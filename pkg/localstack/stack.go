@@ -68,6 +68,8 @@ const (
 	// AdmissionPolicy: the ValidatingAdmissionPolicy that
 	// `gitgate-apiserver render-policy` prints, evaluated by kube-apiserver.
 	AdmissionPolicy = "policy"
+	// AdmissionNone: no enforcement (for comparisons).
+	AdmissionNone = "none"
 )
 
 // admissionProbe is a change every mode refuses; its refusal tells which
@@ -112,15 +114,22 @@ func (s *Stack) SetAdmissionMode(ctx context.Context, mode string) error {
 			return err
 		}
 		marker = "policy mode"
+	case AdmissionNone:
+		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "validatingwebhookconfiguration,validatingadmissionpolicy,validatingadmissionpolicybinding", "gitgate", "--ignore-not-found"); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("unknown admission mode %q: use %s or %s", mode, AdmissionWebhook, AdmissionPolicy)
+		return fmt.Errorf("unknown admission mode %q: use %s, %s or %s", mode, AdmissionWebhook, AdmissionPolicy, AdmissionNone)
 	}
 	return waitFor(ctx, "admission mode "+mode, s.procs, func(ctx context.Context) error {
 		out, err := s.KubectlStdin(ctx, ContextAdmin, []byte(admissionProbe), "create", "--dry-run=server", "-f", "-")
-		if err == nil || !strings.Contains(out, marker) {
-			return fmt.Errorf("%w: %s", errNotYet, out)
+		switch {
+		case mode == AdmissionNone && err == nil:
+			return nil
+		case mode != AdmissionNone && err != nil && strings.Contains(out, marker):
+			return nil
 		}
-		return nil
+		return fmt.Errorf("%w: %s", errNotYet, out)
 	})
 }
 
