@@ -16,6 +16,9 @@ import (
 	"k8s.io/klog/v2"
 )
 
+// BreakGlassReason is the reason of the Event that records a break-glass change.
+const BreakGlassReason = "BreakGlass"
+
 // VerbBreakGlass is the custom verb on environments that allows an
 // annotated emergency change of a managed object.
 const VerbBreakGlass = "breakglass"

@@ -31,6 +31,8 @@ type ExtraConfig struct {
 	Repositories RepositorySet
 	// Namespaces says which namespaces are being deleted; nil means none are.
 	Namespaces registry.NamespaceState
+	// Drift, when set, shows recorded break-glass changes on Environments.
+	Drift registry.DriftSource
 	// Scheme and Codecs are those NewScheme returned.
 	Scheme *runtime.Scheme
 	Codecs serializer.CodecFactory
@@ -76,7 +78,7 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	metrics.Register()
-	backend := &registry.Backend{Repositories: c.ExtraConfig.Repositories, Namespaces: c.ExtraConfig.Namespaces}
+	backend := &registry.Backend{Repositories: c.ExtraConfig.Repositories, Namespaces: c.ExtraConfig.Namespaces, Drift: c.ExtraConfig.Drift}
 	scheme := c.ExtraConfig.Scheme
 	group := genericapiserver.NewDefaultAPIGroupInfo(gitgate.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{c.ExtraConfig.Codecs}

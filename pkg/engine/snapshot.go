@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -44,6 +45,8 @@ type envState struct {
 	raw   []byte        // the definition file
 	modRV uint64        // state at which this replica first saw raw
 	err   *InvalidError // a definition or overlay that cannot be used
+	// revisionTime is the commit time of env.Status.Revision.
+	revisionTime time.Time
 }
 
 // rvScale spaces the resourceVersions of two repository states so that the
@@ -87,6 +90,15 @@ func (s *Snapshot) Environment(name string) (*gitgate.Environment, error) {
 		return nil, notFound("environment", name)
 	}
 	return st.env, nil
+}
+
+// RevisionTime is when the commit that last changed an environment was
+// made (zero when unknown): break-glass drift older than it is caught up.
+func (s *Snapshot) RevisionTime(name string) time.Time {
+	if st, ok := s.envs[name]; ok {
+		return st.revisionTime
+	}
+	return time.Time{}
 }
 
 // EnvironmentError returns why an environment cannot be used, or nil.

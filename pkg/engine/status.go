@@ -27,6 +27,9 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 			st.err = err
 		} else {
 			env.Status.Revision = rev.String()
+			if c, err := e.repo.Commit(rev); err == nil {
+				st.revisionTime = c.Committer.When
+			}
 			var renderedImages []string
 			renderedImages, renderErr = e.renderLocked(env.Spec.Branch, s.heads[env.Spec.Branch], env.Spec.Path)
 			env.Status.Images = effectiveImages(images, renderedImages)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -28,10 +29,18 @@ type NamespaceState interface {
 	Terminating(namespace string) bool
 }
 
+// DriftSource lists the break-glass changes recorded against an
+// environment after since, one line each.
+type DriftSource interface {
+	Drift(namespace, environment string, since time.Time) []string
+}
+
 // Backend is what every storage of gitgate.dev reads and writes through.
 type Backend struct {
 	Repositories Repositories
 	Namespaces   NamespaceState
+	// Drift, when set, shows break-glass changes on Environment status.
+	Drift DriftSource
 }
 
 // Target is one engine and the namespaces it serves in a request.

@@ -149,6 +149,26 @@ func TestAdmissionBreakGlass(t *testing.T) {
 	// With the annotation in place bob may change the object; alice still may not.
 	kubectl(t, "bob", "set", "image", "deployment/app", "app=registry.example.com/app:hotfix", "-n", "shop-prod")
 	kubectlFails(t, "alice", "", "set", "image", "deployment/app", "app=registry.example.com/app:other", "-n", "shop-prod")
+
+	// prod shows the drift until Git catches up.
+	drift := func() string {
+		out, _ := stack.Kubectl(context.Background(), "alice", "get", "environment", "prod", "-n", "shop",
+			"-o", `jsonpath={.status.conditions[?(@.type=="Drift")].status} {.status.conditions[?(@.type=="Drift")].message}`)
+		return out
+	}
+	eventually(t, "prod reports the drift", 30*time.Second, func() string {
+		if out := drift(); !strings.HasPrefix(out, "True ") || !strings.Contains(out, "Deployment shop-prod/app") || !strings.Contains(out, "INC-7 hotfix") {
+			return out
+		}
+		return ""
+	})
+	cloneFleet(t).setTag("prod", "version-30.") // a commit to prod's path
+	eventually(t, "prod's drift clears once Git changes", 30*time.Second, func() string {
+		if out := drift(); !strings.HasPrefix(out, "False ") {
+			return out
+		}
+		return ""
+	})
 }
 
 func TestAdmissionEnforcedNamespace(t *testing.T) {

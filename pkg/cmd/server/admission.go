@@ -85,7 +85,11 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 		Authorizer: cfg.GenericConfig.Authorization.Authorizer,
 		Record: func(_ context.Context, r *admission.Request, v admission.Verdict) {
 			ref := &corev1.ObjectReference{APIVersion: r.Kind.GroupVersion().String(), Kind: r.Kind.Kind, Namespace: r.Namespace, Name: r.Name}
-			recorder.Eventf(ref, nil, corev1.EventTypeWarning, "BreakGlass", "Admit",
+			var related *corev1.ObjectReference // the Environment shows the drift
+			if v.Owner != nil {
+				related = &corev1.ObjectReference{APIVersion: "gitgate.dev/v1alpha1", Kind: "Environment", Namespace: v.Owner.EnvironmentNamespace, Name: v.Owner.Environment}
+			}
+			recorder.Eventf(ref, related, corev1.EventTypeWarning, admission.BreakGlassReason, "Admit",
 				"%s changed %s %s outside Git (%s): %s", r.User, r.Kind.Kind, r.Name, string(r.Operation), v.BreakGlassNote)
 		},
 		Observe: func(v admission.Verdict) { metrics.RecordAdmission(string(v.Reason), v.Allowed) },

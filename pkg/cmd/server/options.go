@@ -121,15 +121,21 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	})
 	namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
 	state := namespaceState{namespaces.Lister()}
+	drift, driftInformers := newBreakGlassEvents(client)
 	cfg := &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
 			Repositories: manager,
 			Namespaces:   state,
+			Drift:        drift,
 			Scheme:       scheme,
 			Codecs:       codecs,
 		},
 	}
+	serverConfig.AddPostStartHookOrDie("gitgate-break-glass-events", func(ctx genericapiserver.PostStartHookContext) error {
+		driftInformers.Start(ctx.Done())
+		return nil
+	})
 	namespaces.Informer() // registered now, started with the server's informers
 	return cfg, manager, client, state, nil
 }

@@ -37,6 +37,9 @@ const (
 	ConditionReady            = "Ready"
 	ConditionGitReachable     = "GitReachable"
 	ConditionPlaintextSecrets = "PlaintextSecrets"
+	// ConditionDrift is True while objects of the environment carry
+	// break-glass changes that Git has not caught up with (negative polarity).
+	ConditionDrift = "Drift"
 	// ConditionSucceeded is the bounded condition of a Promotion.
 	ConditionSucceeded = "Succeeded"
 )

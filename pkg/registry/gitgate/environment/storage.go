@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
@@ -57,12 +59,27 @@ func (r *REST) GetSingularName() string { return "environment" }
 func (r *REST) ShortNames() []string    { return []string{"env"} }
 func (r *REST) Categories() []string    { return []string{"gitgate"} }
 
-// present gives a shared engine object its namespace, UID and resourceVersion.
-func present(env *gitgate.Environment, namespace, rv string) *gitgate.Environment {
+// present gives a shared engine object its namespace, UID and
+// resourceVersion, and the Drift condition from recorded break-glass changes.
+func (r *REST) present(s *engine.Snapshot, env *gitgate.Environment, namespace, rv string) *gitgate.Environment {
 	out := *env
 	out.Namespace = namespace
 	out.ResourceVersion = rv
 	out.UID = registry.StableUID("Environment", namespace, env.Name)
+	if r.backend.Drift != nil {
+		out.Status.Conditions = append([]metav1.Condition(nil), env.Status.Conditions...)
+		var since time.Time
+		if s != nil {
+			since = s.RevisionTime(env.Name)
+		}
+		drift := metav1.Condition{Type: gitgate.ConditionDrift, Status: metav1.ConditionFalse, Reason: "InSync",
+			Message: "no break-glass change since the last commit", LastTransitionTime: metav1.NewTime(since)}
+		if lines := r.backend.Drift.Drift(namespace, env.Name, since); len(lines) > 0 {
+			drift.Status, drift.Reason = metav1.ConditionTrue, "BreakGlass"
+			drift.Message = "changed outside Git until a commit catches up: " + strings.Join(lines, "; ")
+		}
+		out.Status.Conditions = append(out.Status.Conditions, drift)
+	}
 	return &out
 }
 
@@ -81,7 +98,7 @@ func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runt
 	if err != nil {
 		return nil, registry.StatusError(err, resource, "Environment", name)
 	}
-	return present(env, ns, s.ResourceVersionString()).DeepCopy(), nil
+	return r.present(s, env, ns, s.ResourceVersionString()).DeepCopy(), nil
 }
 
 // List returns the environments of the namespace (or of every namespace).
@@ -102,7 +119,7 @@ func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) 
 func (r *REST) matching(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []gitgate.Environment {
 	var out []gitgate.Environment
 	for _, env := range s.Environments() {
-		p := present(env, ns, s.ResourceVersionString())
+		p := r.present(s, env, ns, s.ResourceVersionString())
 		if registry.Matches(opts, p.Labels, fieldSet(p)) {
 			out = append(out, *p)
 		}
@@ -116,6 +133,14 @@ func (r *REST) Watch(ctx context.Context, opts *metainternalversion.ListOptions)
 }
 
 type view struct{ r *REST }
+
+// snapshotFor is the current snapshot of namespace's repository, for events.
+func (r *REST) snapshotFor(ns string) *engine.Snapshot {
+	if e, _, ok := r.backend.Repositories.Engine(ns); ok {
+		return e.Snapshot()
+	}
+	return nil
+}
 
 func (v view) NewObject() runtime.Object { return &gitgate.Environment{} }
 
@@ -131,7 +156,7 @@ func (v view) FromEvent(ev engine.Event, ns string, opts *metainternalversion.Li
 	if ev.Environment == nil {
 		return nil
 	}
-	p := present(ev.Environment, ns, fmt.Sprint(ev.ResourceVersion))
+	p := v.r.present(v.r.snapshotFor(ns), ev.Environment, ns, fmt.Sprint(ev.ResourceVersion))
 	if !registry.Matches(opts, p.Labels, fieldSet(p)) {
 		return nil
 	}
@@ -157,7 +182,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err != nil {
 		return nil, registry.StatusError(err, resource, "Environment", env.Name)
 	}
-	return present(out, ns, e.Snapshot().ResourceVersionString()).DeepCopy(), nil
+	return r.present(e.Snapshot(), out, ns, e.Snapshot().ResourceVersionString()).DeepCopy(), nil
 }
 
 // Update commits a changed definition; a stale resourceVersion is a 409.
@@ -188,7 +213,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 	if err != nil {
 		return nil, false, registry.StatusError(err, resource, "Environment", name)
 	}
-	return present(out, ns, e.Snapshot().ResourceVersionString()).DeepCopy(), false, nil
+	return r.present(e.Snapshot(), out, ns, e.Snapshot().ResourceVersionString()).DeepCopy(), false, nil
 }
 
 // Delete commits the removal of the definition file.
