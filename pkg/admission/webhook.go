@@ -41,6 +41,10 @@ type Handler struct {
 	Record func(ctx context.Context, req *Request, v Verdict)
 	// Observe is told every verdict, for metrics; may be nil.
 	Observe func(v Verdict)
+	// ParentMeta returns the metadata of the object a subresource belongs to
+	// (the Scale object of a scale request carries no labels), from a cache;
+	// needed only when the policy protects scale.
+	ParentMeta func(ctx context.Context, resource schema.GroupVersionResource, namespace, name string) (*ObjectMeta, error)
 }
 
 // ServeHTTP answers one AdmissionReview. A body that is not one gets a 400.
@@ -115,6 +119,14 @@ func (h *Handler) review(ctx context.Context, ar *admissionv1.AdmissionRequest) 
 	}
 	if req.Namespace != "" && h.NamespaceLabels != nil {
 		req.NamespaceLabels = h.NamespaceLabels(req.Namespace)
+	}
+	if req.SubResource == "scale" && h.Policy.ProtectScale && h.ParentMeta != nil {
+		gvr := schema.GroupVersionResource{Group: ar.Resource.Group, Version: ar.Resource.Version, Resource: ar.Resource.Resource}
+		parent, err := h.ParentMeta(ctx, gvr, ar.Namespace, ar.Name)
+		if err != nil {
+			return nil, fmt.Errorf("reading the labels of %s %s/%s: %w", gvr.Resource, ar.Namespace, ar.Name, err)
+		}
+		req.Object, req.OldObject = parent, parent
 	}
 	v := h.Policy.Decide(req, h.Owners)
 	resp := &admissionv1.AdmissionResponse{UID: ar.UID, Allowed: v.Allowed}

@@ -13,6 +13,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
 
@@ -120,5 +121,27 @@ func TestWebhookRefusesMalformedReviews(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/validate", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Fatalf("GET: HTTP %d", rec.Code)
+	}
+}
+
+func TestWebhookProtectedScaleReadsTheParent(t *testing.T) {
+	p := DefaultPolicy()
+	p.ProtectScale = true
+	h := &Handler{Policy: p, ParentMeta: func(_ context.Context, gvr schema.GroupVersionResource, ns, name string) (*ObjectMeta, error) {
+		if gvr.Resource != "deployments" || ns != "shop-prod" || name != "app" {
+			t.Errorf("parent lookup of %v %s/%s", gvr, ns, name)
+		}
+		return fluxLabels(), nil
+	}}
+	b, _ := json.Marshal(admissionv1.AdmissionReview{Request: &admissionv1.AdmissionRequest{
+		UID: "7", Operation: admissionv1.Update, SubResource: "scale",
+		Kind:      metav1.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"},
+		Resource:  metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"},
+		Namespace: "shop-prod", Name: "app", UserInfo: authenticationv1.UserInfo{Username: "alice"},
+		Object: runtime.RawExtension{Raw: []byte(`{"metadata":{"name":"app"}}`)}, OldObject: runtime.RawExtension{Raw: []byte(`{"metadata":{"name":"app"}}`)},
+	}})
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(post(t, h, b).Body.Bytes(), &out); err != nil || out.Response.Allowed {
+		t.Fatalf("protected scale of a managed Deployment: %+v %v", out.Response, err)
 	}
 }

@@ -57,6 +57,8 @@ type Stack struct {
 	Git *gitserver.Server
 
 	procs         []*process
+	gitgate       *process
+	gitgateArgs   []string
 	admissionPort int
 	caPEM         []byte
 }
@@ -282,19 +284,16 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := s.BindNamespaces(namespace); err != nil {
 		return err
 	}
-	server, err := startProcess("gitgate-apiserver", s.path("logs"), s.bin("gitgate-apiserver"),
+	s.gitgateArgs = []string{
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", gitgatePort),
-		"--tls-cert-file="+s.path("pki", "gitgate-apiserver.crt"), "--tls-private-key-file="+s.path("pki", "gitgate-apiserver.key"),
-		"--kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
-		"--authentication-kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
-		"--authorization-kubeconfig="+s.path("gitgate-apiserver.kubeconfig"),
-		"--config="+configFile, "--cert-dir="+s.path("pki", "gitgate-generated"),
-		"--admission-bind-address=127.0.0.1", fmt.Sprintf("--admission-port=%d", admissionPort))
-	if err != nil {
-		return err
+		"--tls-cert-file=" + s.path("pki", "gitgate-apiserver.crt"), "--tls-private-key-file=" + s.path("pki", "gitgate-apiserver.key"),
+		"--kubeconfig=" + s.path("gitgate-apiserver.kubeconfig"),
+		"--authentication-kubeconfig=" + s.path("gitgate-apiserver.kubeconfig"),
+		"--authorization-kubeconfig=" + s.path("gitgate-apiserver.kubeconfig"),
+		"--config=" + configFile, "--cert-dir=" + s.path("pki", "gitgate-generated"),
+		"--admission-bind-address=127.0.0.1", fmt.Sprintf("--admission-port=%d", admissionPort),
 	}
-	s.procs = append(s.procs, server)
-	if err := writePIDs(s.opts.Dir, s.procs); err != nil {
+	if err := s.startGitgate(); err != nil {
 		return err
 	}
 	if err := waitFor(ctx, "APIService v1alpha1.gitgate.dev to be Available", s.procs, func(ctx context.Context) error {
@@ -341,6 +340,44 @@ func (s *Stack) BindNamespaces(namespaces ...string) error {
 		return err
 	}
 	return os.Rename(tmp, s.path("gitgate-config.yaml")) // never a half-written file
+}
+
+// startGitgate starts gitgate-apiserver with the stack's arguments and any extra ones.
+func (s *Stack) startGitgate(extra ...string) error {
+	server, err := startProcess("gitgate-apiserver", s.path("logs"), s.bin("gitgate-apiserver"), append(append([]string(nil), s.gitgateArgs...), extra...)...)
+	if err != nil {
+		return err
+	}
+	s.gitgate = server
+	s.procs = append(s.procs, server)
+	return writePIDs(s.opts.Dir, s.procs)
+}
+
+// RestartGitgate restarts gitgate-apiserver with extra flags (none: the
+// stack's own) and returns once its API and its webhook answer again.
+func (s *Stack) RestartGitgate(ctx context.Context, extra ...string) error {
+	s.gitgate.stop(10 * time.Second)
+	kept := s.procs[:0]
+	for _, p := range s.procs {
+		if p != s.gitgate {
+			kept = append(kept, p)
+		}
+	}
+	s.procs = kept
+	if err := s.startGitgate(extra...); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := waitFor(ctx, "gitgate-apiserver to serve again", s.procs, func(ctx context.Context) error {
+		if _, err := s.Kubectl(ctx, ContextAdmin, "get", "environment", "prod", "-n", namespace); err != nil {
+			return fmt.Errorf("%w: %v", errNotYet, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.SetAdmissionMode(ctx, AdmissionWebhook)
 }
 
 // Kubectl runs the stack's kubectl binary as a context's user.

@@ -47,6 +47,8 @@ func setupAdmission(t *testing.T) {
 		"--field-manager=kustomize-controller", "--as="+fluxApplier, "-f", "-"); err != nil {
 		t.Fatalf("Flux's apply was refused: %v\n%s", err, out)
 	}
+	// As Flux's next reconcile would: no break-glass left from another test.
+	kubectl(t, "admin", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass-", "--as="+fluxApplier)
 }
 
 // inEachMode runs a test against the webhook and against the rendered
@@ -197,4 +199,24 @@ func enforcedNamespaceCases(t *testing.T) {
 	if out, err := stack.KubectlStdin(ctx, "admin", []byte(event), "create", "-f", "-"); err != nil {
 		t.Errorf("Event in an enforced namespace: %v\n%s", err, out)
 	}
+}
+
+func TestAdmissionProtectedScale(t *testing.T) {
+	setupAdmission(t)
+	ctx := context.Background()
+	if err := stack.RestartGitgate(ctx, "--admission-protect-scale"); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := stack.RestartGitgate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	out := kubectlFails(t, "admin", "", "scale", "deployment", "app", "--replicas=3", "-n", "shop-prod")
+	if !strings.Contains(out, "update of Scale shop-prod/app/scale by admin refused: it is managed by Flux Kustomization flux-system/apps-prod") {
+		t.Fatalf("protected scale: %s", out)
+	}
+	// The HorizontalPodAutoscaler (a kube-system controller) still scales.
+	kubectl(t, "admin", "scale", "deployment", "app", "--replicas=3", "-n", "shop-prod",
+		"--as=system:serviceaccount:kube-system:horizontal-pod-autoscaler")
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 
@@ -93,6 +94,13 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 				"%s changed %s %s outside Git (%s): %s", r.User, r.Kind.Kind, r.Name, string(r.Operation), v.BreakGlassNote)
 		},
 		Observe: func(v admission.Verdict) { metrics.RecordAdmission(string(v.Reason), v.Allowed) },
+	}
+	if a.ProtectScale {
+		metadataClient, err := metadata.NewForConfig(cfg.GenericConfig.ClientConfig)
+		if err != nil {
+			return err
+		}
+		handler.ParentMeta = newParentMetadata(ctx, metadataClient).Get
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/validate", handler)
