@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/gitgate-dev/gitgate/pkg/localstack"
 )
 
@@ -216,7 +220,25 @@ func TestAdmissionProtectedScale(t *testing.T) {
 	if !strings.Contains(out, "update of Scale shop-prod/app/scale by admin refused: it is managed by Flux Kustomization flux-system/apps-prod") {
 		t.Fatalf("protected scale: %s", out)
 	}
-	// The HorizontalPodAutoscaler (a kube-system controller) still scales.
-	kubectl(t, "admin", "scale", "deployment", "app", "--replicas=3", "-n", "shop-prod",
-		"--as=system:serviceaccount:kube-system:horizontal-pod-autoscaler")
+	// The HorizontalPodAutoscaler (a kube-system controller) still scales,
+	// as it does: get the Scale, update it (client-go, impersonated).
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: stack.Kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: "admin"}).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Impersonate.UserName = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
+	hpa, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale, err := hpa.AppsV1().Deployments("shop-prod").GetScale(ctx, "app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 3
+	if _, err := hpa.AppsV1().Deployments("shop-prod").UpdateScale(ctx, "app", scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("the HPA's scale: %v", err)
+	}
 }
