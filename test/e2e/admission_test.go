@@ -178,6 +178,7 @@ func TestAdmissionBreakGlass(t *testing.T) {
 }
 
 func TestAdmissionEnforcedNamespace(t *testing.T) {
+	setupAdmission(t)
 	ctx := context.Background()
 	if _, err := stack.Kubectl(ctx, "admin", "get", "namespace", "shop-locked"); err != nil {
 		kubectl(t, "admin", "create", "namespace", "shop-locked")
@@ -199,6 +200,23 @@ func enforcedNamespaceCases(t *testing.T) {
 	if out, err := stack.KubectlStdin(ctx, "admin", []byte(lease), "create", "-f", "-"); err != nil {
 		t.Errorf("Lease in an enforced namespace: %v\n%s", err, out)
 	}
+	if out := kubectlFails(t, "admin", "", "run", "debug", "--image=busybox", "-n", "shop-locked"); !strings.Contains(out, "create of Pod shop-locked/debug by admin refused") {
+		t.Errorf("kubectl run in an enforced namespace: %s", out)
+	}
+	// What Flux applies there passes, and so do the ReplicaSet and Pods the
+	// controllers make from it: their creator is allowed, whatever their kind.
+	workload := strings.NewReplacer("namespace: shop-prod", "namespace: shop-locked", "name: app\n", "name: from-git\n").Replace(managedDeployment)
+	if out, err := stack.KubectlStdin(ctx, "admin", []byte(workload), "apply", "--server-side", "--force-conflicts",
+		"--field-manager=kustomize-controller", "--as="+fluxApplier, "-f", "-"); err != nil {
+		t.Fatalf("Flux's apply in an enforced namespace: %v\n%s", err, out)
+	}
+	eventually(t, "the controllers create a Pod in the enforced namespace", 30*time.Second, func() string {
+		out, _ := stack.Kubectl(ctx, "admin", "get", "pods", "-n", "shop-locked", "-l", "app=app", "-o", "name")
+		if !strings.Contains(out, "pod/from-git-") {
+			return "pods: " + out
+		}
+		return ""
+	})
 	event := "apiVersion: v1\nkind: Event\nmetadata: {generateName: e-, namespace: shop-locked}\ninvolvedObject: {kind: Pod, name: p, namespace: shop-locked}\nreason: Test\nmessage: hello\n"
 	if out, err := stack.KubectlStdin(ctx, "admin", []byte(event), "create", "-f", "-"); err != nil {
 		t.Errorf("Event in an enforced namespace: %v\n%s", err, out)
