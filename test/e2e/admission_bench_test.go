@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gitgate-dev/gitgate/pkg/localstack"
 )
@@ -19,12 +18,7 @@ import (
 // with the ValidatingAdmissionPolicy, and reports each against no policy.
 // Run: go test -run '^$' -bench AdmissionThrough -benchtime 300x ./test/e2e/
 func BenchmarkAdmissionThroughKubeAPIServer(b *testing.B) {
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: stack.Kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: "admin"}).ClientConfig()
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := restConfig(b, "admin")
 	cfg.QPS, cfg.Burst = -1, 0 // no client-side rate limit
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gitgate-dev/gitgate/pkg/localstack"
 )
@@ -240,12 +239,7 @@ func TestAdmissionProtectedScale(t *testing.T) {
 	}
 	// The HorizontalPodAutoscaler (a kube-system controller) still scales,
 	// as it does: get the Scale, update it (client-go, impersonated).
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: stack.Kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: "admin"}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := restConfig(t, "admin")
 	cfg.Impersonate.UserName = "system:serviceaccount:kube-system:horizontal-pod-autoscaler"
 	hpa, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

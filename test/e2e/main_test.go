@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
@@ -95,8 +96,8 @@ func promotionYAML(name, env, from string) string {
 	return fmt.Sprintf("apiVersion: gitgate.dev/v1alpha1\nkind: Promotion\nmetadata: {%s}\nspec: {%s}\n", meta, spec)
 }
 
-// clientset returns a generated clientset acting as a kubeconfig context.
-func clientset(t *testing.T, user string) *versioned.Clientset {
+// restConfig is the client configuration of a kubeconfig context.
+func restConfig(t testing.TB, user string) *rest.Config {
 	t.Helper()
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: stack.Kubeconfig},
@@ -104,7 +105,13 @@ func clientset(t *testing.T, user string) *versioned.Clientset {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := versioned.NewForConfig(cfg)
+	return cfg
+}
+
+// clientset returns a generated clientset acting as a kubeconfig context.
+func clientset(t *testing.T, user string) *versioned.Clientset {
+	t.Helper()
+	cs, err := versioned.NewForConfig(restConfig(t, user))
 	if err != nil {
 		t.Fatal(err)
 	}

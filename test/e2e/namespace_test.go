@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 func TestConfigReloadAndNamespaceDeletionLeaveGitAlone(t *testing.T) {
@@ -46,12 +45,7 @@ func TestConfigReloadAndNamespaceDeletionLeaveGitAlone(t *testing.T) {
 }
 
 func TestServerReportsReadinessAndMetrics(t *testing.T) {
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: stack.Kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: "admin"}).ClientConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := restConfig(t, "admin")
 	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		t.Fatal(err)
