@@ -31,10 +31,12 @@ run: tools binaries
 tools:
 	./hack/build-tools.sh
 
-## test: generated code and formatting checks, then every test (the Git
-## engine's tests run against a real git http-backend server on loopback).
+## test: generated code and formatting checks, then every test: the
+## packages under the race detector (against a real git http-backend on
+## loopback), then the end-to-end suite (kube-apiserver, kubectl, Git).
 test: verify tools binaries
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -race -count=1 -timeout 20m ./pkg/... ./cmd/...
+	$(GO) test -count=1 -timeout 30m ./test/...
 
 ## test-unit: the tests that need no Kubernetes binaries.
 test-unit:

@@ -45,6 +45,7 @@ type Subscription struct {
 	C    <-chan Event
 	ch   chan Event
 	b    *broadcaster
+	from uint64 // events at or before it are not delivered
 	err  error
 	once sync.Once
 }
@@ -96,7 +97,7 @@ func (e *Engine) Watch(resourceVersion uint64) (*Subscription, error) {
 	for _, ev := range replay {
 		ch <- ev
 	}
-	s := &Subscription{C: ch, ch: ch, b: b}
+	s := &Subscription{C: ch, ch: ch, b: b, from: resourceVersion}
 	b.subs[s] = struct{}{}
 	return s, nil
 }
@@ -124,6 +125,12 @@ func (b *broadcaster) publish(old, next *Snapshot) {
 	for _, ev := range events {
 		b.buf = append(b.buf, ev)
 		for s := range b.subs {
+			if ev.ResourceVersion <= s.from {
+				// The subscriber started from a snapshot that already
+				// holds this change (it subscribed between the snapshot
+				// swap and this publish).
+				continue
+			}
 			select {
 			case s.ch <- ev:
 			default:

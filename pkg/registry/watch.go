@@ -78,11 +78,17 @@ func (b *Backend) Watch(ctx context.Context, opts *metainternalversion.ListOptio
 	}
 	go func() {
 		defer close(w.result)
+		stopAll := func() {
+			for _, s := range starts {
+				s.sub.Stop()
+			}
+		}
 		if initial {
 			for _, s := range starts {
 				for _, ns := range s.target.Namespaces {
 					for _, obj := range view.Initial(s.snap, ns, opts) {
 						if !w.send(watch.Event{Type: watch.Added, Object: obj}) {
+							stopAll()
 							return
 						}
 					}
@@ -95,6 +101,7 @@ func (b *Backend) Watch(ctx context.Context, opts *metainternalversion.ListOptio
 			m.SetResourceVersion(ListResourceVersion(targets))
 			m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 			if !w.send(watch.Event{Type: watch.Bookmark, Object: bookmark}) {
+				stopAll()
 				return
 			}
 		}
