@@ -34,6 +34,9 @@ type Options struct {
 	Secrets SecretReader
 	// ReloadInterval is how often the file is checked; default 2s.
 	ReloadInterval time.Duration
+	// SecretResync is how often credentials Secrets are read again, so
+	// that a rotated Secret takes effect; default 1m.
+	SecretResync time.Duration
 	// GitTimeout bounds each fetch and push; default gitstore.DefaultTimeout.
 	GitTimeout time.Duration
 	// RetryAfter is the hint a 503 gives when Git is unreachable; default 1s.
@@ -47,6 +50,8 @@ type Manager struct {
 	opts     Options
 	mu       sync.Mutex // serializes reloads
 	bindings atomic.Pointer[bindings]
+	// lastSecretRead is when reload last read the credentials Secrets.
+	lastSecretRead time.Time
 }
 
 type bindings struct {
@@ -67,6 +72,9 @@ type repository struct {
 func New(opts Options) *Manager {
 	if opts.ReloadInterval <= 0 {
 		opts.ReloadInterval = 2 * time.Second
+	}
+	if opts.SecretResync <= 0 {
+		opts.SecretResync = time.Minute
 	}
 	m := &Manager{opts: opts}
 	m.bindings.Store(&bindings{repos: map[string]*repository{}, byNamespace: map[string]*repository{}})
@@ -145,7 +153,8 @@ func (m *Manager) reload(ctx context.Context) error {
 		return fmt.Errorf("reading configuration: %w", err)
 	}
 	old := m.bindings.Load()
-	if bytes.Equal(raw, old.raw) || bytes.Equal(raw, old.rejected) {
+	secretsDue := time.Since(m.lastSecretRead) >= m.opts.SecretResync
+	if (bytes.Equal(raw, old.raw) && !secretsDue) || bytes.Equal(raw, old.rejected) {
 		return nil
 	}
 	cfg, err := config.Parse(raw)
@@ -155,7 +164,9 @@ func (m *Manager) reload(ctx context.Context) error {
 		}
 		return fmt.Errorf("configuration %s: %w", m.opts.ConfigPath, err)
 	}
+	m.lastSecretRead = time.Now()
 	next := &bindings{raw: raw, repos: map[string]*repository{}, byNamespace: map[string]*repository{}}
+	changed := !bytes.Equal(raw, old.raw)
 	for _, rc := range cfg.Repositories {
 		creds, err := m.credentials(ctx, rc)
 		if err != nil {
@@ -164,6 +175,8 @@ func (m *Manager) reload(ctx context.Context) error {
 		key := settingsKey(rc, creds)
 		r, ok := old.repos[rc.Name]
 		if !ok || r.key != key {
+			// New repository, new settings, or rotated credentials.
+			changed = true
 			if r, err = m.startRepository(ctx, rc, creds, key); err != nil {
 				return err
 			}
@@ -174,6 +187,9 @@ func (m *Manager) reload(ctx context.Context) error {
 		for _, ns := range rc.Namespaces {
 			next.byNamespace[ns] = r
 		}
+	}
+	if !changed {
+		return nil // Secrets read again, nothing rotated
 	}
 	m.bindings.Store(next)
 	for name, r := range old.repos {

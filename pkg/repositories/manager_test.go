@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,5 +72,45 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestRotatedCredentialsTakeEffect(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	git, err := gitserver.Start(gitserver.Options{Root: t.TempDir(), Username: "fleet", Password: "new-pass"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer git.Stop()
+	if _, err := git.InitRepository(ctx, "fleet", filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	config := fmt.Sprintf("repositories:\n- {name: fleet, url: %s, namespaces: [shop], pollInterval: 1s, secretRef: {namespace: gitgate-system, name: fleet-auth}}\n", git.URL("fleet"))
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	password := "old-pass" // the Secret still has the old password
+	secrets := func(_ context.Context, ns, name string) (map[string][]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return map[string][]byte{"username": []byte("fleet"), "password": []byte(password)}, nil
+	}
+	m := New(Options{ConfigPath: file, Secrets: secrets, ReloadInterval: 10 * time.Millisecond, SecretResync: 50 * time.Millisecond})
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := m.Engine("shop")
+	if m.Ready() == nil {
+		t.Fatal("ready with a wrong password")
+	}
+	mu.Lock()
+	password = "new-pass" // rotated
+	mu.Unlock()
+	waitUntil(t, "the rotated password is used", func() bool { return m.Ready() == nil })
+	if again, _, _ := m.Engine("shop"); again == first {
+		t.Error("rotated credentials kept the old engine")
 	}
 }
