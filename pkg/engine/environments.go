@@ -63,15 +63,16 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var result *gitgate.Environment
-	attempt := func(s *Snapshot) (gitstore.PushRequest, error) {
+	if w.DryRun { // every check, against the current snapshot, nothing written
+		if _, err := e.checkEnvironmentWriteLocked(e.snap.Load(), env, op); err != nil {
+			return nil, err
+		}
+		return env, nil
+	}
+	err := e.writeLocked(ctx, func(s *Snapshot) (gitstore.PushRequest, error) {
 		content, err := e.checkEnvironmentWriteLocked(s, env, op)
 		if err != nil {
 			return gitstore.PushRequest{}, err
-		}
-		result = env
-		if w.DryRun {
-			return gitstore.PushRequest{}, errDryRunDone
 		}
 		head := s.heads[e.opts.DefaultBranch]
 		verb := map[envOp]string{opCreate: "Add", opUpdate: "Update", opDelete: "Remove"}[op]
@@ -85,21 +86,15 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 			return gitstore.PushRequest{}, err
 		}
 		return gitstore.PushRequest{Branch: e.opts.DefaultBranch, Old: head, New: commit}, nil
-	}
-	err := e.writeLocked(ctx, attempt)
-	if err == errDryRunDone {
-		return result, nil
-	}
+	})
 	if err != nil {
 		return nil, err
 	}
 	if op == opDelete {
-		return result, nil
+		return env, nil
 	}
 	return e.snap.Load().Environment(env.Name)
 }
-
-var errDryRunDone = fmt.Errorf("dry run")
 
 // checkEnvironmentWriteLocked checks a write against the repository and
 // returns the file content to commit (nil for a delete).
@@ -130,10 +125,11 @@ func (e *Engine) checkEnvironmentWriteLocked(s *Snapshot, env *gitgate.Environme
 		}
 		return nil, nil
 	}
-	if _, err := e.imagesAtLocked(mustHead(s, env.Spec.Branch), env.Spec.Path); err != nil || !hasBranch(s, env.Spec.Branch) {
-		if !hasBranch(s, env.Spec.Branch) {
-			return nil, invalid("Environment", env.Name, field.NotFound(field.NewPath("spec", "branch"), env.Spec.Branch))
-		}
+	head, ok := s.heads[env.Spec.Branch]
+	if !ok {
+		return nil, invalid("Environment", env.Name, field.NotFound(field.NewPath("spec", "branch"), env.Spec.Branch))
+	}
+	if _, err := e.imagesAtLocked(head, env.Spec.Path); err != nil {
 		err.Name = env.Name
 		return nil, err
 	}
@@ -151,9 +147,6 @@ func (e *Engine) checkEnvironmentWriteLocked(s *Snapshot, env *gitgate.Environme
 	}
 	return encodeEnvironment(env, e.opts.DefaultBranch)
 }
-
-func hasBranch(s *Snapshot, b string) bool         { _, ok := s.heads[b]; return ok }
-func mustHead(s *Snapshot, b string) gitstore.Hash { return s.heads[b] }
 
 // encodeEnvironment renders the definition file: v1alpha1, spec only.
 func encodeEnvironment(env *gitgate.Environment, defaultBranch string) ([]byte, error) {

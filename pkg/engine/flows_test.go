@@ -266,6 +266,24 @@ func TestEnvironmentWritesAreCommits(t *testing.T) {
 	staging := &gitgate.Environment{Spec: gitgate.EnvironmentSpec{Path: "overlays/test", PromotesFrom: "test", Strategy: gitgate.StrategyImages}}
 	staging.Name = "staging"
 
+	// A dry run checks everything and writes nothing.
+	before := f.remoteHead("main")
+	if _, err := e.CreateEnvironment(ctx, EnvironmentWrite{Environment: staging, User: "admin", DryRun: true}); err != nil {
+		t.Fatalf("dry-run create: %v", err)
+	}
+	badPath := staging.DeepCopy()
+	badPath.Spec.Path = "overlays/nowhere"
+	var dryInvalid *InvalidError
+	if _, err := e.CreateEnvironment(ctx, EnvironmentWrite{Environment: badPath, DryRun: true}); !errors.As(err, &dryInvalid) {
+		t.Fatalf("dry-run create with a missing path: %v, want InvalidError", err)
+	}
+	if after := f.remoteHead("main"); after != before {
+		t.Fatalf("dry runs moved main from %s to %s", before, after)
+	}
+	if _, err := e.Snapshot().Environment("staging"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a dry-run environment exists: %v", err)
+	}
+
 	created, err := e.CreateEnvironment(ctx, EnvironmentWrite{Environment: staging, User: "admin"})
 	if err != nil {
 		t.Fatal(err)
