@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +19,7 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned/scheme"
+	"github.com/gitgate-dev/gitgate/pkg/kubectl/plugin"
 )
 
 var (
@@ -76,11 +76,7 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	create := &cobra.Command{Use: "create", SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(create)
 	create.AddCommand(NewCommand(streams))
-	if len(args) > 0 && strings.HasPrefix(args[0], "__complete") { // shell completion stays first
-		root.SetArgs(append([]string{args[0], "create", "promotion"}, args[1:]...))
-	} else {
-		root.SetArgs(append([]string{"create", "promotion"}, args...))
-	}
+	root.SetArgs(plugin.Args([]string{"create", "promotion"}, args))
 	return root
 }
 
@@ -113,8 +109,8 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "Promote only this image (repeatable); default: every image.")
 	cmd.Flags().StringVar(&o.Revision, "revision", "", "Source commit to promote; default: the source environment's head.")
 	cmd.Flags().StringVarP(&o.Message, "message", "m", "", "Message added to the commit.")
-	_ = cmd.RegisterFlagCompletionFunc("to", completeEnvironments(o))
-	_ = cmd.RegisterFlagCompletionFunc("from", completeEnvironments(o))
+	_ = cmd.RegisterFlagCompletionFunc("to", plugin.CompleteEnvironments(o.ConfigFlags, false))
+	_ = cmd.RegisterFlagCompletionFunc("from", plugin.CompleteEnvironments(o.ConfigFlags, false))
 	return cmd
 }
 
@@ -214,28 +210,4 @@ func (o *Options) printWide(ctx context.Context, name string) error {
 		return fmt.Errorf("reading the server's table: %w", err)
 	}
 	return printers.NewTablePrinter(printers.PrintOptions{Wide: true}).PrintObj(table, o.Out)
-}
-
-// completeEnvironments offers the namespace's environment names.
-func completeEnvironments(o *Options) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-		config, err := o.ConfigFlags.ToRESTConfig()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		ns, _, _ := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
-		client, err := versioned.NewForConfig(config)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		list, err := client.GitgateV1alpha1().Environments(ns).List(cmd.Context(), metav1.ListOptions{})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		names := make([]string, 0, len(list.Items))
-		for _, e := range list.Items {
-			names = append(names, e.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
 }

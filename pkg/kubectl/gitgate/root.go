@@ -3,16 +3,13 @@
 package gitgate
 
 import (
-	"context"
-	"strings"
-
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
+	"github.com/gitgate-dev/gitgate/pkg/kubectl/plugin"
 )
 
 // common holds what every subcommand needs.
@@ -49,22 +46,13 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	c.configFlags.AddFlags(cmd.PersistentFlags())
 	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c)} {
 		sub.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
-		sub.ValidArgsFunction = completeEnvironments(c)
+		sub.ValidArgsFunction = plugin.CompleteEnvironments(c.configFlags, true)
 		cmd.AddCommand(sub)
 	}
 	cmd.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
 	root.AddCommand(cmd)
-	root.SetArgs(pluginArgs([]string{"gitgate"}, args))
+	root.SetArgs(plugin.Args([]string{"gitgate"}, args))
 	return root
-}
-
-// pluginArgs puts the words kubectl consumed back in front of the plugin's
-// arguments; shell completion (kubectl calls "__complete ...") stays first.
-func pluginArgs(words, args []string) []string {
-	if len(args) > 0 && strings.HasPrefix(args[0], "__complete") {
-		return append(append([]string{args[0]}, words...), args[1:]...)
-	}
-	return append(words, args...)
 }
 
 // oneEnvironment checks that exactly one ENV argument was given.
@@ -73,22 +61,4 @@ func oneEnvironment(cmd *cobra.Command, args []string) (string, error) {
 		return "", cmdutil.UsageErrorf(cmd, "exactly one ENV is required, got %d arguments", len(args))
 	}
 	return args[0], nil
-}
-
-// completeEnvironments offers the namespace's environment names.
-func completeEnvironments(c *common) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 || c.complete() != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		list, err := c.client.GitgateV1alpha1().Environments(c.namespace).List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var names []string
-		for _, e := range list.Items {
-			names = append(names, e.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
 }
