@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,11 +99,20 @@ func TestRotatedCredentialsTakeEffect(t *testing.T) {
 		defer mu.Unlock()
 		return map[string][]byte{"username": []byte("fleet"), "password": []byte(password)}, nil
 	}
-	m := New(Options{ConfigPath: file, Secrets: secrets, ReloadInterval: 10 * time.Millisecond, SecretResync: 50 * time.Millisecond})
+	var refused atomic.Int32 // fetches the server turned down
+	observe := func(string) func(string, time.Duration, error) {
+		return func(op string, _ time.Duration, err error) {
+			if op == "fetch" && err != nil {
+				refused.Add(1)
+			}
+		}
+	}
+	m := New(Options{ConfigPath: file, Secrets: secrets, ObserveGit: observe, ReloadInterval: 10 * time.Millisecond, SecretResync: 50 * time.Millisecond})
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	first, _, _ := m.Engine("shop")
+	waitUntil(t, "the old password is refused", func() bool { return refused.Load() > 0 })
 	if m.Ready() == nil {
 		t.Fatal("ready with a wrong password")
 	}
