@@ -29,14 +29,12 @@ const (
 	PromotionSuperseded PromotionPhase = "Superseded"
 )
 
-// Condition types. Environment uses Ready (positive polarity: True is good)
-// and GitReachable (True while the last fetch of the repository worked).
-// PlaintextSecrets is True when plain Secrets were found in the
-// environment's path (negative polarity: True is bad).
+// Condition types. Environment uses Ready (positive polarity: True is good),
+// GitReachable (True while the last fetch of the repository worked) and
+// Drift (negative polarity: True is bad).
 const (
-	ConditionReady            = "Ready"
-	ConditionGitReachable     = "GitReachable"
-	ConditionPlaintextSecrets = "PlaintextSecrets"
+	ConditionReady        = "Ready"
+	ConditionGitReachable = "GitReachable"
 	// ConditionDrift is True while objects of the environment carry
 	// break-glass changes that Git has not caught up with (negative polarity).
 	ConditionDrift = "Drift"
@@ -97,7 +95,7 @@ type EnvironmentStatus struct {
 	LastPromotion *PromotionReference
 	// Sync is the state of the referenced Flux Kustomization.
 	Sync *SyncStatus
-	// Conditions: Ready, GitReachable, PlaintextSecrets.
+	// Conditions: Ready, GitReachable, Drift.
 	Conditions []metav1.Condition
 }
 

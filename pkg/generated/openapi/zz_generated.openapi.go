@@ -420,7 +420,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions: Ready, GitReachable, PlaintextSecrets.",
+							Description: "Conditions: Ready, GitReachable, Drift.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{

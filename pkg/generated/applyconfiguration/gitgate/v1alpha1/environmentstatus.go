@@ -37,7 +37,7 @@ type EnvironmentStatusApplyConfiguration struct {
 	LastPromotion *PromotionReferenceApplyConfiguration `json:"lastPromotion,omitempty"`
 	// Sync is the state of the referenced Flux Kustomization.
 	Sync *SyncStatusApplyConfiguration `json:"sync,omitempty"`
-	// Conditions: Ready, GitReachable, PlaintextSecrets.
+	// Conditions: Ready, GitReachable, Drift.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 
