@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # build-tools.sh builds the binaries that the local stack and the end-to-end
-# tests run (kube-apiserver, kube-controller-manager, kubectl, etcd) from
-# hack/tools/go.mod into bin/.
-# A binary is rebuilt only when hack/tools/go.mod or go.sum changed since it
+# tests run into bin/: kube-apiserver, kube-controller-manager, kubectl and
+# etcd from hack/tools, Flux's source-controller and kustomize-controller
+# from hack/tools/flux, and the Sealed Secrets controller from
+# hack/tools/sealed-secrets. It also copies the CRDs those controllers serve
+# from their modules into bin/crds.
+# A binary is rebuilt only when its module's go.mod or go.sum changed since it
 # was built, so repeated runs cost nothing.
 set -euo pipefail
 
@@ -12,20 +15,45 @@ bin="$root/bin"
 mkdir -p "$bin"
 
 k8s_version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$tools/go.mod")
-stamp=$(cat "$tools/go.mod" "$tools/go.sum" | sha256sum | cut -c1-16)
-ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${k8s_version} -X k8s.io/client-go/pkg/version.gitVersion=${k8s_version}"
 
-build() { # name package
-  local name=$1 pkg=$2
+build() { # module-dir name package [ldflags]
+  local dir=$1 name=$2 pkg=$3 ldflags="-s -w ${4:-}" stamp
+  stamp=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)
   if [[ -x "$bin/$name" && "$(cat "$bin/.$name.stamp" 2>/dev/null)" == "$stamp" ]]; then
     return 0
   fi
   echo "building $name ($pkg)" >&2
-  (cd "$tools" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name" "$pkg")
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name" "$pkg")
   echo "$stamp" >"$bin/.$name.stamp"
 }
 
-build etcd go.etcd.io/etcd/server/v3
-build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
-build kubectl k8s.io/kubernetes/cmd/kubectl
-build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
+# module-version prints the version of module $2 that module dir $1 requires.
+module_version() {
+  (cd "$1" && go list -m -f '{{if .Replace}}{{.Replace.Version}}{{else}}{{.Version}}{{end}}' "$2")
+}
+
+k8s_ldflags="-X k8s.io/component-base/version.gitVersion=${k8s_version} -X k8s.io/client-go/pkg/version.gitVersion=${k8s_version}"
+build "$tools" etcd go.etcd.io/etcd/server/v3
+build "$tools" kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
+build "$tools" kubectl k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
+build "$tools" kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
+
+ss_version=$(module_version "$tools/sealed-secrets" github.com/bitnami/sealed-secrets)
+build "$tools/sealed-secrets" sealed-secrets-controller github.com/bitnami/sealed-secrets/cmd/controller "-X main.VERSION=${ss_version}"
+build "$tools/flux" source-controller github.com/fluxcd/source-controller
+build "$tools/flux" kustomize-controller github.com/fluxcd/kustomize-controller
+
+# CRDs, straight from the modules the controllers were built from.
+mkdir -p "$bin/crds"
+crds() { # module-dir module files...
+  local dir f
+  dir=$(cd "$1" && go list -m -f '{{.Dir}}' "$2")
+  shift 2
+  for f in "$@"; do
+    install -m 0644 "$dir/$f" "$bin/crds/"
+  done
+}
+crds "$tools/sealed-secrets" github.com/bitnami/sealed-secrets helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml
+# source-controller watches every kind it serves, so all of its CRDs go in.
+crds "$tools/flux" github.com/fluxcd/source-controller $(cd "$(cd "$tools/flux" && go list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)" && ls config/crd/bases/*.yaml)
+crds "$tools/flux" github.com/fluxcd/kustomize-controller config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml

@@ -83,9 +83,10 @@ func (c completedConfig) New() (*Server, error) {
 	group := genericapiserver.NewDefaultAPIGroupInfo(gitgate.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{c.ExtraConfig.Codecs}
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"environments":         environment.NewREST(scheme, backend),
-		"environments/history": environment.NewHistoryREST(backend),
-		"promotions":           promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.RecordPromotion),
+		"environments":               environment.NewREST(scheme, backend),
+		"environments/history":       environment.NewHistoryREST(backend),
+		"environments/sealedsecrets": environment.NewSealedSecretsREST(backend, c.GenericConfig.Authorization.Authorizer),
+		"promotions":                 promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.RecordPromotion),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", gitgate.GroupName, err)

@@ -226,6 +226,10 @@ func (e *Engine) planMergeLocked(pl *plan) error {
 				pl.target.Spec.Branch, pl.source.Spec.Branch, strings.Join(shown, "; ")),
 		}
 	}
+	// The merged tree is the source's: check the target's overlay there.
+	if err := e.guardOverlayLocked(pl.target, head, pl.sourceRev, "Promotion", specPath.Child("environment"), true); err != nil {
+		return err
+	}
 	pl.mergeTree = sourceTree
 	pl.changes = []gitgate.Change{{Name: pl.target.Spec.Branch, From: head.Short(), To: pl.sourceRev.Short()}}
 	return nil

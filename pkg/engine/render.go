@@ -15,25 +15,31 @@ import (
 // rendered is the outcome of building one overlay, with the tree hash of
 // every directory the build read: while those stay the same, so does it.
 type rendered struct {
-	dirs   map[string]gitstore.Hash
-	images []string
-	err    error
+	dirs map[string]gitstore.Hash
+	out  *kustomization.Rendered
+	err  error
 }
 
-// renderLocked returns the container images an overlay renders to at the
-// head of branch.
-func (e *Engine) renderLocked(branch string, commit gitstore.Hash, dir string) ([]string, error) {
+// renderLocked builds an overlay at the head of branch, cached while the
+// directories it read stay the same.
+func (e *Engine) renderLocked(branch string, commit gitstore.Hash, dir string) (*kustomization.Rendered, error) {
 	key := branch + ":" + dir
 	if prev, ok := e.renders[key]; ok && e.treesUnchangedLocked(commit, prev.dirs) {
-		return prev.images, prev.err
+		return prev.out, prev.err
 	}
+	r := e.renderAtLocked(commit, dir)
+	e.renders[key] = r
+	return r.out, r.err
+}
+
+// renderAtLocked builds the overlay in dir at any commit, uncached.
+func (e *Engine) renderAtLocked(commit gitstore.Hash, dir string) *rendered {
 	fs := filesys.MakeFsInMemory()
 	r := &rendered{dirs: map[string]gitstore.Hash{}}
 	if r.err = e.loadDirLocked(commit, dir, fs, r.dirs); r.err == nil {
-		r.images, r.err = kustomization.Render(fs, "/"+dir)
+		r.out, r.err = kustomization.Render(fs, "/"+dir)
 	}
-	e.renders[key] = r
-	return r.images, r.err
+	return r
 }
 
 func (e *Engine) treesUnchangedLocked(commit gitstore.Hash, dirs map[string]gitstore.Hash) bool {

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"path"
+	"strings"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +24,7 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 	env := st.env
 	env.Status = gitgate.EnvironmentStatus{}
 	var renderErr error
+	var plainSecrets []string
 	if st.err == nil {
 		if images, rev, err := e.overlayLocked(s, &env.Spec); err != nil {
 			st.err = err
@@ -30,9 +33,14 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 			if c, err := e.repo.Commit(rev); err == nil {
 				st.revisionTime = c.Committer.When
 			}
-			var renderedImages []string
-			renderedImages, renderErr = e.renderLocked(env.Spec.Branch, s.heads[env.Spec.Branch], env.Spec.Path)
-			env.Status.Images = effectiveImages(images, renderedImages)
+			env.Status.Namespace = e.overlayNamespaceLocked(s.heads[env.Spec.Branch], env.Spec.Path)
+			var out *kustomization.Rendered
+			if out, renderErr = e.renderLocked(env.Spec.Branch, s.heads[env.Spec.Branch], env.Spec.Path); renderErr == nil {
+				env.Status.Images = effectiveImages(images, out.Images)
+				plainSecrets = out.PlainSecrets
+			} else {
+				env.Status.Images = effectiveImages(images, nil)
+			}
 		}
 	}
 	if st.err == nil && env.Spec.PromotesFrom != "" {
@@ -67,6 +75,31 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 	}
 	apimeta.SetStatusCondition(&env.Status.Conditions, ready)
 	apimeta.SetStatusCondition(&env.Status.Conditions, reach)
+	if len(plainSecrets) > 0 {
+		apimeta.SetStatusCondition(&env.Status.Conditions, plaintextCondition(env, plainSecrets, now))
+	} else {
+		apimeta.RemoveStatusCondition(&env.Status.Conditions, gitgate.ConditionPlaintextSecrets)
+	}
+}
+
+// plaintextCondition names the plain Secrets an environment's overlay renders.
+func plaintextCondition(env *gitgate.Environment, secrets []string, now metav1.Time) metav1.Condition {
+	return metav1.Condition{
+		Type: gitgate.ConditionPlaintextSecrets, Status: metav1.ConditionTrue, Reason: "PlainSecretsInGit", LastTransitionTime: now,
+		Message: fmt.Sprintf("%s:%s renders %d plain Secret(s) whose values are readable in Git: %s; replace each with a SealedSecret (kubectl gitgate seal --environment %s), remove the plain one, and rotate the exposed values",
+			env.Spec.Branch, env.Spec.Path, len(secrets), strings.Join(secrets, ", "), env.Name),
+	}
+}
+
+// overlayNamespaceLocked reads the namespace: field of the overlay's
+// kustomization at commit; empty when it sets none or cannot be read.
+func (e *Engine) overlayNamespaceLocked(commit gitstore.Hash, dir string) string {
+	raw, err := e.repo.ReadFile(commit, path.Join(dir, kustomization.FileName))
+	if err != nil {
+		return ""
+	}
+	ns, _ := kustomization.Namespace(raw)
+	return ns
 }
 
 // overlayLocked reads the images an environment's overlay sets at its

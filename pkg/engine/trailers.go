@@ -20,6 +20,9 @@ const (
 	TrailerPromotedBy  = "Promoted-By"
 	TrailerImages      = "Gitgate-Images"
 	TrailerChangedBy   = "Gitgate-Changed-By"
+	// TrailerSealedSecret names the SealedSecret (namespace/name) a commit
+	// adds or replaces; never any value.
+	TrailerSealedSecret = "Gitgate-Sealed-Secret"
 )
 
 // noValue stands for an empty From or To in a change trailer.

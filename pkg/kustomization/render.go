@@ -1,6 +1,9 @@
 package kustomization
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -59,9 +62,21 @@ func References(kustomization []byte) ([]string, error) {
 	return refs, nil
 }
 
-// Render builds the kustomization in dir of fs (as `kustomize build` does)
-// and returns the container images of the result, sorted and unique.
-func Render(fs filesys.FileSystem, dir string) ([]string, error) {
+// Rendered is what gitgate reads from a kustomize build.
+type Rendered struct {
+	// Images are the container images of the result, sorted and unique.
+	Images []string
+	// PlainSecrets are the v1 Secrets of the result, as namespace/name,
+	// sorted: whatever renders them (a file or a secretGenerator) holds
+	// their values in Git unencrypted.
+	PlainSecrets []string
+	// SealedSecrets maps each SealedSecret of the result (namespace/name)
+	// to a digest of its spec, so that two renders can be compared.
+	SealedSecrets map[string]string
+}
+
+// Render builds the kustomization in dir of fs (as `kustomize build` does).
+func Render(fs filesys.FileSystem, dir string) (*Rendered, error) {
 	opts := krusty.MakeDefaultOptions()
 	opts.PluginConfig.HelmConfig.Enabled = false
 	resources, err := krusty.MakeKustomizer(opts).Run(fs, dir)
@@ -69,19 +84,31 @@ func Render(fs filesys.FileSystem, dir string) ([]string, error) {
 		return nil, fmt.Errorf("rendering %s: %w", dir, err)
 	}
 	seen := map[string]bool{}
+	out := &Rendered{SealedSecrets: map[string]string{}}
 	for _, r := range resources.Resources() {
 		m, err := r.Map()
 		if err != nil {
 			return nil, fmt.Errorf("rendering %s: %s: %w", dir, r.CurId(), err)
 		}
+		if r.GetApiVersion() == "v1" && r.GetKind() == "Secret" {
+			out.PlainSecrets = append(out.PlainSecrets, path.Join(r.GetNamespace(), r.GetName()))
+		}
+		if r.GetApiVersion() == "bitnami.com/v1alpha1" && r.GetKind() == "SealedSecret" {
+			spec, err := json.Marshal(m["spec"])
+			if err != nil {
+				return nil, fmt.Errorf("rendering %s: %s: %w", dir, r.CurId(), err)
+			}
+			sum := sha256.Sum256(spec)
+			out.SealedSecrets[path.Join(r.GetNamespace(), r.GetName())] = hex.EncodeToString(sum[:8])
+		}
 		collectImages(m, seen)
 	}
-	images := make([]string, 0, len(seen))
 	for img := range seen {
-		images = append(images, img)
+		out.Images = append(out.Images, img)
 	}
-	sort.Strings(images)
-	return images, nil
+	sort.Strings(out.Images)
+	sort.Strings(out.PlainSecrets)
+	return out, nil
 }
 
 // collectImages finds image fields inside every containers-like list.

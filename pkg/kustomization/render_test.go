@@ -21,16 +21,44 @@ func TestRenderFindsTheImagesTheOverlayRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	images, err := Render(fs, "/overlays/prod")
+	out, err := Render(fs, "/overlays/prod")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"registry.example.com/app:version-1.2.2", "registry.example.com/proxy:1.0"}
-	if !reflect.DeepEqual(images, want) {
-		t.Fatalf("Render() = %v, want %v", images, want)
+	if !reflect.DeepEqual(out.Images, want) {
+		t.Fatalf("Render().Images = %v, want %v", out.Images, want)
+	}
+	if len(out.PlainSecrets) != 0 {
+		t.Fatalf("Render().PlainSecrets = %v, want none", out.PlainSecrets)
 	}
 	if _, err := Render(fs, "/overlays/missing"); err == nil {
 		t.Fatal("rendering a missing overlay succeeded")
+	}
+}
+
+func TestRenderFindsPlainSecrets(t *testing.T) {
+	fs := filesys.MakeFsInMemory()
+	files := map[string]string{
+		"/env/kustomization.yaml": "namespace: shop-prod\nresources: [secret.yaml, sealed.yaml]\nsecretGenerator:\n- name: generated\n  literals: [password=hunter2]\n  options: {disableNameSuffixHash: true}\n",
+		"/env/secret.yaml":        "apiVersion: v1\nkind: Secret\nmetadata: {name: committed}\nstringData: {password: hunter2}\n",
+		"/env/sealed.yaml":        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: sealed}\nspec: {encryptedData: {password: QUJD}}\n",
+	}
+	for name, content := range files {
+		if err := fs.WriteFile(name, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := Render(fs, "/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"shop-prod/committed", "shop-prod/generated"}
+	if !reflect.DeepEqual(out.PlainSecrets, want) {
+		t.Fatalf("PlainSecrets = %v, want %v", out.PlainSecrets, want)
+	}
+	if len(out.SealedSecrets) != 1 || out.SealedSecrets["shop-prod/sealed"] == "" {
+		t.Fatalf("SealedSecrets = %v, want shop-prod/sealed with a digest", out.SealedSecrets)
 	}
 }
 

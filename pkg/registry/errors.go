@@ -38,7 +38,9 @@ func StatusError(err error, resource schema.GroupResource, kind, name string) er
 	case errors.Is(err, engine.ErrNotFound):
 		return apierrors.NewNotFound(resource, name)
 	case errors.Is(err, engine.ErrAlreadyExists):
-		return apierrors.NewAlreadyExists(resource, name)
+		se := apierrors.NewAlreadyExists(resource, name)
+		se.ErrStatus.Message = err.Error() // names what exists, and what to do
+		return se
 	case errors.Is(err, engine.ErrConflict):
 		return apierrors.NewConflict(resource, name, err)
 	case errors.Is(err, engine.ErrExpired):

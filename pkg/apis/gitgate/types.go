@@ -2,6 +2,7 @@ package gitgate
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // PromotionStrategy says how a promotion moves changes into an environment.
@@ -38,6 +39,10 @@ const (
 	// ConditionDrift is True while objects of the environment carry
 	// break-glass changes that Git has not caught up with (negative polarity).
 	ConditionDrift = "Drift"
+	// ConditionPlaintextSecrets is True while the environment's overlay
+	// renders plain Secrets: secrets someone committed to Git unencrypted
+	// (negative polarity).
+	ConditionPlaintextSecrets = "PlaintextSecrets"
 	// ConditionSucceeded is the bounded condition of a Promotion.
 	ConditionSucceeded = "Succeeded"
 )
@@ -87,6 +92,10 @@ type ObjectReference struct {
 type EnvironmentStatus struct {
 	// Revision is the head commit of Branch.
 	Revision string
+	// Namespace is the namespace the overlay deploys into (its
+	// kustomization's namespace: field); sealed secrets for the environment
+	// are bound to it.
+	Namespace string
 	// Images are the images the environment's overlay sets.
 	Images []Image
 	// Upstream compares the environment with the one it promotes from.
@@ -95,7 +104,7 @@ type EnvironmentStatus struct {
 	LastPromotion *PromotionReference
 	// Sync is the state of the referenced Flux Kustomization.
 	Sync *SyncStatus
-	// Conditions: Ready, GitReachable, Drift.
+	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets.
 	Conditions []metav1.Condition
 }
 
@@ -246,4 +255,40 @@ type HistoryEntry struct {
 	Promotion string
 	// PromotedBy is the promotion's Kubernetes user, if any.
 	PromotedBy string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// SealedSecretRequest commits one Bitnami SealedSecret, sealed on the client,
+// into an environment's path: the body of the
+// environments/<name>/sealedsecrets subresource.
+type SealedSecretRequest struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   SealedSecretRequestSpec
+	Status SealedSecretRequestStatus
+}
+
+// SealedSecretRequestSpec is the SealedSecret and how to commit it.
+type SealedSecretRequestSpec struct {
+	// SealedSecret is a bitnami.com/v1alpha1 SealedSecret whose namespace is
+	// the environment's namespace.
+	SealedSecret runtime.RawExtension
+	// Overwrite replaces a SealedSecret of the same name in the environment.
+	Overwrite bool
+	// Message is added to the commit message.
+	Message string
+}
+
+// SealedSecretRequestStatus says where the SealedSecret was committed.
+type SealedSecretRequestStatus struct {
+	// Branch is the branch the commit went to.
+	Branch string
+	// Path is the file that holds the SealedSecret.
+	Path string
+	// Commit is the commit SHA; empty for a dry run.
+	Commit string
+	// Replaced is true when an earlier SealedSecret of the name was replaced.
+	Replaced bool
 }

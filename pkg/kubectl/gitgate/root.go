@@ -1,5 +1,5 @@
 // Package gitgate is the kubectl-gitgate plugin: `kubectl gitgate history`,
-// `diff` and `rollback` for gitgate environments.
+// `diff`, `rollback` and `seal` for gitgate environments.
 package gitgate
 
 import (
@@ -39,14 +39,16 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	c := &common{configFlags: genericclioptions.NewConfigFlags(true), IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:           "gitgate",
-		Short:         "Work with gitgate environments: history, diff, rollback",
+		Short:         "Work with gitgate environments: history, diff, rollback, seal",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	c.configFlags.AddFlags(cmd.PersistentFlags())
-	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c)} {
+	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c)} {
 		sub.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
-		sub.ValidArgsFunction = plugin.CompleteEnvironments(c.configFlags, true)
+		if sub.Name() != "seal" { // seal's argument is a new Secret's name
+			sub.ValidArgsFunction = plugin.CompleteEnvironments(c.configFlags, true)
+		}
 		cmd.AddCommand(sub)
 	}
 	cmd.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })

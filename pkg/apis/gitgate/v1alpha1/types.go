@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // PromotionStrategy says how a promotion moves changes into an environment.
@@ -38,12 +39,17 @@ const (
 	// ConditionDrift is True while objects of the environment carry
 	// break-glass changes that Git has not caught up with (negative polarity).
 	ConditionDrift = "Drift"
+	// ConditionPlaintextSecrets is True while the environment's overlay
+	// renders plain Secrets: secrets someone committed to Git unencrypted
+	// (negative polarity).
+	ConditionPlaintextSecrets = "PlaintextSecrets"
 	// ConditionSucceeded is the bounded condition of a Promotion.
 	ConditionSucceeded = "Succeeded"
 )
 
 // +genclient
 // +genclient:method=GetHistory,verb=get,subresource=history,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentHistory
+// +genclient:method=CreateSealedSecret,verb=create,subresource=sealedsecrets,input=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SealedSecretRequest,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SealedSecretRequest
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Environment is one deployment stage of an application, stored as
@@ -96,6 +102,11 @@ type EnvironmentStatus struct {
 	// Revision is the head commit of Branch.
 	// +optional
 	Revision string `json:"revision,omitempty"`
+	// Namespace is the namespace the overlay deploys into (its
+	// kustomization's namespace: field); sealed secrets for the environment
+	// are bound to it.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
 	// Images are the images the environment's overlay sets.
 	// +optional
 	// +listType=map
@@ -110,7 +121,7 @@ type EnvironmentStatus struct {
 	// Sync is the state of the referenced Flux Kustomization.
 	// +optional
 	Sync *SyncStatus `json:"sync,omitempty"`
-	// Conditions: Ready, GitReachable, Drift.
+	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -298,4 +309,47 @@ type HistoryEntry struct {
 	// PromotedBy is the promotion's Kubernetes user, if any.
 	// +optional
 	PromotedBy string `json:"promotedBy,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// SealedSecretRequest commits one Bitnami SealedSecret, sealed on the client,
+// into an environment's path: the body of the
+// environments/<name>/sealedsecrets subresource.
+type SealedSecretRequest struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec SealedSecretRequestSpec `json:"spec"`
+	// +optional
+	Status SealedSecretRequestStatus `json:"status,omitempty"`
+}
+
+// SealedSecretRequestSpec is the SealedSecret and how to commit it.
+type SealedSecretRequestSpec struct {
+	// SealedSecret is a bitnami.com/v1alpha1 SealedSecret whose namespace is
+	// the environment's namespace.
+	SealedSecret runtime.RawExtension `json:"sealedSecret"`
+	// Overwrite replaces a SealedSecret of the same name in the environment.
+	// +optional
+	Overwrite bool `json:"overwrite,omitempty"`
+	// Message is added to the commit message.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// SealedSecretRequestStatus says where the SealedSecret was committed.
+type SealedSecretRequestStatus struct {
+	// Branch is the branch the commit went to.
+	// +optional
+	Branch string `json:"branch,omitempty"`
+	// Path is the file that holds the SealedSecret.
+	// +optional
+	Path string `json:"path,omitempty"`
+	// Commit is the commit SHA; empty for a dry run.
+	// +optional
+	Commit string `json:"commit,omitempty"`
+	// Replaced is true when an earlier SealedSecret of the name was replaced.
+	// +optional
+	Replaced bool `json:"replaced,omitempty"`
 }

@@ -92,6 +92,21 @@ func (in PromotionStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SealedSecretRequest) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.SealedSecretRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SealedSecretRequestSpec) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.SealedSecretRequestSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SealedSecretRequestStatus) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.SealedSecretRequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in SyncStatus) OpenAPIModelName() string {
 	return "dev.gitgate.v1alpha1.SyncStatus"
 }

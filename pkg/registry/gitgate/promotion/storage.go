@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
 
@@ -166,7 +165,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err != nil {
 		return nil, err
 	}
-	if err := r.authorizePromote(ctx, ns, p.Spec.Environment); err != nil {
+	if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, VerbPromote, "promote into", ns, p.Spec.Environment); err != nil {
 		r.record(ns, p.Spec.Environment, "forbidden")
 		return nil, err
 	}
@@ -202,33 +201,6 @@ func resultOf(err error) string {
 		return "unavailable"
 	}
 	return "error"
-}
-
-// authorizePromote asks the delegated authorizer whether the requesting
-// user may promote into environment, and says exactly what is missing.
-func (r *REST) authorizePromote(ctx context.Context, namespace, environment string) error {
-	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return apierrors.NewUnauthorized("no user in the request")
-	}
-	attrs := authorizer.AttributesRecord{
-		User: u, Verb: VerbPromote, Namespace: namespace,
-		APIGroup: gitgate.GroupName, APIVersion: v1alpha1.SchemeGroupVersion.Version,
-		Resource: "environments", Name: environment, ResourceRequest: true,
-	}
-	decision, reason, err := r.authorizer.Authorize(ctx, attrs)
-	if decision == authorizer.DecisionAllow {
-		return nil
-	}
-	msg := fmt.Sprintf("user %q cannot promote into environment %q in namespace %q: it needs the verb %q on environments.gitgate.dev named %q",
-		u.GetName(), environment, namespace, VerbPromote, environment)
-	if reason != "" {
-		msg += " (" + reason + ")"
-	}
-	if err != nil {
-		msg += ": " + err.Error()
-	}
-	return apierrors.NewForbidden(resource, "", fmt.Errorf("%s", msg))
 }
 
 // Update always refuses: promotions are immutable history. The verb exists

@@ -29,6 +29,10 @@ import (
 type EnvironmentStatusApplyConfiguration struct {
 	// Revision is the head commit of Branch.
 	Revision *string `json:"revision,omitempty"`
+	// Namespace is the namespace the overlay deploys into (its
+	// kustomization's namespace: field); sealed secrets for the environment
+	// are bound to it.
+	Namespace *string `json:"namespace,omitempty"`
 	// Images are the images the environment's overlay sets.
 	Images []ImageApplyConfiguration `json:"images,omitempty"`
 	// Upstream compares the environment with the one it promotes from.
@@ -37,7 +41,7 @@ type EnvironmentStatusApplyConfiguration struct {
 	LastPromotion *PromotionReferenceApplyConfiguration `json:"lastPromotion,omitempty"`
 	// Sync is the state of the referenced Flux Kustomization.
 	Sync *SyncStatusApplyConfiguration `json:"sync,omitempty"`
-	// Conditions: Ready, GitReachable, Drift.
+	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 
@@ -52,6 +56,14 @@ func EnvironmentStatus() *EnvironmentStatusApplyConfiguration {
 // If called multiple times, the Revision field is set to the value of the last call.
 func (b *EnvironmentStatusApplyConfiguration) WithRevision(value string) *EnvironmentStatusApplyConfiguration {
 	b.Revision = &value
+	return b
+}
+
+// WithNamespace sets the Namespace field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Namespace field is set to the value of the last call.
+func (b *EnvironmentStatusApplyConfiguration) WithNamespace(value string) *EnvironmentStatusApplyConfiguration {
+	b.Namespace = &value
 	return b
 }
 

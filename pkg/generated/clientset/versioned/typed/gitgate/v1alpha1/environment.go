@@ -52,6 +52,7 @@ type EnvironmentInterface interface {
 	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
 	ApplyStatus(ctx context.Context, environment *applyconfigurationgitgatev1alpha1.EnvironmentApplyConfiguration, opts v1.ApplyOptions) (result *gitgatev1alpha1.Environment, err error)
 	GetHistory(ctx context.Context, environmentName string, options v1.GetOptions) (*gitgatev1alpha1.EnvironmentHistory, error)
+	CreateSealedSecret(ctx context.Context, environmentName string, sealedSecretRequest *gitgatev1alpha1.SealedSecretRequest, opts v1.CreateOptions) (*gitgatev1alpha1.SealedSecretRequest, error)
 
 	EnvironmentExpansion
 }
@@ -84,6 +85,21 @@ func (c *environments) GetHistory(ctx context.Context, environmentName string, o
 		Name(environmentName).
 		SubResource("history").
 		VersionedParams(&options, scheme.ParameterCodec).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// CreateSealedSecret takes the representation of a sealedSecretRequest and creates it.  Returns the server's representation of the sealedSecretRequest, and an error, if there is any.
+func (c *environments) CreateSealedSecret(ctx context.Context, environmentName string, sealedSecretRequest *gitgatev1alpha1.SealedSecretRequest, opts v1.CreateOptions) (result *gitgatev1alpha1.SealedSecretRequest, err error) {
+	result = &gitgatev1alpha1.SealedSecretRequest{}
+	err = c.GetClient().Post().
+		Namespace(c.GetNamespace()).
+		Resource("environments").
+		Name(environmentName).
+		SubResource("sealedsecrets").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(sealedSecretRequest).
 		Do(ctx).
 		Into(result)
 	return

@@ -67,3 +67,15 @@ func (c *fakeEnvironments) GetHistory(ctx context.Context, environmentName strin
 	}
 	return obj.(*v1alpha1.EnvironmentHistory), err
 }
+
+// CreateSealedSecret takes the representation of a sealedSecretRequest and creates it.  Returns the server's representation of the sealedSecretRequest, and an error, if there is any.
+func (c *fakeEnvironments) CreateSealedSecret(ctx context.Context, environmentName string, sealedSecretRequest *v1alpha1.SealedSecretRequest, opts v1.CreateOptions) (result *v1alpha1.SealedSecretRequest, err error) {
+	emptyResult := &v1alpha1.SealedSecretRequest{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), environmentName, "sealedsecrets", c.Namespace(), sealedSecretRequest, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.SealedSecretRequest), err
+}
