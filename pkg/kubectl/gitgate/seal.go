@@ -31,10 +31,10 @@ import (
 type sealOptions struct {
 	*common
 	environment, file, secretType, scope, cert string
-	controllerNamespace, controllerName      string
-	literals, files                          []string
-	overwrite                                bool
-	dryRun, output, message                  string
+	controllerNamespace, controllerName        string
+	literals, files                            []string
+	overwrite                                  bool
+	dryRun, output, message                    string
 }
 
 func newSeal(c *common) *cobra.Command {
