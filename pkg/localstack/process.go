@@ -24,11 +24,19 @@ type process struct {
 }
 
 func startProcess(name, logDir, binary string, args ...string) (*process, error) {
+	return startProcessEnv(name, logDir, nil, binary, args...)
+}
+
+// startProcessEnv is startProcess with variables added to the environment.
+func startProcessEnv(name, logDir string, env []string, binary string, args ...string) (*process, error) {
 	logFile, err := os.Create(filepath.Join(logDir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -163,7 +163,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 3 * time.Minute
 	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate"} {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "sealed-secrets-controller", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate"} {
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, "bin", bin)); err != nil {
 			return nil, fmt.Errorf("bin/%s is missing: run `make tools build` first", bin)
 		}
@@ -279,6 +279,11 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 
+	// The Sealed Secrets controller generates its key while the rest starts.
+	if err := s.startSealedSecrets(ctx, kubePort); err != nil {
+		return err
+	}
+
 	// gitgate-apiserver.
 	configFile := s.path("gitgate-config.yaml")
 	if err := s.BindNamespaces(namespace); err != nil {
@@ -310,6 +315,15 @@ func (s *Stack) start(ctx context.Context) error {
 		out, err := s.Kubectl(ctx, ContextAdmin, "get", "environments", "-n", namespace, "-o", "name")
 		if err != nil || !strings.Contains(out, "environment.gitgate.dev/prod") {
 			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, "the Sealed Secrets controller's certificate through the service proxy", s.procs, func(ctx context.Context) error {
+		out, err := s.Kubectl(ctx, ContextAdmin, "get", "--raw", "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem")
+		if err != nil || !strings.Contains(out, "BEGIN CERTIFICATE") {
+			return fmt.Errorf("%w: %v", errNotYet, err)
 		}
 		return nil
 	}); err != nil {
@@ -394,7 +408,12 @@ func (s *Stack) KubectlStdin(ctx context.Context, kubeContext string, stdin []by
 // ...", "gitgate ..."): kubectl finds plugins only when their words come
 // before any flag, so the user's flags go last.
 func (s *Stack) KubectlPlugin(ctx context.Context, kubeContext string, args ...string) (string, error) {
-	return s.run(ctx, nil, append(args, "--kubeconfig="+s.Kubeconfig, "--context="+kubeContext)...)
+	return s.KubectlPluginStdin(ctx, kubeContext, nil, args...)
+}
+
+// KubectlPluginStdin is KubectlPlugin with standard input.
+func (s *Stack) KubectlPluginStdin(ctx context.Context, kubeContext string, stdin []byte, args ...string) (string, error) {
+	return s.run(ctx, stdin, append(args, "--kubeconfig="+s.Kubeconfig, "--context="+kubeContext)...)
 }
 
 // run runs kubectl with bin/ first on PATH, so that it finds gitgate's plugins.
