@@ -33,6 +33,8 @@ type ExtraConfig struct {
 	Namespaces registry.NamespaceState
 	// Drift, when set, shows recorded break-glass changes on Environments.
 	Drift registry.DriftSource
+	// Sync, when set, fills Environment status.sync from Flux.
+	Sync registry.SyncSource
 	// Scheme and Codecs are those NewScheme returned.
 	Scheme *runtime.Scheme
 	Codecs serializer.CodecFactory
@@ -78,7 +80,7 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	metrics.Register()
-	backend := &registry.Backend{Repositories: c.ExtraConfig.Repositories, Namespaces: c.ExtraConfig.Namespaces, Drift: c.ExtraConfig.Drift}
+	backend := &registry.Backend{Repositories: c.ExtraConfig.Repositories, Namespaces: c.ExtraConfig.Namespaces, Drift: c.ExtraConfig.Drift, Sync: c.ExtraConfig.Sync}
 	scheme := c.ExtraConfig.Scheme
 	group := genericapiserver.NewDefaultAPIGroupInfo(gitgate.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{c.ExtraConfig.Codecs}

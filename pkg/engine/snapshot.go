@@ -47,6 +47,9 @@ type envState struct {
 	err   *InvalidError // a definition or overlay that cannot be used
 	// revisionTime is the commit time of env.Status.Revision.
 	revisionTime time.Time
+	// current holds the first-parent commits from the branch head back to
+	// env.Status.Revision: the environment's path is the same at each.
+	current map[gitstore.Hash]bool
 }
 
 // rvScale spaces the resourceVersions of two repository states so that the
@@ -99,6 +102,19 @@ func (s *Snapshot) RevisionTime(name string) time.Time {
 		return st.revisionTime
 	}
 	return time.Time{}
+}
+
+// PathCurrentAt reports whether an environment's path at commit (a full
+// SHA) is what its branch head holds, so that a deployment of commit is a
+// deployment of the environment's current state. Commits not read yet, or
+// from before the last change to the path, are not.
+func (s *Snapshot) PathCurrentAt(name, commit string) bool {
+	st, ok := s.envs[name]
+	if !ok {
+		return false
+	}
+	h, err := gitstore.ParseHash(commit)
+	return err == nil && st.current[h]
 }
 
 // EnvironmentError returns why an environment cannot be used, or nil.

@@ -30,6 +30,7 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 			st.err = err
 		} else {
 			env.Status.Revision = rev.String()
+			st.current = e.firstParentsLocked(s.heads[env.Spec.Branch], rev)
 			if c, err := e.repo.Commit(rev); err == nil {
 				st.revisionTime = c.Committer.When
 			}
@@ -174,6 +175,24 @@ func (e *Engine) lastTouchLocked(head gitstore.Hash, dir string) gitstore.Hash {
 	}
 	e.touched[key] = result
 	return result
+}
+
+// firstParentsLocked lists the first-parent chain from head back to stop
+// (both included), at most maxTouchWalk commits.
+func (e *Engine) firstParentsLocked(head, stop gitstore.Hash) map[gitstore.Hash]bool {
+	out := map[gitstore.Hash]bool{}
+	for cur, i := head, 0; i < maxTouchWalk; i++ {
+		out[cur] = true
+		if cur == stop {
+			break
+		}
+		c, err := e.repo.Commit(cur)
+		if err != nil || len(c.Parents) == 0 {
+			break
+		}
+		cur = c.Parents[0]
+	}
+	return out
 }
 
 func toAPIImage(img kustomization.Image) gitgate.Image {

@@ -38,6 +38,9 @@ type Options struct {
 	PollInterval time.Duration
 	// StartTimeout bounds the whole start; default 3 minutes.
 	StartTimeout time.Duration
+	// FluxInterval is how often Flux fetches the fleet and reconciles each
+	// environment; default 10s.
+	FluxInterval time.Duration
 }
 
 // Stack is a running local stack.
@@ -163,7 +166,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 3 * time.Minute
 	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "sealed-secrets-controller", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate"} {
+	if opts.FluxInterval == 0 {
+		opts.FluxInterval = 10 * time.Second
+	}
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "sealed-secrets-controller", "source-controller", "kustomize-controller", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate"} {
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, "bin", bin)); err != nil {
 			return nil, fmt.Errorf("bin/%s is missing: run `make tools build` first", bin)
 		}
@@ -279,8 +285,15 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 
-	// The Sealed Secrets controller generates its key while the rest starts.
+	// The Sealed Secrets controller generates its key while the rest
+	// starts; Flux's API is there before gitgate, which reads it.
 	if err := s.startSealedSecrets(ctx, kubePort); err != nil {
+		return err
+	}
+	if err := s.installFluxAPI(ctx); err != nil {
+		return err
+	}
+	if err := s.startFlux(ctx, kubeURL, certs); err != nil {
 		return err
 	}
 
@@ -327,6 +340,9 @@ func (s *Stack) start(ctx context.Context) error {
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := s.waitForFlux(ctx); err != nil {
 		return err
 	}
 	// Admission last: from here on, Git is the only door.

@@ -35,12 +35,31 @@ type DriftSource interface {
 	Drift(namespace, environment string, since time.Time) []string
 }
 
+// FluxKustomization is what gitgate reads from a Flux Kustomization.
+type FluxKustomization struct {
+	// Ready is the status of its Ready condition.
+	Ready bool
+	// Message is its Ready condition's message.
+	Message string
+	// AppliedRevision is status.lastAppliedRevision, e.g. main@sha1:3f2a….
+	AppliedRevision string
+}
+
+// SyncSource reads the Flux Kustomizations that apply environments.
+type SyncSource interface {
+	// Kustomization returns the named Kustomization, and false when it is
+	// not known (not created, or Flux not installed).
+	Kustomization(namespace, name string) (FluxKustomization, bool)
+}
+
 // Backend is what every storage of gitgate.dev reads and writes through.
 type Backend struct {
 	Repositories Repositories
 	Namespaces   NamespaceState
 	// Drift, when set, shows break-glass changes on Environment status.
 	Drift DriftSource
+	// Sync, when set, fills Environment status.sync from Flux.
+	Sync SyncSource
 }
 
 // Target is one engine and the namespaces it serves in a request.

@@ -34,9 +34,9 @@ spec:
 func setupAdmission(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := stack.Kubectl(ctx, "admin", "get", "namespace", "shop-prod"); err != nil {
-		kubectl(t, "admin", "create", "namespace", "shop-prod")
-		// alice and bob may edit workloads there; RBAC is not what stops them.
+	// alice and bob may edit workloads in shop-prod (which Flux's
+	// Kustomization apps-prod fills); RBAC is not what stops them.
+	if _, err := stack.Kubectl(ctx, "admin", "get", "rolebinding", "teams-edit", "-n", "shop-prod"); err != nil {
 		kubectl(t, "admin", "create", "rolebinding", "teams-edit", "-n", "shop-prod", "--clusterrole=edit",
 			"--group=shop-developers", "--group=shop-release-managers")
 	}

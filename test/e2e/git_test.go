@@ -72,3 +72,25 @@ func (c *fleetClone) setTag(env, prefix string) string {
 	})
 	return tag
 }
+
+// commitFiles writes files (an empty content removes the file) into the
+// fleet's main branch as one commit, and pushes it.
+func (c *fleetClone) commitFiles(message string, files map[string]string) string {
+	c.t.Helper()
+	c.git(c.dir, "fetch", "-q", "origin")
+	c.git(c.dir, "checkout", "-q", "-B", "main", "origin/main")
+	for name, content := range files {
+		p := filepath.Join(c.dir, name)
+		if content == "" {
+			c.git(c.dir, "rm", "-q", name)
+			continue
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+		c.git(c.dir, "add", name)
+	}
+	c.git(c.dir, "commit", "-q", "-m", message)
+	c.git(c.dir, "push", "-q", "origin", "main")
+	return c.git(c.dir, "rev-parse", "HEAD")
+}

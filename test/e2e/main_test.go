@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	stack, err = localstack.Start(context.Background(), localstack.Options{RepoRoot: root, Dir: dir, PollInterval: time.Second})
+	stack, err = localstack.Start(context.Background(), localstack.Options{RepoRoot: root, Dir: dir, PollInterval: time.Second, FluxInterval: 2 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting the local stack:", err)
 		os.Exit(1)

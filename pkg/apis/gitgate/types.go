@@ -157,8 +157,11 @@ type SyncStatus struct {
 	Ready bool
 	// AppliedRevision is the revision Flux applied last.
 	AppliedRevision string
-	// UpToDate is true when AppliedRevision is the environment's Revision.
+	// UpToDate is true when the environment's path at AppliedRevision is
+	// what its branch holds now: Flux runs the environment's head.
 	UpToDate bool
+	// Message is the Kustomization's Ready condition message.
+	Message string
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -16,6 +16,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	netutils "k8s.io/utils/net"
@@ -122,18 +123,28 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
 	state := namespaceState{namespaces.Lister()}
 	drift, driftInformers := newBreakGlassEvents(client)
+	dyn, err := dynamic.NewForConfig(serverConfig.ClientConfig)
+	if err != nil {
+		return nil, nil, nil, namespaceState{}, fmt.Errorf("dynamic client: %w", err)
+	}
+	flux := newFluxKustomizations(dyn, client.Discovery())
 	cfg := &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
 			Repositories: manager,
 			Namespaces:   state,
 			Drift:        drift,
+			Sync:         flux,
 			Scheme:       scheme,
 			Codecs:       codecs,
 		},
 	}
 	serverConfig.AddPostStartHookOrDie("gitgate-break-glass-events", func(ctx genericapiserver.PostStartHookContext) error {
 		driftInformers.Start(ctx.Done())
+		return nil
+	})
+	serverConfig.AddPostStartHookOrDie("gitgate-flux-kustomizations", func(ctx genericapiserver.PostStartHookContext) error {
+		go flux.run(ctx, 30*time.Second)
 		return nil
 	})
 	namespaces.Informer() // registered now, started with the server's informers

@@ -1026,8 +1026,16 @@ func schema_pkg_apis_gitgate_v1alpha1_SyncStatus(ref common.ReferenceCallback) c
 					},
 					"upToDate": {
 						SchemaProps: spec.SchemaProps{
-							Description: "UpToDate is true when AppliedRevision is the environment's Revision.",
+							Description: "UpToDate is true when the environment's path at AppliedRevision is what its branch holds now: Flux runs the environment's head.",
+							Default:     false,
 							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message is the Kustomization's Ready condition message.",
+							Type:        []string{"string"},
 							Format:      "",
 						},
 					},

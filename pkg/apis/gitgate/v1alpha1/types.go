@@ -185,9 +185,13 @@ type SyncStatus struct {
 	// AppliedRevision is the revision Flux applied last.
 	// +optional
 	AppliedRevision string `json:"appliedRevision,omitempty"`
-	// UpToDate is true when AppliedRevision is the environment's Revision.
+	// UpToDate is true when the environment's path at AppliedRevision is
+	// what its branch holds now: Flux runs the environment's head.
 	// +optional
-	UpToDate bool `json:"upToDate,omitempty"`
+	UpToDate bool `json:"upToDate"`
+	// Message is the Kustomization's Ready condition message.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -80,6 +80,14 @@ func (r *REST) present(s *engine.Snapshot, env *gitgate.Environment, namespace, 
 		}
 		out.Status.Conditions = append(out.Status.Conditions, drift)
 	}
+	if ref := env.Spec.FluxKustomization; ref != nil && r.backend.Sync != nil {
+		if k, ok := r.backend.Sync.Kustomization(ref.Namespace, ref.Name); ok {
+			out.Status.Sync = &gitgate.SyncStatus{Ready: k.Ready, AppliedRevision: k.AppliedRevision, Message: k.Message}
+			if s != nil {
+				out.Status.Sync.UpToDate = s.PathCurrentAt(env.Name, registry.RevisionCommit(k.AppliedRevision))
+			}
+		}
+	}
 	return &out
 }
 

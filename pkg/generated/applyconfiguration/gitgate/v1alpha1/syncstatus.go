@@ -27,8 +27,11 @@ type SyncStatusApplyConfiguration struct {
 	Ready *bool `json:"ready,omitempty"`
 	// AppliedRevision is the revision Flux applied last.
 	AppliedRevision *string `json:"appliedRevision,omitempty"`
-	// UpToDate is true when AppliedRevision is the environment's Revision.
+	// UpToDate is true when the environment's path at AppliedRevision is
+	// what its branch holds now: Flux runs the environment's head.
 	UpToDate *bool `json:"upToDate,omitempty"`
+	// Message is the Kustomization's Ready condition message.
+	Message *string `json:"message,omitempty"`
 }
 
 // SyncStatusApplyConfiguration constructs a declarative configuration of the SyncStatus type for use with
@@ -58,5 +61,13 @@ func (b *SyncStatusApplyConfiguration) WithAppliedRevision(value string) *SyncSt
 // If called multiple times, the UpToDate field is set to the value of the last call.
 func (b *SyncStatusApplyConfiguration) WithUpToDate(value bool) *SyncStatusApplyConfiguration {
 	b.UpToDate = &value
+	return b
+}
+
+// WithMessage sets the Message field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Message field is set to the value of the last call.
+func (b *SyncStatusApplyConfiguration) WithMessage(value string) *SyncStatusApplyConfiguration {
+	b.Message = &value
 	return b
 }
