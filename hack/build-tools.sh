@@ -2,8 +2,8 @@
 # build-tools.sh builds the binaries that the local stack and the end-to-end
 # tests run into bin/: kube-apiserver, kube-controller-manager, kubectl and
 # etcd from hack/tools, Flux's source-controller and kustomize-controller
-# from hack/tools/flux, and the Sealed Secrets controller from
-# hack/tools/sealed-secrets. It also copies the CRDs those controllers serve
+# from hack/tools/flux, the Sealed Secrets controller from
+# hack/tools/sealed-secrets and helm from hack/tools/helm. It also copies the CRDs those controllers serve
 # from their modules into bin/crds.
 # A binary is rebuilt only when its module's go.mod or go.sum changed since it
 # was built, so repeated runs cost nothing.
@@ -42,6 +42,8 @@ ss_version=$(module_version "$tools/sealed-secrets" github.com/bitnami/sealed-se
 build "$tools/sealed-secrets" sealed-secrets-controller github.com/bitnami/sealed-secrets/cmd/controller "-X main.VERSION=${ss_version}"
 build "$tools/flux" source-controller github.com/fluxcd/source-controller
 build "$tools/flux" kustomize-controller github.com/fluxcd/kustomize-controller
+helm_version=$(module_version "$tools/helm" helm.sh/helm/v3)
+build "$tools/helm" helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=${helm_version}"
 
 # CRDs, straight from the modules the controllers were built from.
 mkdir -p "$bin/crds"

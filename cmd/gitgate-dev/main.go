@@ -23,7 +23,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Println("Starting etcd, kube-apiserver, the fleet's Git server and gitgate-apiserver...")
+	fmt.Println("Starting etcd, kube-apiserver, the fleet's Git server, Flux, Sealed Secrets and gitgate-apiserver...")
 	stack, err := localstack.Start(ctx, localstack.Options{RepoRoot: *repoRoot, Dir: *dir})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local stack failed:", err)
@@ -40,6 +40,11 @@ gitgate is running. In another shell:
   kubectl create promotion --to prod --context alice     # 403: alice may not promote into prod
   kubectl create promotion --to prod --context bob       # a commit on the fleet's main branch
   kubectl get promotions
+  kubectl get deployment app -n shop-prod -o wide         # Flux applied the promotion
+  kubectl get environment prod -o jsonpath='{.status.sync}'
+  kubectl set image deployment/app app=x:1 -n shop-prod  # refused: Git is the only door
+  kubectl create secret generic db --from-literal=password=s3cr3t --dry-run=client -o yaml \
+    | kubectl gitgate seal --environment prod --context bob
   kubectl gitgate history prod
   git clone "$GITGATE_GIT_URL" fleet && git -C fleet log -3
 
