@@ -5,7 +5,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build binaries install-plugins tools run test test-unit verify verify-codegen update-codegen bench clean
+.PHONY: all build binaries install-plugins tools run test test-unit verify verify-codegen update-codegen verify-manifests update-manifests bench clean
 
 all: build
 
@@ -23,18 +23,20 @@ install-plugins: binaries
 	install -d $(PREFIX)/bin
 	install -m 0755 $(BIN)/kubectl-create-promotion $(BIN)/kubectl-gitgate $(PREFIX)/bin/
 
-## run: the local stack (etcd, kube-apiserver, Git server, gitgate-apiserver).
+## run: the local stack (etcd, kube-apiserver, kube-controller-manager, Git
+## server, Flux, Sealed Secrets, gitgate-apiserver).
 run: tools binaries
 	$(BIN)/gitgate-dev
 
-## tools: build kube-apiserver, kubectl and etcd (v1.37.2) into bin/, once.
+## tools: build kube-apiserver, kubectl, etcd, Flux, Sealed Secrets and helm
+## into bin/ (and their CRDs into bin/crds), once.
 tools:
 	./hack/build-tools.sh
 
 ## test: generated code and formatting checks, then every test: the
 ## packages under the race detector (against a real git http-backend on
 ## loopback), then the end-to-end suite (kube-apiserver, kubectl, Git).
-test: verify tools binaries
+test: tools binaries verify
 	$(GO) test -race -count=1 -timeout 20m ./pkg/... ./cmd/...
 	$(GO) test -count=1 -timeout 30m ./test/...
 
@@ -42,8 +44,8 @@ test: verify tools binaries
 test-unit:
 	$(GO) test -count=1 ./pkg/...
 
-## verify: formatting, vet and generated code are up to date.
-verify: verify-codegen
+## verify: formatting, vet, generated code and rendered manifests are up to date.
+verify: verify-codegen verify-manifests
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: run gofmt -w on the files above"; exit 1; }
 	$(GO) vet ./...
 
@@ -54,6 +56,15 @@ update-codegen:
 ## verify-codegen: fail when generated code is not what update-codegen makes.
 verify-codegen:
 	./hack/verify-codegen.sh
+
+## update-manifests: render the chart's policy file and the plain manifests
+## in artifacts/install.
+update-manifests: tools binaries
+	./hack/update-manifests.sh
+
+## verify-manifests: fail when those differ from what update-manifests makes.
+verify-manifests: tools binaries
+	./hack/verify-manifests.sh
 
 ## bench: the engine's benchmarks (figures go into docs/performance.md).
 bench:

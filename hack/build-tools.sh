@@ -5,8 +5,8 @@
 # from hack/tools/flux, the Sealed Secrets controller from
 # hack/tools/sealed-secrets and helm from hack/tools/helm. It also copies the CRDs those controllers serve
 # from their modules into bin/crds.
-# A binary is rebuilt only when its module's go.mod or go.sum changed since it
-# was built, so repeated runs cost nothing.
+# A binary is rebuilt only when its module's go.mod or go.sum, or its link
+# flags, changed since it was built, so repeated runs cost nothing.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +18,7 @@ k8s_version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$to
 
 build() { # module-dir name package [ldflags]
   local dir=$1 name=$2 pkg=$3 ldflags="-s -w ${4:-}" stamp
-  stamp=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)
+  stamp=$( (cat "$dir/go.mod" "$dir/go.sum"; echo "$ldflags") | sha256sum | cut -c1-16)
   if [[ -x "$bin/$name" && "$(cat "$bin/.$name.stamp" 2>/dev/null)" == "$stamp" ]]; then
     return 0
   fi
@@ -43,7 +43,9 @@ build "$tools/sealed-secrets" sealed-secrets-controller github.com/bitnami/seale
 build "$tools/flux" source-controller github.com/fluxcd/source-controller
 build "$tools/flux" kustomize-controller github.com/fluxcd/kustomize-controller
 helm_version=$(module_version "$tools/helm" helm.sh/helm/v3)
-build "$tools/helm" helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=${helm_version}"
+# helm template assumes the Kubernetes version it was built for: the stack's.
+k8s_minor=$(echo "$k8s_version" | cut -d. -f2)
+build "$tools/helm" helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=${helm_version} -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${k8s_minor} -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${k8s_minor}"
 
 # CRDs, straight from the modules the controllers were built from.
 mkdir -p "$bin/crds"
@@ -59,3 +61,17 @@ crds "$tools/sealed-secrets" github.com/bitnami/sealed-secrets helm/sealed-secre
 # source-controller watches every kind it serves, so all of its CRDs go in.
 crds "$tools/flux" github.com/fluxcd/source-controller $(cd "$(cd "$tools/flux" && go list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)" && ls config/crd/bases/*.yaml)
 crds "$tools/flux" github.com/fluxcd/kustomize-controller config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml
+
+# CRDs of the kinds the chart can render (cert-manager's Certificate and
+# Issuer, Prometheus Operator's ServiceMonitor), so that the chart tests can
+# check every rendered object against a real API server.
+crds_at() { # module@version files...
+  local dir f
+  dir=$(cd "$root" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  shift
+  for f in "$@"; do
+    install -m 0644 "$dir/$f" "$bin/crds/"
+  done
+}
+crds_at github.com/cert-manager/cert-manager@v1.21.2 deploy/crds/cert-manager.io_certificates.yaml deploy/crds/cert-manager.io_issuers.yaml
+crds_at github.com/prometheus-operator/prometheus-operator@v0.85.0 example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml

@@ -18,7 +18,6 @@ type stackCerts struct {
 	ca                *pki.CA
 	admin             pki.KeyPair
 	users             map[string]pki.KeyPair // kubeconfig context -> client certificate
-	server            pki.KeyPair            // gitgate-apiserver's client identity
 	controllerManager pki.KeyPair
 	gitPassword       string
 }
@@ -59,7 +58,6 @@ func (s *Stack) writePKI() (*stackCerts, error) {
 		ContextAdmin: {CommonName: "admin", Organizations: []string{"system:masters"}, Client: true},
 		ContextAlice: {CommonName: "alice", Organizations: []string{"shop-developers"}, Client: true},
 		ContextBob:   {CommonName: "bob", Organizations: []string{"shop-release-managers"}, Client: true},
-		"server":     {CommonName: serverUser, Client: true},
 		// The local controller manager runs every controller under one identity.
 		"kube-controller-manager": {CommonName: "system:kube-controller-manager", Organizations: []string{"system:masters"}, Client: true},
 	}
@@ -70,8 +68,7 @@ func (s *Stack) writePKI() (*stackCerts, error) {
 		}
 		certs.users[name] = pair
 	}
-	certs.admin, certs.server, certs.controllerManager = certs.users[ContextAdmin], certs.users["server"], certs.users["kube-controller-manager"]
-	delete(certs.users, "server")
+	certs.admin, certs.controllerManager = certs.users[ContextAdmin], certs.users["kube-controller-manager"]
 	delete(certs.users, "kube-controller-manager")
 	for file, data := range map[string][]byte{"ca.crt": ca.CertPEM, "front-proxy-ca.crt": frontProxyCA.CertPEM} {
 		if err := os.WriteFile(s.path("pki", file), data, 0o600); err != nil {
@@ -104,7 +101,7 @@ func (s *Stack) writeServiceAccountKeys() error {
 	return os.WriteFile(s.path("pki", "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600)
 }
 
-// writeKubeconfigs writes the users' kubeconfig and gitgate-apiserver's own.
+// writeKubeconfigs writes the users' kubeconfig and kube-controller-manager's.
 func (s *Stack) writeKubeconfigs(server string, certs *stackCerts) error {
 	users := clientcmdapi.NewConfig()
 	users.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: certs.ca.CertPEM}
@@ -116,7 +113,7 @@ func (s *Stack) writeKubeconfigs(server string, certs *stackCerts) error {
 	if err := clientcmd.WriteToFile(*users, s.Kubeconfig); err != nil {
 		return err
 	}
-	for name, pair := range map[string]pki.KeyPair{"gitgate-apiserver": certs.server, "kube-controller-manager": certs.controllerManager} {
+	for name, pair := range map[string]pki.KeyPair{"kube-controller-manager": certs.controllerManager} {
 		cfg := clientcmdapi.NewConfig()
 		cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: certs.ca.CertPEM}
 		cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: pair.CertPEM, ClientKeyData: pair.KeyPEM}

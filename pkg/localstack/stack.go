@@ -146,9 +146,8 @@ const (
 )
 
 const (
-	namespace  = "shop"
-	serverUser = "system:gitgate-apiserver"
-	gitUser    = "fleet"
+	namespace = "shop"
+	gitUser   = "fleet"
 )
 
 //go:embed manifests.yaml.tmpl
@@ -169,7 +168,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.FluxInterval == 0 {
 		opts.FluxInterval = 10 * time.Second
 	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "sealed-secrets-controller", "source-controller", "kustomize-controller", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate"} {
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "sealed-secrets-controller", "source-controller", "kustomize-controller", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate", "helm"} {
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, "bin", bin)); err != nil {
 			return nil, fmt.Errorf("bin/%s is missing: run `make tools build` first", bin)
 		}
@@ -297,17 +296,24 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 
-	// gitgate-apiserver.
+	// gitgate-apiserver, with the chart's ServiceAccount, RBAC and configuration.
 	configFile := s.path("gitgate-config.yaml")
 	if err := s.BindNamespaces(namespace); err != nil {
+		return err
+	}
+	if err := s.applyChartRBAC(ctx); err != nil {
+		return err
+	}
+	serverKubeconfig, err := s.serviceAccountKubeconfig(ctx, kubeURL, releaseNamespace, serverServiceAccount)
+	if err != nil {
 		return err
 	}
 	s.gitgateArgs = []string{
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", gitgatePort),
 		"--tls-cert-file=" + s.path("pki", "gitgate-apiserver.crt"), "--tls-private-key-file=" + s.path("pki", "gitgate-apiserver.key"),
-		"--kubeconfig=" + s.path("gitgate-apiserver.kubeconfig"),
-		"--authentication-kubeconfig=" + s.path("gitgate-apiserver.kubeconfig"),
-		"--authorization-kubeconfig=" + s.path("gitgate-apiserver.kubeconfig"),
+		"--kubeconfig=" + serverKubeconfig,
+		"--authentication-kubeconfig=" + serverKubeconfig,
+		"--authorization-kubeconfig=" + serverKubeconfig,
 		"--config=" + configFile, "--cert-dir=" + s.path("pki", "gitgate-generated"),
 		"--admission-bind-address=127.0.0.1", fmt.Sprintf("--admission-port=%d", admissionPort),
 	}
@@ -353,23 +359,11 @@ func (s *Stack) start(ctx context.Context) error {
 	return s.writeEnvFile()
 }
 
-// BindNamespaces rewrites gitgate's configuration so that the fleet
-// repository serves these namespaces; the server reloads it by itself.
+// BindNamespaces rewrites gitgate's configuration, as the chart renders it,
+// so that the fleet repository serves these namespaces; the server reloads
+// it by itself.
 func (s *Stack) BindNamespaces(namespaces ...string) error {
-	config := fmt.Sprintf(`repositories:
-- name: shop-fleet
-  url: %s
-  defaultBranch: main
-  namespaces: [%s]
-  secretRef: {namespace: gitgate-system, name: shop-fleet-auth}
-  pollInterval: %s
-  commitAuthor: {name: gitgate, email: gitgate@example.com}
-`, s.Git.URL("fleet"), strings.Join(namespaces, ", "), s.opts.PollInterval)
-	tmp := s.path("gitgate-config.yaml.tmp")
-	if err := os.WriteFile(tmp, []byte(config), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, s.path("gitgate-config.yaml")) // never a half-written file
+	return s.writeChartConfig(context.Background(), namespaces)
 }
 
 // startGitgate starts gitgate-apiserver with the stack's arguments and any extra ones.
@@ -502,7 +496,7 @@ func (s *Stack) startGit(ctx context.Context, certs *stackCerts) error {
 
 func (s *Stack) applyManifests(ctx context.Context, gitgatePort int, certs *stackCerts) error {
 	err := s.applyTemplate(ctx, manifestsTemplate, "manifests.yaml", map[string]any{
-		"Namespace": namespace, "ServerUser": serverUser, "ServerPort": gitgatePort,
+		"Namespace": namespace, "ServerPort": gitgatePort,
 		"GitUser": gitUser, "GitPassword": certs.gitPassword,
 		"GitCA":     base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
 		"ServingCA": base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
