@@ -21,8 +21,9 @@ const SealedSecretsService = "kube-system/sealed-secrets-controller"
 // startSealedSecrets runs the Sealed Secrets controller as a local process
 // under its own ServiceAccount, with its CRD from the module it was built
 // from. The controller reads its in-cluster configuration from fixed paths
-// under /var/run/secrets, so it runs in a private mount namespace where a
-// tmpfs over /run holds its token; the host's /run is untouched.
+// under /var/run/secrets, so it runs in a private mount namespace (inside
+// a user namespace, so no privilege is needed) where a tmpfs over /run
+// holds its token; the host's /run is untouched.
 func (s *Stack) startSealedSecrets(ctx context.Context, kubePort int) error {
 	hostIP, err := hostAddress()
 	if err != nil {
@@ -53,7 +54,7 @@ func (s *Stack) startSealedSecrets(ctx context.Context, kubePort int) error {
 	script := fmt.Sprintf(`mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p %[1]s && cp %[2]s/token %[2]s/ca.crt %[2]s/namespace %[1]s/ && exec "$0" "$@"`, inPod, saDir)
 	env := []string{"KUBERNETES_SERVICE_HOST=127.0.0.1", fmt.Sprintf("KUBERNETES_SERVICE_PORT=%d", kubePort), "POD_NAMESPACE=kube-system"}
 	p, err := startProcessEnv("sealed-secrets-controller", s.path("logs"), env, "unshare",
-		"--mount", "--propagation", "private", "sh", "-c", script, s.bin("sealed-secrets-controller"),
+		"--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c", script, s.bin("sealed-secrets-controller"),
 		fmt.Sprintf("--listen-addr=%s", net.JoinHostPort(hostIP.String(), fmt.Sprint(ports[0]))),
 		fmt.Sprintf("--listen-metrics-addr=127.0.0.1:%d", ports[1]),
 		"--key-renew-period=0", "--log-info-stdout=true")
