@@ -72,6 +72,23 @@ func TestSealedSecretsReachTheClusterOnlyThroughGit(t *testing.T) {
 		return ""
 	})
 
+	// Dry runs: on the client with a certificate file, nothing sent; on
+	// the server, every check and no commit.
+	certFile := filepath.Join(t.TempDir(), "cert.pem")
+	cert := kubectl(t, "bob", "get", "--raw", "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem")
+	if err := os.WriteFile(certFile, []byte(cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = plugin("bob", "gitgate", "seal", "cache-token", "--from-literal=token="+password, "--environment", "prod",
+		"--cert", certFile, "--dry-run=client", "-o", "yaml", "-n", "shop")
+	if err != nil || !strings.Contains(out, "kind: SealedSecret") || !strings.Contains(out, "namespace: shop-prod") || strings.Contains(out, password) {
+		t.Fatalf("client dry run: %v\n%s", err, out)
+	}
+	out, err = plugin("bob", "gitgate", "seal", "cache-token", "--from-literal=token="+password, "--environment", "prod", "--dry-run=server", "-n", "shop")
+	if err != nil || !strings.Contains(out, "(server dry run)") {
+		t.Fatalf("server dry run: %v\n%s", err, out)
+	}
+
 	// Sealing is RBAC-scoped like promoting: alice may not seal for prod.
 	out, err = stack.KubectlPluginStdin(ctx, "alice", []byte(secret), "gitgate", "seal", "--environment", "prod", "-n", "shop")
 	if err == nil || !strings.Contains(out, `needs the verb "seal" on environments.gitgate.dev named "prod"`) {
