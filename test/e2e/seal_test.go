@@ -89,6 +89,18 @@ func TestSealedSecretsReachTheClusterOnlyThroughGit(t *testing.T) {
 		t.Fatalf("server dry run: %v\n%s", err, out)
 	}
 
+	// The API takes ciphertext only: a plain Secret sent straight to it is a
+	// 422 that names the field.
+	plain := `{"apiVersion":"gitgate.dev/v1alpha1","kind":"SealedSecretRequest","spec":{"sealedSecret":` +
+		`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"raw","namespace":"shop-prod"},"stringData":{"password":"` + password + `"}}}}`
+	out = kubectlFails(t, "bob", plain, "create", "--raw", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod/sealedsecrets", "-f", "-")
+	if !strings.Contains(out, "spec.sealedSecret.kind") || !strings.Contains(out, "is invalid") {
+		t.Fatalf("a plain Secret sent to the API:\n%s", out)
+	}
+	if !strings.Contains(out, "seal it first") {
+		t.Errorf("the 422 does not say what to do:\n%s", out)
+	}
+
 	// Sealing is RBAC-scoped like promoting: alice may not seal for prod.
 	out, err = stack.KubectlPluginStdin(ctx, "alice", []byte(secret), "gitgate", "seal", "--environment", "prod", "-n", "shop")
 	if err == nil || !strings.Contains(out, `needs the verb "seal" on environments.gitgate.dev named "prod"`) {

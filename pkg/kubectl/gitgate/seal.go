@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	ssv1alpha1 "github.com/bitnami/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -177,8 +178,8 @@ func (o *sealOptions) run(ctx context.Context, args []string) error {
 }
 
 // print writes the SealedSecret as -o asks, or one line saying what happened.
-func (o *sealOptions) print(sealed any, what string) error {
-	name := "sealedsecret.bitnami.com/" + sealedName(sealed)
+func (o *sealOptions) print(sealed *ssv1alpha1.SealedSecret, what string) error {
+	name := "sealedsecret.bitnami.com/" + sealed.Name
 	switch o.output {
 	case "yaml":
 		b, err := yaml.Marshal(sealed)
@@ -200,13 +201,6 @@ func (o *sealOptions) print(sealed any, what string) error {
 	}
 	_, err := fmt.Fprintf(o.Out, "%s %s\n", name, what)
 	return err
-}
-
-func sealedName(obj any) string {
-	if m, ok := obj.(metav1.Object); ok {
-		return m.GetName()
-	}
-	return ""
 }
 
 // readSecret builds the Secret from NAME and --from-* flags, or reads it
