@@ -58,6 +58,9 @@ type Stack struct {
 	GitgateURL string
 	// Git is the fleet's Git server; stop and restart it to test outages.
 	Git *gitserver.Server
+	// ReceiverURL is the fleet's push-webhook address; WebhookToken
+	// authenticates notifications to it.
+	ReceiverURL, WebhookToken string
 
 	procs         []*process
 	gitgate       *process
@@ -198,11 +201,13 @@ func (s *Stack) path(parts ...string) string {
 func (s *Stack) bin(name string) string { return filepath.Join(s.opts.RepoRoot, "bin", name) }
 
 func (s *Stack) start(ctx context.Context) error {
-	ports, err := freePorts(6)
+	ports, err := freePorts(7)
 	if err != nil {
 		return err
 	}
-	etcdPort, etcdPeerPort, kubePort, gitgatePort, kcmPort, admissionPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	etcdPort, etcdPeerPort, kubePort, gitgatePort, kcmPort, admissionPort, receiverPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
+	s.ReceiverURL = fmt.Sprintf("https://127.0.0.1:%d/hooks/shop-fleet", receiverPort)
+	s.WebhookToken = randomToken()
 	s.GitgateURL = fmt.Sprintf("https://127.0.0.1:%d", gitgatePort)
 	certs, err := s.writePKI()
 	if err != nil {
@@ -316,6 +321,7 @@ func (s *Stack) start(ctx context.Context) error {
 		"--authorization-kubeconfig=" + serverKubeconfig,
 		"--config=" + configFile, "--cert-dir=" + s.path("pki", "gitgate-generated"),
 		"--admission-bind-address=127.0.0.1", fmt.Sprintf("--admission-port=%d", admissionPort),
+		"--receiver-bind-address=127.0.0.1", fmt.Sprintf("--receiver-port=%d", receiverPort),
 	}
 	if err := s.startGitgate(); err != nil {
 		return err
@@ -497,7 +503,7 @@ func (s *Stack) startGit(ctx context.Context, certs *stackCerts) error {
 func (s *Stack) applyManifests(ctx context.Context, gitgatePort int, certs *stackCerts) error {
 	err := s.applyTemplate(ctx, manifestsTemplate, "manifests.yaml", map[string]any{
 		"Namespace": namespace, "ServerPort": gitgatePort,
-		"GitUser": gitUser, "GitPassword": certs.gitPassword,
+		"GitUser": gitUser, "GitPassword": certs.gitPassword, "WebhookToken": s.WebhookToken,
 		"GitCA":     base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
 		"ServingCA": base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/config"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+	"github.com/gitgate-dev/gitgate/pkg/receiver"
 )
 
 // SecretReader returns the data of a Secret.
@@ -66,6 +67,9 @@ type repository struct {
 	key    [32]byte // settings and credentials: a change makes a new engine
 	engine *engine.Engine
 	stop   context.CancelFunc
+	// webhookToken authenticates push notifications (the Secret's
+	// webhookToken key); empty disables them.
+	webhookToken []byte
 }
 
 // New makes a manager; Start loads the configuration.
@@ -136,13 +140,23 @@ func (m *Manager) Ready() error {
 	return nil
 }
 
-// Refresh fetches the named repository now (the push-webhook receiver's job).
+// Refresh fetches the named repository now.
 func (m *Manager) Refresh(ctx context.Context, name string) error {
 	r, ok := m.bindings.Load().repos[name]
 	if !ok {
 		return fmt.Errorf("no repository named %q", name)
 	}
 	return r.engine.Refresh(ctx)
+}
+
+// Receiver returns what the push-webhook receiver needs of a repository:
+// its webhookToken and a refresh.
+func (m *Manager) Receiver(name string) (receiver.Target, bool) {
+	r, ok := m.bindings.Load().repos[name]
+	if !ok {
+		return receiver.Target{}, false
+	}
+	return receiver.Target{Token: r.webhookToken, Refresh: r.engine.Refresh}, true
 }
 
 func (m *Manager) reload(ctx context.Context) error {
@@ -168,7 +182,7 @@ func (m *Manager) reload(ctx context.Context) error {
 	next := &bindings{raw: raw, repos: map[string]*repository{}, byNamespace: map[string]*repository{}}
 	changed := !bytes.Equal(raw, old.raw)
 	for _, rc := range cfg.Repositories {
-		creds, err := m.credentials(ctx, rc)
+		creds, token, err := m.credentials(ctx, rc)
 		if err != nil {
 			return err
 		}
@@ -181,8 +195,10 @@ func (m *Manager) reload(ctx context.Context) error {
 				return err
 			}
 		} else {
+			changed = changed || !bytes.Equal(r.webhookToken, token)
 			r = &repository{cfg: rc, key: key, engine: r.engine, stop: r.stop}
 		}
+		r.webhookToken = token
 		next.repos[rc.Name] = r
 		for _, ns := range rc.Namespaces {
 			next.byNamespace[ns] = r
@@ -201,13 +217,15 @@ func (m *Manager) reload(ctx context.Context) error {
 	return nil
 }
 
-func (m *Manager) credentials(ctx context.Context, rc config.Repository) (gitstore.Credentials, error) {
+// credentials reads a repository's Secret: Git credentials, and the
+// webhookToken of push notifications.
+func (m *Manager) credentials(ctx context.Context, rc config.Repository) (gitstore.Credentials, []byte, error) {
 	if rc.SecretRef == nil {
-		return gitstore.Credentials{}, nil
+		return gitstore.Credentials{}, nil, nil
 	}
 	data, err := m.opts.Secrets(ctx, rc.SecretRef.Namespace, rc.SecretRef.Name)
 	if err != nil {
-		return gitstore.Credentials{}, fmt.Errorf("repository %s: reading Secret %s/%s: %w", rc.Name, rc.SecretRef.Namespace, rc.SecretRef.Name, err)
+		return gitstore.Credentials{}, nil, fmt.Errorf("repository %s: reading Secret %s/%s: %w", rc.Name, rc.SecretRef.Namespace, rc.SecretRef.Name, err)
 	}
 	return gitstore.Credentials{
 		Username:    string(data["username"]),
@@ -216,7 +234,7 @@ func (m *Manager) credentials(ctx context.Context, rc config.Repository) (gitsto
 		CAFile:      data["ca.crt"],
 		Identity:    data["identity"],
 		KnownHosts:  data["known_hosts"],
-	}, nil
+	}, data["webhookToken"], nil
 }
 
 // settingsKey identifies what an engine is built from; the namespaces a

@@ -3,14 +3,19 @@ package repositories
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+	"github.com/gitgate-dev/gitgate/pkg/receiver"
 )
 
 func TestReloadRebindsNamespacesAndKeepsEngines(t *testing.T) {
@@ -123,4 +128,57 @@ func TestRotatedCredentialsTakeEffect(t *testing.T) {
 	if again, _, _ := m.Engine("shop"); again == first {
 		t.Error("rotated credentials kept the old engine")
 	}
+}
+
+func TestPushNotificationsRefreshAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	git, err := gitserver.Start(gitserver.Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer git.Stop()
+	if _, err := git.InitRepository(ctx, "fleet", filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	// An hour between polls: only the notification can explain a fresh read.
+	config := fmt.Sprintf("repositories:\n- {name: fleet, url: %s, namespaces: [shop], pollInterval: 1h, secretRef: {namespace: gitgate-system, name: fleet-auth}}\n", git.URL("fleet"))
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secrets := func(context.Context, string, string) (map[string][]byte, error) {
+		return map[string][]byte{"webhookToken": []byte("hook-token")}, nil
+	}
+	m := New(Options{ConfigPath: file, Secrets: secrets, ReloadInterval: 10 * time.Millisecond})
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the repository is read", func() bool { return m.Ready() == nil })
+	e, _, _ := m.Engine("shop")
+	before := e.Snapshot().ResourceVersion()
+
+	// Someone pushes.
+	work := filepath.Join(t.TempDir(), "work")
+	run := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	run("", "clone", "-q", git.URL("fleet"), work)
+	run(work, "-c", "user.name=someone", "-c", "user.email=s@example.com", "commit", "-q", "--allow-empty", "-m", "push")
+	run(work, "push", "-q", "origin", "HEAD:main")
+
+	h := &receiver.Handler{Lookup: m.Receiver}
+	req := httptest.NewRequest(http.MethodPost, receiver.PathPrefix+"fleet", strings.NewReader("{}"))
+	req.Header.Set("X-Gitlab-Token", "hook-token")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("notification: %d %s", rec.Code, rec.Body)
+	}
+	waitUntil(t, "the pushed commit is read", func() bool { return e.Snapshot().ResourceVersion() > before })
 }

@@ -188,7 +188,10 @@ func TestChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 				t.Fatal("want no admission objects and no PodDisruptionBudget for one replica")
 			}
 		}},
-		{"repositories and a ServiceMonitor", []string{"--set-json", repos, "--set", "metrics.serviceMonitor.enabled=true"}, func(t *testing.T, objs []object) {
+		{"repositories, receiver and a ServiceMonitor", []string{"--set-json", repos, "--set", "metrics.serviceMonitor.enabled=true", "--set", "receiver.enabled=true"}, func(t *testing.T, objs []object) {
+			if svc := yamlOf(t, find(objs, "Service")[0]); !strings.Contains(svc, "name: receiver") || !strings.Contains(yamlOf(t, find(objs, "Deployment")[0]), "--receiver-port=9444") {
+				t.Fatal("want the receiver's port on the Service and the server")
+			}
 			roles := map[string]string{}
 			for _, r := range find(objs, "Role") {
 				roles[str(r, "metadata", "namespace")] = yamlOf(t, r)

@@ -83,4 +83,7 @@ func TestAPIServiceStaysAvailableAndSecretsStayOutOfLogs(t *testing.T) {
 	if strings.Contains(string(logs), password) {
 		t.Fatal("gitgate-apiserver's log contains the Git password")
 	}
+	if strings.Contains(string(logs), stack.WebhookToken) {
+		t.Fatal("gitgate-apiserver's log contains the push-webhook token")
+	}
 }

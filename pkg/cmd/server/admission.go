@@ -105,15 +105,21 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 	mux := http.NewServeMux()
 	mux.Handle("/validate", handler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	return serveTLS(ctx, "the admission webhook", net.JoinHostPort(a.BindAddress.String(), strconv.Itoa(a.Port)), mux, cert)
+}
+
+// serveTLS serves handler on addr with the API server's own (reloadable)
+// certificate until ctx ends.
+func serveTLS(ctx context.Context, what, addr string, handler http.Handler, cert dynamiccertificates.CertKeyContentProvider) error {
 	srv := &http.Server{
-		Addr:              net.JoinHostPort(a.BindAddress.String(), strconv.Itoa(a.Port)),
-		Handler:           mux,
+		Addr:              addr,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certificateFrom(cert)},
 	}
-	ln, err := net.Listen("tcp", srv.Addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("admission webhook: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	go func() {
 		<-ctx.Done()
@@ -123,10 +129,10 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 	}()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			klog.FromContext(ctx).Error(err, "Admission webhook stopped")
+			klog.FromContext(ctx).Error(err, "Stopped serving", "what", what)
 		}
 	}()
-	klog.FromContext(ctx).Info("Serving the admission webhook", "address", ln.Addr().String())
+	klog.FromContext(ctx).Info("Serving", "what", what, "address", ln.Addr().String())
 	return nil
 }
 

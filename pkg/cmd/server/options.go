@@ -40,6 +40,8 @@ type Options struct {
 	GitRetryAfter time.Duration
 	// Admission configures the validating webhook.
 	Admission *AdmissionOptions
+	// Receiver configures the push-webhook receiver.
+	Receiver *ReceiverOptions
 
 	Out, ErrOut io.Writer
 }
@@ -54,6 +56,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		ConfigReloadInterval: 2 * time.Second,
 		GitRetryAfter:        time.Second,
 		Admission:            newAdmissionOptions(),
+		Receiver:             newReceiverOptions(),
 		Out:                  out,
 		ErrOut:               errOut,
 	}
@@ -68,6 +71,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout, "Timeout of each Git fetch and push.")
 	fs.DurationVar(&o.ConfigReloadInterval, "config-reload-interval", o.ConfigReloadInterval, "How often the configuration file is checked for changes.")
 	o.Admission.AddFlags(fs)
+	o.Receiver.AddFlags(fs)
 	fs.DurationVar(&o.GitRetryAfter, "git-retry-after", o.GitRetryAfter, "Retry-After of the 503 a write gets while Git is unreachable. client-go and kubectl retry such a 503 up to 10 times, so this also bounds how long they wait for Git.")
 }
 
@@ -178,6 +182,9 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if err := manager.Start(ctx); err != nil {
+		return err
+	}
+	if err := o.Receiver.start(ctx, cfg, manager); err != nil {
 		return err
 	}
 	if err := o.Admission.start(ctx, cfg, manager, client, namespaces); err != nil {
