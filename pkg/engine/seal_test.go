@@ -114,7 +114,7 @@ func TestPlainSecretsShowOnStatusAndAreNeverPromoted(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := apimeta.FindStatusCondition(dev.Status.Conditions, gitgate.ConditionPlaintextSecrets)
-	if c == nil || c.Status != "True" || !strings.Contains(c.Message, "api-token") || !strings.Contains(c.Message, "kubectl gitgate seal --environment dev") {
+	if c == nil || c.Status != "True" || !strings.Contains(c.Message, "api-token (deploy/secret.yaml)") || !strings.Contains(c.Message, "kubectl gitgate seal --environment dev") {
 		t.Fatalf("dev's PlaintextSecrets condition = %+v", c)
 	}
 	test, _ := e.Snapshot().Environment("test")

@@ -38,7 +38,7 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 			var out *kustomization.Rendered
 			if out, renderErr = e.renderLocked(env.Spec.Branch, s.heads[env.Spec.Branch], env.Spec.Path); renderErr == nil {
 				env.Status.Images = effectiveImages(images, out.Images)
-				plainSecrets = out.PlainSecrets
+				plainSecrets = describePlainSecrets(out)
 			} else {
 				env.Status.Images = effectiveImages(images, nil)
 			}
@@ -81,6 +81,19 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 	} else {
 		apimeta.RemoveStatusCondition(&env.Status.Conditions, gitgate.ConditionPlaintextSecrets)
 	}
+}
+
+// describePlainSecrets lists the plain Secrets a render holds, each with the
+// files it comes from when they can be told.
+func describePlainSecrets(out *kustomization.Rendered) []string {
+	described := make([]string, 0, len(out.PlainSecrets))
+	for _, s := range out.PlainSecrets {
+		if files := out.PlainSecretSources[path.Base(s)]; len(files) > 0 {
+			s += " (" + strings.Join(files, ", ") + ")"
+		}
+		described = append(described, s)
+	}
+	return described
 }
 
 // plaintextCondition names the plain Secrets an environment's overlay renders.

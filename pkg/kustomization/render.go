@@ -5,12 +5,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path"
 	"sort"
 	"strings"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -70,6 +72,10 @@ type Rendered struct {
 	// sorted: whatever renders them (a file or a secretGenerator) holds
 	// their values in Git unencrypted.
 	PlainSecrets []string
+	// PlainSecretSources names, for each plain Secret (by name), the files
+	// that hold it in Git: a Secret manifest, or the kustomization with the
+	// secretGenerator that makes it.
+	PlainSecretSources map[string][]string
 	// SealedSecrets maps each SealedSecret of the result (namespace/name)
 	// to a digest of its spec, so that two renders can be compared.
 	SealedSecrets map[string]string
@@ -108,7 +114,49 @@ func Render(fs filesys.FileSystem, dir string) (*Rendered, error) {
 	}
 	sort.Strings(out.Images)
 	sort.Strings(out.PlainSecrets)
+	if len(out.PlainSecrets) > 0 {
+		out.PlainSecretSources = plainSecretSources(fs)
+	}
 	return out, nil
+}
+
+// plainSecretSources finds, in every file the render could read, the
+// Secret manifests and secretGenerators, by the Secret's name.
+func plainSecretSources(fs filesys.FileSystem) map[string][]string {
+	sources := map[string][]string{}
+	_ = fs.Walk("/", func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		content, err := fs.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		file := strings.TrimPrefix(p, "/")
+		if path.Base(p) == FileName {
+			if root, err := parse(content); err == nil {
+				if gens := root.Field("secretGenerator"); gens != nil {
+					for _, g := range gens.Value.Content() {
+						if name := scalar(yaml.NewRNode(g), "name"); name != "" {
+							sources[name] = append(sources[name], file)
+						}
+					}
+				}
+			}
+			return nil
+		}
+		nodes, err := kio.FromBytes(content)
+		if err != nil {
+			return nil
+		}
+		for _, n := range nodes {
+			if n.GetApiVersion() == "v1" && n.GetKind() == "Secret" {
+				sources[n.GetName()] = append(sources[n.GetName()], file)
+			}
+		}
+		return nil
+	})
+	return sources
 }
 
 // collectImages finds image fields inside every containers-like list.

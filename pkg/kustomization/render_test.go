@@ -57,6 +57,9 @@ func TestRenderFindsPlainSecrets(t *testing.T) {
 	if !reflect.DeepEqual(out.PlainSecrets, want) {
 		t.Fatalf("PlainSecrets = %v, want %v", out.PlainSecrets, want)
 	}
+	if got := out.PlainSecretSources; !reflect.DeepEqual(got["committed"], []string{"env/secret.yaml"}) || !reflect.DeepEqual(got["generated"], []string{"env/kustomization.yaml"}) {
+		t.Fatalf("PlainSecretSources = %v", got)
+	}
 	if len(out.SealedSecrets) != 1 || out.SealedSecrets["shop-prod/sealed"] == "" {
 		t.Fatalf("SealedSecrets = %v, want shop-prod/sealed with a digest", out.SealedSecrets)
 	}

@@ -151,7 +151,7 @@ func TestPlainSecretsInGitShowOnTheEnvironment(t *testing.T) {
 	eventually(t, "dev's PlaintextSecrets condition", 30*time.Second, func() string {
 		out, _ := stack.Kubectl(ctx, "alice", "get", "environment", "dev", "-n", "shop",
 			"-o", `jsonpath={.status.conditions[?(@.type=="PlaintextSecrets")].message}`)
-		if !strings.Contains(out, "shop-dev/leaked-token") || !strings.Contains(out, "kubectl gitgate seal --environment dev") {
+		if !strings.Contains(out, "shop-dev/leaked-token (overlays/dev/leaked.yaml)") || !strings.Contains(out, "kubectl gitgate seal --environment dev") {
 			return "condition message: " + out
 		}
 		return ""
