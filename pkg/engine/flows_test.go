@@ -294,10 +294,24 @@ func TestEnvironmentWritesAreCommits(t *testing.T) {
 	if len(created.Status.Images) == 0 {
 		t.Errorf("created environment has no status images: %+v", created.Status)
 	}
+	addedAt := f.git(f.work, "log", "-1", "--format=%ct", "origin/main", "--", ".gitgate/environments/staging.yaml")
+	if got := fmt.Sprint(created.CreationTimestamp.Unix()); got != addedAt {
+		t.Errorf("creationTimestamp %s, want the time of the commit that added the file (%s)", got, addedAt)
+	}
 	rvAtCreate := e.Snapshot().ResourceVersionString()
 
 	// Someone else changes the file; an update from the old read conflicts.
 	f.commitFile("main", ".gitgate/environments/staging.yaml", "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/dev}\n")
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if changed, _ := e.Snapshot().Environment("staging"); !changed.CreationTimestamp.Equal(&created.CreationTimestamp) {
+		t.Errorf("a change to the definition moved creationTimestamp from %v to %v", created.CreationTimestamp, changed.CreationTimestamp)
+	}
+	// A fresh engine finds the same time in history.
+	if fresh, _ := f.engine("main").Snapshot().Environment("staging"); !fresh.CreationTimestamp.Equal(&created.CreationTimestamp) {
+		t.Errorf("another replica reads creationTimestamp %v, want %v", fresh.CreationTimestamp, created.CreationTimestamp)
+	}
 	if err := e.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

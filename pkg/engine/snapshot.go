@@ -47,6 +47,9 @@ type envState struct {
 	err   *InvalidError // a definition or overlay that cannot be used
 	// revisionTime is the commit time of env.Status.Revision.
 	revisionTime time.Time
+	// created is when the definition file first appeared on the default
+	// branch: the Environment's creationTimestamp.
+	created time.Time
 	// current holds the first-parent commits from the branch head back to
 	// env.Status.Revision: the environment's path is the same at each.
 	current map[gitstore.Hash]bool
@@ -179,6 +182,30 @@ func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash) (*Snapshot,
 	return s, nil
 }
 
+// addedAtLocked finds when file appeared on head's first-parent history:
+// the committer time of the oldest commit holding it whose parent does
+// not (or of the oldest commit read, after maxTouchWalk of them).
+func (e *Engine) addedAtLocked(head gitstore.Hash, file string) time.Time {
+	cur := head
+	for i := 0; i < maxTouchWalk; i++ {
+		c, err := e.repo.Commit(cur)
+		if err != nil {
+			return time.Time{}
+		}
+		if len(c.Parents) == 0 {
+			return c.Committer.When
+		}
+		if _, err := e.repo.ReadFile(c.Parents[0], file); err != nil {
+			return c.Committer.When
+		}
+		cur = c.Parents[0]
+	}
+	if c, err := e.repo.Commit(cur); err == nil {
+		return c.Committer.When
+	}
+	return time.Time{}
+}
+
 // readDefinitionsLocked parses every environment file on the default branch.
 func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash) error {
 	files, err := e.repo.ListFiles(head, EnvironmentsDir)
@@ -198,10 +225,17 @@ func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash) err
 			return err
 		}
 		st := &envState{raw: raw, modRV: s.rv}
-		if prev, ok := old.envs[name]; ok && bytes.Equal(prev.raw, raw) {
+		prev, known := old.envs[name]
+		if known && bytes.Equal(prev.raw, raw) {
 			st.modRV = prev.modRV
 		}
+		if known {
+			st.created = prev.created
+		} else {
+			st.created = e.addedAtLocked(head, path.Join(EnvironmentsDir, f))
+		}
 		env, ierr := parseEnvironment(name, raw, e.opts.DefaultBranch)
+		env.CreationTimestamp = metav1.NewTime(st.created)
 		st.env, st.err = env, ierr
 		s.envs[name] = st
 		s.envNames = append(s.envNames, name)

@@ -23,6 +23,10 @@ func TestKubectlListsEnvironmentsWithTheSpecColumns(t *testing.T) {
 			t.Errorf("environment %s missing:\n%s", env, out)
 		}
 	}
+	// AGE is the age of the commit that added the definition file.
+	if strings.Contains(out, "<unknown>") {
+		t.Errorf("an environment has no age:\n%s", out)
+	}
 	yaml := kubectl(t, "alice", "get", "env", "prod", "-n", "shop", "-o", "yaml")
 	for _, s := range []string{"image: registry.example.com/app:", "name: app", "type: Ready", "promotesFrom: test"} {
 		if !strings.Contains(yaml, s) {
