@@ -2,10 +2,19 @@ package gitstore
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
+	"fmt"
+	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/gitgate-dev/gitgate/pkg/gitserver"
 )
@@ -123,5 +132,83 @@ func TestFetchFileURL(t *testing.T) {
 	}
 	if _, err := repo.ReadFile(heads["test"], ".gitgate/environments/prod.yaml"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSSHVerifiesTheHostKey fetches and pushes over a real SSH transport,
+// and refuses servers whose host key known_hosts does not vouch for.
+func TestSSHVerifiesTheHostKey(t *testing.T) {
+	root := t.TempDir()
+	if _, err := gitserver.InitBare(context.Background(), filepath.Join(root, "fleet.git"), filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main"); err != nil {
+		t.Fatal(err)
+	}
+	_, clientKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientPub, err := ssh.NewPublicKey(clientKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(clientKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := pem.EncodeToMemory(block)
+	srv, err := gitserver.StartSSH(root, clientPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	other, err := gitserver.StartSSH(t.TempDir(), clientPub) // another host key
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Stop() })
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	impostor := []byte(fmt.Sprintf("[%s]:%s %s", host, port, ssh.MarshalAuthorizedKey(other.HostKey)))
+	_, strangerKey, _ := ed25519.GenerateKey(rand.Reader)
+	strangerBlock, _ := ssh.MarshalPrivateKey(strangerKey, "")
+
+	tests := []struct {
+		name      string
+		creds     Credentials
+		wantError string
+	}{
+		{"known host", Credentials{Identity: identity, KnownHosts: srv.KnownHosts()}, ""},
+		{"changed host key", Credentials{Identity: identity, KnownHosts: impostor}, "does not match 'known_hosts'"},
+		{"unknown host", Credentials{Identity: identity, KnownHosts: other.KnownHosts()}, "is not in 'known_hosts'"},
+		{"unauthorized client", Credentials{Identity: pem.EncodeToMemory(strangerBlock), KnownHosts: srv.KnownHosts()}, "unable to authenticate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo, err := Open(Options{URL: srv.URL("fleet"), Credentials: tt.creds})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = repo.Fetch(context.Background())
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("fetch error = %v, want one containing %q", err, tt.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			heads, _ := repo.Branches()
+			sig := Signature{Name: "gitgate", Email: "gitgate@example.com", When: time.Now()}
+			commit, err := repo.CreateCommit([]Hash{heads["main"]}, ZeroHash, []FileEdit{{Path: "over-ssh.txt", Content: []byte("pushed\n")}}, "Over SSH", sig, sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := repo.Push(context.Background(), PushRequest{Branch: "main", Old: heads["main"], New: commit}); err != nil {
+				t.Fatalf("push over ssh: %v", err)
+			}
+			out, err := exec.Command("git", "--git-dir", filepath.Join(root, "fleet.git"), "log", "-1", "--format=%s", "main").Output()
+			if err != nil || strings.TrimSpace(string(out)) != "Over SSH" {
+				t.Fatalf("the server's main is at %q (%v), want the pushed commit", out, err)
+			}
+		})
 	}
 }
