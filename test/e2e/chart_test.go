@@ -304,3 +304,46 @@ func TestChartKeepsItsGeneratedCertificateOnUpgrade(t *testing.T) {
 		t.Fatal("without a cluster to read, a new certificate is expected; this test would not tell reuse from chance")
 	}
 }
+
+// TestChartPolicyIsTheServersPolicy renders policy mode with every value
+// that shapes the policy, and compares it with what gitgate-apiserver
+// render-policy makes of the same settings.
+func TestChartPolicyIsTheServersPolicy(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	_, objs := renderChart(t, "--set", "admission.mode=policy", "--set", "admission.failurePolicy=Ignore", "--set", "admission.protectScale=true",
+		"--set-json", `admission.excludedNamespaces=["kube-system","flux-system","monitoring"]`,
+		"--set-json", `admission.applierNamespaces=["flux-system","flux-tenants"]`,
+		"--set-json", `admission.tenantServiceAccounts=["*:reconciler","team-a:flux"]`,
+		"--set-json", `admission.allowedUsers=["ops-bot"]`,
+		"--set-json", `admission.allowedGroups=["o'brien's team"]`)
+	cmd := exec.Command(filepath.Join(root, "bin", "gitgate-apiserver"), "render-policy", "--name", chartRelease,
+		"--failure-policy", "Ignore", "--admission-protect-scale",
+		"--excluded-namespaces", "kube-system,flux-system,monitoring,"+chartNamespace,
+		"--admission-applier-namespaces", "flux-system,flux-tenants",
+		"--admission-tenant-service-accounts", "*:reconciler,team-a:flux",
+		"--admission-allowed-users", "ops-bot", "--admission-allowed-groups", "o'brien's team")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("render-policy: %v", err)
+	}
+	var server []object
+	for _, doc := range strings.Split(string(out), "---\n") {
+		var o object
+		if err := yaml.Unmarshal([]byte(doc), &o); err == nil && o != nil {
+			server = append(server, o)
+		}
+	}
+	for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+		chart, srv := find(objs, kind), find(server, kind)
+		if len(chart) != 1 || len(srv) != 1 {
+			t.Fatalf("%s: %d from the chart, %d from the server", kind, len(chart), len(srv))
+		}
+		if c, s := yamlOf(t, object{"spec": chart[0]["spec"]}), yamlOf(t, object{"spec": srv[0]["spec"]}); c != s {
+			t.Errorf("%s differs:\n--- chart\n%s\n--- server\n%s", kind, c, s)
+		}
+	}
+	// And the API server takes it.
+	if res, err := stack.KubectlStdin(context.Background(), "admin", []byte(yamlOf(t, find(objs, "ValidatingAdmissionPolicy")[0])), "apply", "--server-side", "--dry-run=server", "-f", "-"); err != nil {
+		t.Fatalf("server-side dry run: %v\n%s", err, res)
+	}
+}

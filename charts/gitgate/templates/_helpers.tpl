@@ -79,3 +79,40 @@ cert-manager.io/inject-ca-from: {{ printf "%s/%s" .Release.Namespace (include "g
 {{- if not (has .Release.Namespace $ns) -}}{{- $ns = append $ns .Release.Namespace -}}{{- end -}}
 {{- toJson $ns -}}
 {{- end -}}
+
+{{/* celQuote renders a string as a CEL string literal, as the server does. */}}
+{{- define "gitgate.celQuote" -}}
+'{{ . | replace "\\" "\\\\" | replace "'" "\\'" }}'
+{{- end -}}
+
+{{/*
+policyIdentities is the CEL condition that skips the identities allowed to
+change managed objects: Kubernetes' own components, the appliers, tenant
+service accounts, allowed users and groups. It mirrors pkg/admission's
+RenderPolicy; the chart tests compare the two.
+*/}}
+{{- define "gitgate.policyIdentities" -}}
+{{- $u := "request.userInfo.username" -}}
+{{- $allowed := list (printf "%s.startsWith('system:serviceaccount:kube-system:')" $u) (printf "%s.startsWith('system:node:')" $u) -}}
+{{- range list "system:apiserver" "system:kube-controller-manager" "system:kube-scheduler" -}}
+{{- $allowed = append $allowed (printf "%s == %s" $u (include "gitgate.celQuote" .)) -}}
+{{- end -}}
+{{- range .Values.admission.applierNamespaces -}}
+{{- $allowed = append $allowed (printf "%s.startsWith(%s)" $u (include "gitgate.celQuote" (printf "system:serviceaccount:%s:" .))) -}}
+{{- end -}}
+{{- range .Values.admission.tenantServiceAccounts -}}
+{{- $parts := splitn ":" 2 . -}}
+{{- if eq $parts._0 "*" -}}
+{{- $allowed = append $allowed (printf "(%s.startsWith('system:serviceaccount:') && %s.endsWith(%s))" $u $u (include "gitgate.celQuote" (printf ":%s" $parts._1))) -}}
+{{- else -}}
+{{- $allowed = append $allowed (printf "%s == %s" $u (include "gitgate.celQuote" (printf "system:serviceaccount:%s:%s" $parts._0 $parts._1))) -}}
+{{- end -}}
+{{- end -}}
+{{- range .Values.admission.allowedUsers -}}
+{{- $allowed = append $allowed (printf "%s == %s" $u (include "gitgate.celQuote" .)) -}}
+{{- end -}}
+{{- range .Values.admission.allowedGroups -}}
+{{- $allowed = append $allowed (printf "(has(request.userInfo.groups) && %s in request.userInfo.groups)" (include "gitgate.celQuote" .)) -}}
+{{- end -}}
+{{- printf "!(%s)" (join " || " $allowed) -}}
+{{- end -}}
