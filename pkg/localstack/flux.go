@@ -105,31 +105,3 @@ func (s *Stack) waitForFlux(ctx context.Context) error {
 		return nil
 	})
 }
-
-// serviceAccountKubeconfig writes a kubeconfig that authenticates as a
-// ServiceAccount with a token from the TokenRequest API.
-func (s *Stack) serviceAccountKubeconfig(ctx context.Context, server, namespace, name string) (string, error) {
-	dir, err := s.serviceAccountFiles(ctx, namespace, name)
-	if err != nil {
-		return "", err
-	}
-	token, err := os.ReadFile(filepath.Join(dir, "token"))
-	if err != nil {
-		return "", err
-	}
-	config := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster: {server: %q, certificate-authority: %q}
-users:
-- name: %s
-  user: {token: %q}
-contexts:
-- name: %s
-  context: {cluster: local, user: %s, namespace: %s}
-current-context: %s
-`, server, filepath.Join(dir, "ca.crt"), name, strings.TrimSpace(string(token)), name, name, namespace, name)
-	path := filepath.Join(dir, "kubeconfig")
-	return path, os.WriteFile(path, []byte(config), 0o600)
-}

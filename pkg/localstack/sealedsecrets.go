@@ -6,17 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"strings"
 )
 
 //go:embed sealed-secrets.yaml.tmpl
 var sealedSecretsTemplate string
-
-// SealedSecretsService is the namespace/name of the Sealed Secrets
-// controller's Service, where kubectl gitgate seal looks by default.
-const SealedSecretsService = "kube-system/sealed-secrets-controller"
 
 // startSealedSecrets runs the Sealed Secrets controller as a local process
 // under its own ServiceAccount, with its CRD from the module it was built
@@ -63,30 +57,6 @@ func (s *Stack) startSealedSecrets(ctx context.Context, kubePort int) error {
 	}
 	s.procs = append(s.procs, p)
 	return writePIDs(s.opts.Dir, s.procs)
-}
-
-// serviceAccountFiles mints a token for a ServiceAccount with the
-// TokenRequest API and writes what a pod would find in its
-// serviceaccount directory: token, ca.crt and namespace.
-func (s *Stack) serviceAccountFiles(ctx context.Context, namespace, name string) (string, error) {
-	token, err := s.Kubectl(ctx, ContextAdmin, "create", "token", name, "-n", namespace, "--duration=48h")
-	if err != nil {
-		return "", err
-	}
-	dir := s.path("serviceaccounts", namespace, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	ca, err := os.ReadFile(s.CAFile)
-	if err != nil {
-		return "", err
-	}
-	for file, content := range map[string][]byte{"token": []byte(strings.TrimSpace(token)), "ca.crt": ca, "namespace": []byte(namespace)} {
-		if err := os.WriteFile(filepath.Join(dir, file), content, 0o600); err != nil {
-			return "", err
-		}
-	}
-	return dir, nil
 }
 
 // hostAddress is the first IPv4 address of an up, non-loopback interface.
