@@ -140,15 +140,6 @@ func (m *Manager) Ready() error {
 	return nil
 }
 
-// Refresh fetches the named repository now.
-func (m *Manager) Refresh(ctx context.Context, name string) error {
-	r, ok := m.bindings.Load().repos[name]
-	if !ok {
-		return fmt.Errorf("no repository named %q", name)
-	}
-	return r.engine.Refresh(ctx)
-}
-
 // Receiver returns what the push-webhook receiver needs of a repository:
 // its webhookToken and a refresh.
 func (m *Manager) Receiver(name string) (receiver.Target, bool) {
