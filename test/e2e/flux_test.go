@@ -54,6 +54,10 @@ func TestFluxAppliesPromotionsAndSyncShowsIt(t *testing.T) {
 		}
 		return ""
 	})
+	wide := kubectl(t, "alice", "get", "environment", "prod", "-n", "shop", "-o", "wide")
+	if lines := strings.Split(strings.TrimSpace(wide), "\n"); !strings.HasSuffix(lines[0], "SYNCED") || !strings.HasSuffix(lines[1], " True") {
+		t.Errorf("kubectl get -o wide does not show prod synced:\n%s", wide)
+	}
 	// Git moves on: until Flux catches up, sync says prod is not up to date.
 	fleet.setTag("prod", "version-41.")
 	out := kubectl(t, "alice", "get", "environment", "prod", "-n", "shop", "-o", "jsonpath={.status.sync.upToDate}")

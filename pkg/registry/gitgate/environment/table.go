@@ -21,10 +21,11 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Images", Type: "string", Description: "Images the overlay sets, name:tag."},
 	{Name: "Pending", Type: "integer", Description: "Changes a promotion from upstream would make."},
 	{Name: "Revision", Type: "string", Description: "Last commit that changed the environment."},
-	{Name: "Age", Type: "string", Description: "Time since the definition was read."},
+	{Name: "Age", Type: "string", Description: "Time since the definition file was added to Git."},
 	{Name: "Ready", Type: "string", Priority: 1, Description: "Whether the definition and overlay can be used."},
 	{Name: "Review", Type: "boolean", Priority: 1, Description: "Whether promotions wait on a review branch."},
 	{Name: "Last Promotion", Type: "string", Priority: 1, Description: "Newest promotion into the environment."},
+	{Name: "Synced", Type: "string", Priority: 1, Description: "Whether Flux runs the environment's head: True, False, or empty without a Flux Kustomization."},
 }
 
 // tableConvertor renders kubectl get environments.
@@ -66,12 +67,19 @@ func row(env *gitgate.Environment) metav1.TableRow {
 	if lp := env.Status.LastPromotion; lp != nil {
 		last = lp.Name + " by " + lp.PromotedBy
 	}
+	synced := ""
+	if s := env.Status.Sync; s != nil {
+		synced = "False"
+		if s.Ready && s.UpToDate {
+			synced = "True"
+		}
+	}
 	return metav1.TableRow{
 		Object: runtime.RawExtension{Object: env},
 		Cells: []any{
 			env.Name, env.Spec.Branch, env.Spec.Path, env.Spec.PromotesFrom, string(env.Spec.Strategy),
 			shorten(strings.Join(images, ","), 60), int64(pending), registry.ShortSHA(env.Status.Revision), registry.Age(&env.CreationTimestamp),
-			ready, env.Spec.Review, last,
+			ready, env.Spec.Review, last, synced,
 		},
 	}
 }
