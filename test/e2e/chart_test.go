@@ -218,6 +218,7 @@ func TestChartRendersObjectsTheAPIServerAccepts(t *testing.T) {
 			for _, o := range objs {
 				if o.kind() == "Deployment" {
 					checkHardenedPod(t, o)
+					checkServerTakesArgs(t, o)
 				}
 			}
 			// Every object as the API server would take it, changing nothing.
@@ -238,6 +239,37 @@ func checkHardenedPod(t *testing.T, dep object) {
 			t.Errorf("the Deployment lacks %q", want)
 		}
 	}
+}
+
+// checkServerTakesArgs runs the gitgate-apiserver binary with the
+// container's arguments (and --help, so it only parses them): a flag the
+// server does not know, or a value it cannot read, fails here.
+func checkServerTakesArgs(t *testing.T, dep object) {
+	t.Helper()
+	var spec struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args []string `json:"args"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(yamlOf(t, dep)), &spec); err != nil {
+		t.Fatal(err)
+	}
+	args := spec.Spec.Template.Spec.Containers[0].Args
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	if out, err := exec.Command(filepath.Join(root, "bin", "gitgate-apiserver"), append(args, "--help")...).CombinedOutput(); err != nil {
+		t.Fatalf("gitgate-apiserver refuses the chart's arguments %v: %v\n%s", args, err, lastLines(string(out), 5))
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func yamlOf(t *testing.T, o object) string {
