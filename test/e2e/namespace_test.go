@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +79,25 @@ func TestServerReportsReadinessAndMetrics(t *testing.T) {
 		return ""
 	})
 	get("/livez")
+	// The chart's probes come from the kubelet, without credentials: the
+	// health endpoints answer anyone; /metrics does not.
+	caPEM, err := os.ReadFile(stack.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	anonymous := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	for path, want := range map[string]int{"/readyz": http.StatusOK, "/livez": http.StatusOK, "/metrics": http.StatusForbidden} {
+		resp, err := anonymous.Get(stack.GitgateURL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("anonymous GET %s: %s, want %d", path, resp.Status, want)
+		}
+	}
 	fleet := cloneFleet(t)
 	fleet.setTag("dev", "development-12.")
 	createPromotion(t, "alice", promotionYAML("metered", "test", ""), "-n", "shop")
