@@ -21,14 +21,7 @@ import (
 func TestReloadRebindsNamespacesAndKeepsEngines(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	git, err := gitserver.Start(gitserver.Options{Root: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer git.Stop()
-	if _, err := git.InitRepository(ctx, "fleet", filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main"); err != nil {
-		t.Fatal(err)
-	}
+	git := serveFleet(t, gitserver.Options{})
 	file := filepath.Join(t.TempDir(), "config.yaml")
 	write := func(content string) {
 		t.Helper()
@@ -70,6 +63,21 @@ func TestReloadRebindsNamespacesAndKeepsEngines(t *testing.T) {
 	}
 }
 
+// serveFleet serves a copy of the example trunk fleet as repository fleet.
+func serveFleet(t *testing.T, opts gitserver.Options) *gitserver.Server {
+	t.Helper()
+	opts.Root = t.TempDir()
+	git, err := gitserver.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = git.Stop() })
+	if _, err := git.InitRepository(context.Background(), "fleet", filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main"); err != nil {
+		t.Fatal(err)
+	}
+	return git
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -84,14 +92,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestRotatedCredentialsTakeEffect(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	git, err := gitserver.Start(gitserver.Options{Root: t.TempDir(), Username: "fleet", Password: "new-pass"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer git.Stop()
-	if _, err := git.InitRepository(ctx, "fleet", filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main"); err != nil {
-		t.Fatal(err)
-	}
+	git := serveFleet(t, gitserver.Options{Username: "fleet", Password: "new-pass"})
 	file := filepath.Join(t.TempDir(), "config.yaml")
 	config := fmt.Sprintf("repositories:\n- {name: fleet, url: %s, namespaces: [shop], pollInterval: 1s, secretRef: {namespace: gitgate-system, name: fleet-auth}}\n", git.URL("fleet"))
 	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
@@ -133,14 +134,7 @@ func TestRotatedCredentialsTakeEffect(t *testing.T) {
 func TestPushNotificationsRefreshAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	git, err := gitserver.Start(gitserver.Options{Root: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer git.Stop()
-	if _, err := git.InitRepository(ctx, "fleet", filepath.Join("..", "..", "artifacts", "fleet", "trunk"), "main"); err != nil {
-		t.Fatal(err)
-	}
+	git := serveFleet(t, gitserver.Options{})
 	file := filepath.Join(t.TempDir(), "config.yaml")
 	// An hour between polls: only the notification can explain a fresh read.
 	config := fmt.Sprintf("repositories:\n- {name: fleet, url: %s, namespaces: [shop], pollInterval: 1h, secretRef: {namespace: gitgate-system, name: fleet-auth}}\n", git.URL("fleet"))

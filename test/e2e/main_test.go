@@ -5,7 +5,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,6 +119,21 @@ func clientset(t *testing.T, user string) *versioned.Clientset {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// stackClient is an HTTPS client that trusts the stack's CA and presents
+// no credentials (as a kubelet's probe or a Git host's webhook).
+func stackClient(t *testing.T) *http.Client {
+	t.Helper()
+	caPEM, err := os.ReadFile(stack.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("the stack's CA file holds no certificate")
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 }
 
 // eventually polls check until it returns "" or the timeout passes.

@@ -2,11 +2,8 @@ package e2e
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,13 +78,7 @@ func TestServerReportsReadinessAndMetrics(t *testing.T) {
 	get("/livez")
 	// The chart's probes come from the kubelet, without credentials: the
 	// health endpoints answer anyone; /metrics does not.
-	caPEM, err := os.ReadFile(stack.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	anonymous := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	anonymous := stackClient(t)
 	for path, want := range map[string]int{"/readyz": http.StatusOK, "/livez": http.StatusOK, "/metrics": http.StatusForbidden} {
 		resp, err := anonymous.Get(stack.GitgateURL + path)
 		if err != nil {

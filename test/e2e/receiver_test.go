@@ -3,12 +3,9 @@ package e2e
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 )
@@ -16,13 +13,7 @@ import (
 // TestPushNotificationsAreAuthenticated posts push notifications the way
 // GitHub and GitLab send them to the receiver, over TLS.
 func TestPushNotificationsAreAuthenticated(t *testing.T) {
-	caPEM, err := os.ReadFile(stack.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	client := stackClient(t)
 	body := `{"ref":"refs/heads/main","after":"0000000000000000000000000000000000000000"}`
 	mac := hmac.New(sha256.New, []byte(stack.WebhookToken))
 	mac.Write([]byte(body))
