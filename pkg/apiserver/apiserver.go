@@ -35,6 +35,8 @@ type ExtraConfig struct {
 	Drift registry.DriftSource
 	// Sync, when set, fills Environment status.sync from Flux.
 	Sync registry.SyncSource
+	// StatusChanges, when set, tells Environment watches of Sync and Drift changes.
+	StatusChanges *registry.StatusNotifier
 	// Scheme and Codecs are those NewScheme returned.
 	Scheme *runtime.Scheme
 	Codecs serializer.CodecFactory
@@ -80,7 +82,7 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	metrics.Register()
-	backend := &registry.Backend{Repositories: c.ExtraConfig.Repositories, Namespaces: c.ExtraConfig.Namespaces, Drift: c.ExtraConfig.Drift, Sync: c.ExtraConfig.Sync}
+	backend := &registry.Backend{Repositories: c.ExtraConfig.Repositories, Namespaces: c.ExtraConfig.Namespaces, Drift: c.ExtraConfig.Drift, Sync: c.ExtraConfig.Sync, StatusChanges: c.ExtraConfig.StatusChanges}
 	scheme := c.ExtraConfig.Scheme
 	group := genericapiserver.NewDefaultAPIGroupInfo(gitgate.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{c.ExtraConfig.Codecs}

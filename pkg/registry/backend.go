@@ -60,6 +60,8 @@ type Backend struct {
 	Drift DriftSource
 	// Sync, when set, fills Environment status.sync from Flux.
 	Sync SyncSource
+	// StatusChanges, when set, tells watches of changes to Sync and Drift.
+	StatusChanges *StatusNotifier
 }
 
 // Target is one engine and the namespaces it serves in a request.

@@ -28,6 +28,13 @@ type View interface {
 	NewObject() runtime.Object
 }
 
+// StatusView is a View whose objects also change outside Git (Flux sync,
+// drift): it turns a StatusChange into the objects to send as MODIFIED.
+type StatusView interface {
+	View
+	FromStatusChange(c StatusChange, s *engine.Snapshot, namespace string, opts *metainternalversion.ListOptions) []runtime.Object
+}
+
 // Watch streams a resource's changes in ctx's namespace(s).
 //
 // With no resourceVersion (or "0") it first sends the current objects as
@@ -77,7 +84,7 @@ func (b *Backend) Watch(ctx context.Context, opts *metainternalversion.ListOptio
 		starts = append(starts, start{t, sub, snap})
 	}
 	go func() {
-		defer close(w.result)
+		defer w.close()
 		stopAll := func() {
 			for _, s := range starts {
 				s.sub.Stop()
@@ -113,6 +120,13 @@ func (b *Backend) Watch(ctx context.Context, opts *metainternalversion.ListOptio
 				w.forward(s.sub, s.target.Namespaces, view, opts)
 			}()
 		}
+		if sv, ok := view.(StatusView); ok && b.StatusChanges != nil {
+			changes, stop := b.StatusChanges.Subscribe()
+			go func() {
+				defer stop()
+				w.forwardStatus(changes, targets, sv, opts)
+			}()
+		}
 		wg.Wait()
 	}()
 	return w, nil
@@ -122,7 +136,8 @@ type watcher struct {
 	result   chan watch.Event
 	done     chan struct{}
 	stopOnce sync.Once
-	sendMu   sync.Mutex
+	sendMu   sync.Mutex // held by send and close: nothing sends on a closed result
+	closed   bool
 }
 
 func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
@@ -132,11 +147,46 @@ func (w *watcher) Stop() { w.stopOnce.Do(func() { close(w.done) }) }
 func (w *watcher) send(ev watch.Event) bool {
 	w.sendMu.Lock()
 	defer w.sendMu.Unlock()
+	if w.closed {
+		return false
+	}
 	select {
 	case <-w.done:
 		return false
 	case w.result <- ev:
 		return true
+	}
+}
+
+// close ends the result channel once no send is under way.
+func (w *watcher) close() {
+	w.Stop()
+	w.sendMu.Lock()
+	defer w.sendMu.Unlock()
+	w.closed = true
+	close(w.result)
+}
+
+// forwardStatus sends, for each status change, the objects it touches as
+// MODIFIED at their repository's current resourceVersion, until the watch
+// stops.
+func (w *watcher) forwardStatus(changes <-chan StatusChange, targets []Target, view StatusView, opts *metainternalversion.ListOptions) {
+	for {
+		select {
+		case <-w.done:
+			return
+		case c := <-changes:
+			for _, t := range targets {
+				s := t.Engine.Snapshot()
+				for _, ns := range t.Namespaces {
+					for _, obj := range view.FromStatusChange(c, s, ns, opts) {
+						if !w.send(watch.Event{Type: watch.Modified, Object: obj}) {
+							return
+						}
+					}
+				}
+			}
+		}
 	}
 }
 

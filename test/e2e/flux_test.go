@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 )
 
 // fluxWait bounds how long Flux (interval 2s in these tests) may take to
@@ -122,6 +126,17 @@ func TestFluxRevertsBreakGlassChanges(t *testing.T) {
 	gitImage := "registry.example.com/app:" + kubectl(t, "alice", "get", "environment", "prod", "-n", "shop", "-o", `jsonpath={.status.images[?(@.name=="app")].tag}`)
 	waitForProdImage(t, gitImage)
 
+	// A watch of prod hears of the drift, which is no Git change.
+	envs := clientset(t, "alice").GitgateV1alpha1().Environments("shop")
+	prod, err := envs.Get(ctx, "prod", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := envs.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=prod", ResourceVersion: prod.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
 	kubectl(t, "bob", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass=INC-9 hotfix while Flux sleeps", "--overwrite")
 	kubectl(t, "bob", "set", "image", "deployment/app", "app=registry.example.com/app:hotfix-9", "-n", "shop-prod")
 	eventually(t, "prod reports the drift", 30*time.Second, func() string {
@@ -132,6 +147,64 @@ func TestFluxRevertsBreakGlassChanges(t *testing.T) {
 		}
 		return ""
 	})
+	timeout := time.After(30 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("the watch ended before showing the drift")
+			}
+			env, _ := ev.Object.(*v1alpha1.Environment)
+			for _, c := range envConditions(env) {
+				seen = seen || (c.Type == "Drift" && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, "INC-9"))
+			}
+		case <-timeout:
+			t.Fatal("no watch event showed the drift")
+		}
+	}
 	// Flux's next reconcile puts Git's image back.
 	waitForProdImage(t, gitImage)
+}
+
+// TestWatchSeesFluxApplyThePromotion watches prod: the promotion's commit
+// is one event, and Flux applying it, which changes nothing in Git, is
+// another.
+func TestWatchSeesFluxApplyThePromotion(t *testing.T) {
+	setupAdmission(t)
+	ctx, cancel := context.WithTimeout(context.Background(), fluxWait)
+	defer cancel()
+	fleet := cloneFleet(t)
+	fleet.setTag("test", "version-44.")
+	envs := clientset(t, "alice").GitgateV1alpha1().Environments("shop")
+	prod, err := envs.Get(ctx, "prod", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := envs.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=prod", ResourceVersion: prod.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	commit := promoteToProd(t)
+	sawCommit := false
+	for ev := range w.ResultChan() {
+		env, ok := ev.Object.(*v1alpha1.Environment)
+		if !ok {
+			t.Fatalf("watch event %s: %T", ev.Type, ev.Object)
+		}
+		if env.Status.Revision == commit {
+			sawCommit = true
+		}
+		if s := env.Status.Sync; sawCommit && s != nil && s.AppliedRevision == "main@sha1:"+commit && s.UpToDate && s.Ready {
+			return
+		}
+	}
+	t.Fatalf("the watch ended without showing Flux apply %s (saw the commit: %v): %v", commit, sawCommit, ctx.Err())
+}
+
+func envConditions(env *v1alpha1.Environment) []metav1.Condition {
+	if env == nil {
+		return nil
+	}
+	return env.Status.Conditions
 }

@@ -10,8 +10,10 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/gitgate-dev/gitgate/pkg/admission"
+	"github.com/gitgate-dev/gitgate/pkg/registry"
 )
 
 // breakGlassEvents reads the Events that record break-glass changes (from
@@ -21,12 +23,17 @@ type breakGlassEvents struct {
 }
 
 // newBreakGlassEvents returns the drift source and the informer factory
-// (only Events with reason BreakGlass) that the server must start.
-func newBreakGlassEvents(client kubernetes.Interface) (*breakGlassEvents, informers.SharedInformerFactory) {
+// (only Events with reason BreakGlass) that the server must start; each
+// new Event is told to changes, for the Environment it relates to.
+func newBreakGlassEvents(client kubernetes.Interface, changes *registry.StatusNotifier) (*breakGlassEvents, informers.SharedInformerFactory) {
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "reason=" + admission.BreakGlassReason }))
 	events := factory.Core().V1().Events()
-	events.Informer()
+	_, _ = events.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
+		if ev, ok := obj.(*corev1.Event); ok && ev.Related != nil && ev.Related.Kind == "Environment" {
+			changes.Notify(registry.StatusChange{Namespace: ev.Related.Namespace, Environment: ev.Related.Name})
+		}
+	}})
 	return &breakGlassEvents{lister: events.Lister()}, factory
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -26,10 +27,12 @@ type fluxKustomizations struct {
 	discovery discovery.DiscoveryInterface
 	// store is the informer's cache once it runs.
 	store atomic.Pointer[cache.Store]
+	// changes hears of every change of a Kustomization's status.
+	changes *registry.StatusNotifier
 }
 
-func newFluxKustomizations(dyn dynamic.Interface, disc discovery.DiscoveryInterface) *fluxKustomizations {
-	return &fluxKustomizations{dynamic: dyn, discovery: disc}
+func newFluxKustomizations(dyn dynamic.Interface, disc discovery.DiscoveryInterface, changes *registry.StatusNotifier) *fluxKustomizations {
+	return &fluxKustomizations{dynamic: dyn, discovery: disc, changes: changes}
 }
 
 // run waits for the Kustomization API to be served, then keeps an informer
@@ -47,6 +50,28 @@ func (f *fluxKustomizations) run(ctx context.Context, poll time.Duration) {
 	}
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(f.dynamic, 0)
 	inf := factory.ForResource(kustomizationsGVR).Informer()
+	notify := func(obj any) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			f.changes.Notify(registry.StatusChange{Kustomization: u.GetNamespace() + "/" + u.GetName()})
+		}
+	}
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: notify,
+		UpdateFunc: func(old, cur any) {
+			o, ok1 := old.(*unstructured.Unstructured)
+			c, ok2 := cur.(*unstructured.Unstructured)
+			if ok1 && ok2 && equality.Semantic.DeepEqual(o.Object["status"], c.Object["status"]) {
+				return // only status shows on Environments
+			}
+			notify(cur)
+		},
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			notify(obj)
+		},
+	})
 	factory.Start(ctx.Done())
 	klog.InfoS("Reading Flux Kustomizations for environment sync status")
 	store := inf.GetStore()

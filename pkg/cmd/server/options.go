@@ -24,6 +24,7 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/apiserver"
 	"github.com/gitgate-dev/gitgate/pkg/metrics"
+	"github.com/gitgate-dev/gitgate/pkg/registry"
 	"github.com/gitgate-dev/gitgate/pkg/repositories"
 )
 
@@ -126,21 +127,23 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	})
 	namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
 	state := namespaceState{namespaces.Lister()}
-	drift, driftInformers := newBreakGlassEvents(client)
+	statusChanges := &registry.StatusNotifier{}
+	drift, driftInformers := newBreakGlassEvents(client, statusChanges)
 	dyn, err := dynamic.NewForConfig(serverConfig.ClientConfig)
 	if err != nil {
 		return nil, nil, nil, namespaceState{}, fmt.Errorf("dynamic client: %w", err)
 	}
-	flux := newFluxKustomizations(dyn, client.Discovery())
+	flux := newFluxKustomizations(dyn, client.Discovery(), statusChanges)
 	cfg := &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
-			Repositories: manager,
-			Namespaces:   state,
-			Drift:        drift,
-			Sync:         flux,
-			Scheme:       scheme,
-			Codecs:       codecs,
+			Repositories:  manager,
+			Namespaces:    state,
+			Drift:         drift,
+			Sync:          flux,
+			StatusChanges: statusChanges,
+			Scheme:        scheme,
+			Codecs:        codecs,
 		},
 	}
 	serverConfig.AddPostStartHookOrDie("gitgate-break-glass-events", func(ctx genericapiserver.PostStartHookContext) error {

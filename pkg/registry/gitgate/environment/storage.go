@@ -142,6 +142,8 @@ func (r *REST) Watch(ctx context.Context, opts *metainternalversion.ListOptions)
 
 type view struct{ r *REST }
 
+var _ registry.StatusView = view{}
+
 // snapshotFor is the current snapshot of namespace's repository, for events.
 func (r *REST) snapshotFor(ns string) *engine.Snapshot {
 	if e, _, ok := r.backend.Repositories.Engine(ns); ok {
@@ -169,6 +171,29 @@ func (v view) FromEvent(ev engine.Event, ns string, opts *metainternalversion.Li
 		return nil
 	}
 	return p
+}
+
+// FromStatusChange returns the environments of ns that a change of their
+// Flux Kustomization or drift touches, as they read now.
+func (v view) FromStatusChange(c registry.StatusChange, s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []runtime.Object {
+	if c.Environment != "" && c.Namespace != ns {
+		return nil
+	}
+	var out []runtime.Object
+	for _, env := range s.Environments() {
+		touched := c.Environment == env.Name
+		if ref := env.Spec.FluxKustomization; ref != nil && c.Kustomization == ref.Namespace+"/"+ref.Name {
+			touched = true
+		}
+		if !touched {
+			continue
+		}
+		p := v.r.present(s, env, ns, s.ResourceVersionString())
+		if registry.Matches(opts, p.Labels, fieldSet(p)) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Create commits a new definition file.
