@@ -70,7 +70,9 @@ func (e *Engine) CommitSealedSecret(ctx context.Context, w SealedSecretWrite) (*
 		if err != nil {
 			return nil, err
 		}
-		if err := e.checkSealCommitLocked(pl, w); err != nil {
+		// The commit is made in the mirror, never pushed, so that a dry
+		// run checks the overlay exactly as a write does.
+		if _, err := e.sealCommitLocked(pl, w); err != nil {
 			return nil, err
 		}
 		return &SealedSecretResult{Branch: pl.env.Spec.Branch, Path: pl.file, Replaced: pl.replaced}, nil
@@ -92,13 +94,6 @@ func (e *Engine) CommitSealedSecret(ctx context.Context, w SealedSecretWrite) (*
 		return nil, err
 	}
 	return &result, nil
-}
-
-// checkSealCommitLocked builds the commit a dry run would make, without
-// pushing it, so that a dry run checks the overlay exactly as a write does.
-func (e *Engine) checkSealCommitLocked(pl *sealPlan, w SealedSecretWrite) error {
-	_, err := e.sealCommitLocked(pl, w)
-	return err
 }
 
 func (e *Engine) planSealLocked(s *Snapshot, w SealedSecretWrite) (*sealPlan, error) {
