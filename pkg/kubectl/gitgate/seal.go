@@ -28,6 +28,9 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/sealing"
 )
 
+// certFetchTimeout bounds fetching a --cert URL.
+const certFetchTimeout = 30 * time.Second
+
 // sealOptions are the flags of `kubectl gitgate seal`.
 type sealOptions struct {
 	*common
@@ -255,7 +258,7 @@ func (o *sealOptions) certificate(ctx context.Context) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := (&http.Client{Timeout: certFetchTimeout}).Do(req)
 			if err != nil {
 				return nil, fmt.Errorf("fetching --cert: %w", err)
 			}
