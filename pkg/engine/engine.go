@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
-	"github.com/gitgate-dev/gitgate/pkg/kustomization"
 )
 
 // Options configure an Engine.
@@ -70,9 +69,10 @@ type Engine struct {
 	heads    map[string]gitstore.Hash
 	known    map[gitstore.Hash]struct{}
 	history  *history
-	images   map[gitstore.Hash][]kustomization.Image // by the overlay directory's tree hash
-	touched  map[touchKey]gitstore.Hash              // last commit that changed a path, by head
-	renders  map[string]*rendered                    // by branch:overlay directory
+	overlays map[gitstore.Hash]overlayFile // by the overlay directory's tree hash
+	touched  map[touchKey]gitstore.Hash    // last commit that changed a path, by head
+	chains   map[chainKey]*currentChain    // where a path is current, by branch and path
+	renders  map[string]*rendered          // by branch:overlay directory
 	reach    reachability
 	hadFetch bool
 }
@@ -96,15 +96,16 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		opts:    opts,
-		events:  newBroadcaster(opts.EventHistory),
-		repo:    repo,
-		heads:   map[string]gitstore.Hash{},
-		known:   map[gitstore.Hash]struct{}{},
-		history: newHistory(),
-		images:  map[gitstore.Hash][]kustomization.Image{},
-		touched: map[touchKey]gitstore.Hash{},
-		renders: map[string]*rendered{},
+		opts:     opts,
+		events:   newBroadcaster(opts.EventHistory),
+		repo:     repo,
+		heads:    map[string]gitstore.Hash{},
+		known:    map[gitstore.Hash]struct{}{},
+		history:  newHistory(),
+		overlays: map[gitstore.Hash]overlayFile{},
+		touched:  map[touchKey]gitstore.Hash{},
+		chains:   map[chainKey]*currentChain{},
+		renders:  map[string]*rendered{},
 	}
 	e.snap.Store(&Snapshot{defaultBranch: opts.DefaultBranch})
 	return e, nil

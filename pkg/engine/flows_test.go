@@ -467,3 +467,40 @@ func TestHistoryListsEveryCommitThatChangedTheEnvironment(t *testing.T) {
 		t.Fatalf("history of an unknown environment: %v", err)
 	}
 }
+
+func TestPathCurrentAtFollowsTheEnvironmentsPath(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	ctx := context.Background()
+	head0 := f.remoteHead("main")
+	if s := e.Snapshot(); !s.PathCurrentAt("prod", head0) || s.PathCurrentAt("prod", "not-a-sha") || s.PathCurrentAt("staging", head0) {
+		t.Fatal("the head must be current for prod; garbage and unknown environments never")
+	}
+
+	// A commit to another environment leaves prod's path as it was.
+	head1 := f.commitFile("main", "overlays/dev/note.txt", "dev only\n")
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := e.Snapshot()
+	if !before.PathCurrentAt("prod", head0) || !before.PathCurrentAt("prod", head1) {
+		t.Fatal("a commit to dev made prod's earlier commit stale")
+	}
+
+	// A commit to prod's path makes every earlier commit stale for prod.
+	head2 := f.commitFile("main", "overlays/prod/note.txt", "prod\n")
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Snapshot()
+	if s.PathCurrentAt("prod", head1) || s.PathCurrentAt("prod", head0) || !s.PathCurrentAt("prod", head2) {
+		t.Fatal("after a change to prod's path only the new commit is current for prod")
+	}
+	if !s.PathCurrentAt("dev", head1) || !s.PathCurrentAt("dev", head2) {
+		t.Fatal("a change to prod's path made dev stale")
+	}
+	// An older snapshot keeps its own answer.
+	if !before.PathCurrentAt("prod", head1) {
+		t.Fatal("a later refresh changed what an earlier snapshot says")
+	}
+}

@@ -118,10 +118,11 @@ func (e *Engine) planSealLocked(s *Snapshot, w SealedSecretWrite) (*sealPlan, er
 	if err != nil {
 		return nil, err
 	}
-	ns, err := kustomization.Namespace(kraw)
-	if err != nil {
-		return nil, invalid(kind, w.Environment, field.Invalid(field.NewPath("metadata", "name"), w.Environment, err.Error()))
+	overlay, ierr := e.overlayAtLocked(head, env.Spec.Path)
+	if ierr != nil {
+		return nil, invalid(kind, w.Environment, field.Invalid(field.NewPath("metadata", "name"), w.Environment, ierr.Errors.ToAggregate().Error()))
 	}
+	ns := overlay.namespace
 	if ns == "" {
 		return nil, invalid(kind, w.Environment, field.Invalid(sealedSecretField.Child("metadata", "namespace"), w.Namespace, fmt.Sprintf(
 			"environment %s's overlay sets no namespace, so a sealed secret cannot be bound to one: add namespace: to %s", env.Name, kfile)))

@@ -50,9 +50,9 @@ type envState struct {
 	// created is when the definition file first appeared on the default
 	// branch: the Environment's creationTimestamp.
 	created time.Time
-	// current holds the first-parent commits from the branch head back to
-	// env.Status.Revision: the environment's path is the same at each.
-	current map[gitstore.Hash]bool
+	// current holds the commits at which the environment's path is what
+	// env.Status.Revision holds.
+	current *currentChain
 }
 
 // rvScale spaces the resourceVersions of two repository states so that the
@@ -117,7 +117,7 @@ func (s *Snapshot) PathCurrentAt(name, commit string) bool {
 		return false
 	}
 	h, err := gitstore.ParseHash(commit)
-	return err == nil && st.current[h]
+	return err == nil && st.current != nil && st.current.has(h)
 }
 
 // EnvironmentError returns why an environment cannot be used, or nil.

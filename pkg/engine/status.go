@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,21 +27,22 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 	var renderErr error
 	var plainSecrets []string
 	if st.err == nil {
-		if images, rev, err := e.overlayLocked(s, &env.Spec); err != nil {
+		if overlay, rev, err := e.overlayLocked(s, &env.Spec); err != nil {
 			st.err = err
 		} else {
+			head := s.heads[env.Spec.Branch]
 			env.Status.Revision = rev.String()
-			st.current = e.firstParentsLocked(s.heads[env.Spec.Branch], rev)
+			env.Status.Namespace = overlay.namespace
+			st.current = e.currentChainLocked(env.Spec.Branch, env.Spec.Path, head, rev)
 			if c, err := e.repo.Commit(rev); err == nil {
 				st.revisionTime = c.Committer.When
 			}
-			env.Status.Namespace = e.overlayNamespaceLocked(s.heads[env.Spec.Branch], env.Spec.Path)
 			var out *kustomization.Rendered
-			if out, renderErr = e.renderLocked(env.Spec.Branch, s.heads[env.Spec.Branch], env.Spec.Path); renderErr == nil {
-				env.Status.Images = effectiveImages(images, out.Images)
+			if out, renderErr = e.renderLocked(env.Spec.Branch, head, env.Spec.Path); renderErr == nil {
+				env.Status.Images = effectiveImages(overlay.images, out.Images)
 				plainSecrets = describePlainSecrets(out)
 			} else {
-				env.Status.Images = effectiveImages(images, nil)
+				env.Status.Images = effectiveImages(overlay.images, nil)
 			}
 		}
 	}
@@ -105,43 +107,45 @@ func plaintextCondition(env *gitgate.Environment, secrets []string, now metav1.T
 	}
 }
 
-// overlayNamespaceLocked reads the namespace: field of the overlay's
-// kustomization at commit; empty when it sets none or cannot be read.
-func (e *Engine) overlayNamespaceLocked(commit gitstore.Hash, dir string) string {
-	raw, err := e.repo.ReadFile(commit, path.Join(dir, kustomization.FileName))
-	if err != nil {
-		return ""
-	}
-	ns, _ := kustomization.Namespace(raw)
-	return ns
+// overlayFile is what gitgate reads from an overlay's kustomization.yaml.
+type overlayFile struct {
+	images []kustomization.Image
+	// namespace is its namespace: field, empty when it sets none.
+	namespace string
 }
 
-// overlayLocked reads the images an environment's overlay sets at its
-// branch head, and the commit that last changed the overlay directory.
-func (e *Engine) overlayLocked(s *Snapshot, spec *gitgate.EnvironmentSpec) ([]kustomization.Image, gitstore.Hash, *InvalidError) {
+// overlayLocked reads an environment's overlay at its branch head, and the
+// commit that last changed the overlay directory.
+func (e *Engine) overlayLocked(s *Snapshot, spec *gitgate.EnvironmentSpec) (overlayFile, gitstore.Hash, *InvalidError) {
 	head, ok := s.heads[spec.Branch]
 	if !ok {
-		return nil, gitstore.ZeroHash, &InvalidError{Kind: "Environment", Errors: field.ErrorList{
+		return overlayFile{}, gitstore.ZeroHash, &InvalidError{Kind: "Environment", Errors: field.ErrorList{
 			field.NotFound(field.NewPath("spec", "branch"), spec.Branch)}}
 	}
-	images, err := e.imagesAtLocked(head, spec.Path)
+	overlay, err := e.overlayAtLocked(head, spec.Path)
 	if err != nil {
-		return nil, gitstore.ZeroHash, err
+		return overlayFile{}, gitstore.ZeroHash, err
 	}
-	return images, e.lastTouchLocked(head, spec.Path), nil
+	return overlay, e.lastTouchLocked(head, spec.Path), nil
 }
 
-// imagesAtLocked reads the images of the kustomization in dir at commit,
-// cached by the directory's tree hash.
+// imagesAtLocked reads the images of the kustomization in dir at commit.
 func (e *Engine) imagesAtLocked(commit gitstore.Hash, dir string) ([]kustomization.Image, *InvalidError) {
+	overlay, err := e.overlayAtLocked(commit, dir)
+	return overlay.images, err
+}
+
+// overlayAtLocked reads the kustomization in dir at commit, cached by the
+// directory's tree hash.
+func (e *Engine) overlayAtLocked(commit gitstore.Hash, dir string) (overlayFile, *InvalidError) {
 	fld := field.NewPath("spec", "path")
 	tree, err := e.repo.TreeHash(commit, dir)
 	if err != nil {
-		return nil, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir,
+		return overlayFile{}, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir,
 			"must be a directory on the branch at "+commit.Short()+": "+err.Error())}}
 	}
-	if images, ok := e.images[tree]; ok {
-		return images, nil
+	if overlay, ok := e.overlays[tree]; ok {
+		return overlay, nil
 	}
 	raw, err := e.repo.ReadFile(commit, path.Join(dir, kustomization.FileName))
 	if err != nil {
@@ -149,14 +153,19 @@ func (e *Engine) imagesAtLocked(commit gitstore.Hash, dir string) ([]kustomizati
 		if !errors.Is(err, gitstore.ErrFileNotFound) {
 			msg = err.Error()
 		}
-		return nil, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, msg)}}
+		return overlayFile{}, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, msg)}}
 	}
 	images, err := kustomization.Images(raw)
 	if err != nil {
-		return nil, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, err.Error())}}
+		return overlayFile{}, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, err.Error())}}
 	}
-	e.images[tree] = images
-	return images, nil
+	ns, err := kustomization.Namespace(raw)
+	if err != nil {
+		return overlayFile{}, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, err.Error())}}
+	}
+	overlay := overlayFile{images: images, namespace: ns}
+	e.overlays[tree] = overlay
+	return overlay, nil
 }
 
 // lastTouchLocked finds the newest first-parent commit from head that
@@ -190,22 +199,47 @@ func (e *Engine) lastTouchLocked(head gitstore.Hash, dir string) gitstore.Hash {
 	return result
 }
 
-// firstParentsLocked lists the first-parent chain from head back to stop
-// (both included), at most maxTouchWalk commits.
-func (e *Engine) firstParentsLocked(head, stop gitstore.Hash) map[gitstore.Hash]bool {
-	out := map[gitstore.Hash]bool{}
-	for cur, i := head, 0; i < maxTouchWalk; i++ {
-		out[cur] = true
-		if cur == stop {
-			break
-		}
-		c, err := e.repo.Commit(cur)
-		if err != nil || len(c.Parents) == 0 {
-			break
-		}
-		cur = c.Parents[0]
+// chainKey names a path on a branch.
+type chainKey struct{ branch, path string }
+
+// currentChain holds the commits at which a path is what it was at rev: the
+// first-parent chain from rev up to the newest head walked. While rev stays
+// the path's last change, the chain only grows, and every commit in it stays
+// true for every snapshot with that rev, so snapshots share it; a new rev
+// starts a new chain.
+type currentChain struct {
+	rev, tip gitstore.Hash // tip is read and written under the engine's lock
+	commits  sync.Map      // gitstore.Hash → struct{}; read by snapshots
+}
+
+func (c *currentChain) has(h gitstore.Hash) bool {
+	_, ok := c.commits.Load(h)
+	return ok
+}
+
+// currentChainLocked extends the chain of branch:dir from head down to
+// where the last walk started (or to rev), at most maxTouchWalk commits:
+// each refresh walks only the commits that are new.
+func (e *Engine) currentChainLocked(branch, dir string, head, rev gitstore.Hash) *currentChain {
+	key := chainKey{branch, dir}
+	c := e.chains[key]
+	if c == nil || c.rev != rev {
+		c = &currentChain{rev: rev}
+		e.chains[key] = c
 	}
-	return out
+	for cur, i := head, 0; i < maxTouchWalk && cur != c.tip; i++ {
+		c.commits.Store(cur, struct{}{})
+		if cur == rev {
+			break
+		}
+		commit, err := e.repo.Commit(cur)
+		if err != nil || len(commit.Parents) == 0 {
+			break
+		}
+		cur = commit.Parents[0]
+	}
+	c.tip = head
+	return c
 }
 
 func toAPIImage(img kustomization.Image) gitgate.Image {

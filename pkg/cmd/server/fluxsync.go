@@ -2,10 +2,9 @@ package server
 
 import (
 	"context"
-	"sync/atomic"
+	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
@@ -22,17 +21,19 @@ var kustomizationsGVR = schema.GroupVersionResource{Group: "kustomize.toolkit.fl
 
 // fluxKustomizations reads Flux Kustomizations from an informer that starts
 // once Flux's CRD exists, so that gitgate runs the same with or without Flux.
+// Each Kustomization is read once per change, not per request.
 type fluxKustomizations struct {
 	dynamic   dynamic.Interface
 	discovery discovery.DiscoveryInterface
-	// store is the informer's cache once it runs.
-	store atomic.Pointer[cache.Store]
 	// changes hears of every change of a Kustomization's status.
 	changes *registry.StatusNotifier
+
+	mu    sync.RWMutex
+	byKey map[string]registry.FluxKustomization // namespace/name
 }
 
 func newFluxKustomizations(dyn dynamic.Interface, disc discovery.DiscoveryInterface, changes *registry.StatusNotifier) *fluxKustomizations {
-	return &fluxKustomizations{dynamic: dyn, discovery: disc, changes: changes}
+	return &fluxKustomizations{dynamic: dyn, discovery: disc, changes: changes, byKey: map[string]registry.FluxKustomization{}}
 }
 
 // run waits for the Kustomization API to be served, then keeps an informer
@@ -50,58 +51,60 @@ func (f *fluxKustomizations) run(ctx context.Context, poll time.Duration) {
 	}
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(f.dynamic, 0)
 	inf := factory.ForResource(kustomizationsGVR).Informer()
-	notify := func(obj any) {
-		if u, ok := obj.(*unstructured.Unstructured); ok {
-			f.changes.Notify(registry.StatusChange{Kustomization: u.GetNamespace() + "/" + u.GetName()})
-		}
-	}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: notify,
-		UpdateFunc: func(old, cur any) {
-			o, ok1 := old.(*unstructured.Unstructured)
-			c, ok2 := cur.(*unstructured.Unstructured)
-			if ok1 && ok2 && equality.Semantic.DeepEqual(o.Object["status"], c.Object["status"]) {
-				return // only status shows on Environments
-			}
-			notify(cur)
-		},
+		AddFunc:    func(obj any) { f.set(obj, false) },
+		UpdateFunc: func(_, obj any) { f.set(obj, false) },
 		DeleteFunc: func(obj any) {
 			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = d.Obj
 			}
-			notify(obj)
+			f.set(obj, true)
 		},
 	})
 	factory.Start(ctx.Done())
 	klog.InfoS("Reading Flux Kustomizations for environment sync status")
-	store := inf.GetStore()
-	f.store.Store(&store)
+}
+
+// set records what Environments show of a Kustomization, and tells the
+// watches when that changed.
+func (f *fluxKustomizations) set(obj any, deleted bool) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	key := u.GetNamespace() + "/" + u.GetName()
+	next := readKustomization(u)
+	f.mu.Lock()
+	prev, existed := f.byKey[key]
+	if deleted {
+		delete(f.byKey, key)
+	} else {
+		f.byKey[key] = next
+	}
+	f.mu.Unlock()
+	if deleted || !existed || prev != next {
+		f.changes.Notify(registry.StatusChange{Kustomization: key})
+	}
+}
+
+// readKustomization reads the Ready condition and the applied revision.
+func readKustomization(u *unstructured.Unstructured) registry.FluxKustomization {
+	var out registry.FluxKustomization
+	out.AppliedRevision, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
+	conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conditions {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" {
+			out.Ready = m["status"] == "True"
+			out.Message, _ = m["message"].(string)
+		}
+	}
+	return out
 }
 
 // Kustomization implements registry.SyncSource.
 func (f *fluxKustomizations) Kustomization(namespace, name string) (registry.FluxKustomization, bool) {
-	store := f.store.Load()
-	if store == nil {
-		return registry.FluxKustomization{}, false
-	}
-	obj, exists, err := (*store).GetByKey(namespace + "/" + name)
-	if err != nil || !exists {
-		return registry.FluxKustomization{}, false
-	}
-	u, ok := obj.(*unstructured.Unstructured)
-	if !ok {
-		return registry.FluxKustomization{}, false
-	}
-	out := registry.FluxKustomization{}
-	out.AppliedRevision, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
-	conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conditions {
-		m, ok := c.(map[string]any)
-		if !ok || m["type"] != "Ready" {
-			continue
-		}
-		out.Ready = m["status"] == "True"
-		out.Message, _ = m["message"].(string)
-	}
-	return out, true
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	k, ok := f.byKey[namespace+"/"+name]
+	return k, ok
 }
