@@ -2,10 +2,12 @@ package localstack
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // serviceAccountFiles mints a token for a ServiceAccount with the
@@ -43,19 +45,11 @@ func (s *Stack) serviceAccountKubeconfig(ctx context.Context, server, namespace,
 	if err != nil {
 		return "", err
 	}
-	config := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster: {server: %q, certificate-authority: %q}
-users:
-- name: %s
-  user: {token: %q}
-contexts:
-- name: %s
-  context: {cluster: local, user: %s, namespace: %s}
-current-context: %s
-`, server, filepath.Join(dir, "ca.crt"), name, strings.TrimSpace(string(token)), name, name, namespace, name)
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: filepath.Join(dir, "ca.crt")}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: strings.TrimSpace(string(token))}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: "local", AuthInfo: name, Namespace: namespace}
+	cfg.CurrentContext = name
 	path := filepath.Join(dir, "kubeconfig")
-	return path, os.WriteFile(path, []byte(config), 0o600)
+	return path, clientcmd.WriteToFile(*cfg, path)
 }
