@@ -49,9 +49,15 @@ build "$tools/helm" helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/v
 
 # CRDs, straight from the modules the controllers were built from.
 mkdir -p "$bin/crds"
+# module_dir prints where module $2, as module dir $1 requires it, is in the
+# module cache, downloading it first (`go list -m` prints nothing for a
+# module that is not downloaded yet, as on a fresh machine).
+module_dir() {
+  (cd "$1" && go mod download -json "$2" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+}
 crds() { # module-dir module files...
   local dir f
-  dir=$(cd "$1" && go list -m -f '{{.Dir}}' "$2")
+  dir=$(module_dir "$1" "$2")
   shift 2
   for f in "$@"; do
     install -m 0644 "$dir/$f" "$bin/crds/"
@@ -59,7 +65,7 @@ crds() { # module-dir module files...
 }
 crds "$tools/sealed-secrets" github.com/bitnami/sealed-secrets helm/sealed-secrets/crds/bitnami.com_sealedsecrets.yaml
 # source-controller watches every kind it serves, so all of its CRDs go in.
-crds "$tools/flux" github.com/fluxcd/source-controller $(cd "$(cd "$tools/flux" && go list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)" && ls config/crd/bases/*.yaml)
+crds "$tools/flux" github.com/fluxcd/source-controller $(cd "$(module_dir "$tools/flux" github.com/fluxcd/source-controller)" && ls config/crd/bases/*.yaml)
 crds "$tools/flux" github.com/fluxcd/kustomize-controller config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml
 
 # CRDs of the kinds the chart can render (cert-manager's Certificate and

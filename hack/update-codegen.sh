@@ -7,7 +7,13 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-codegen_pkg=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
+# `go list -m` prints a module's directory only once it is in the module
+# cache: download it first, so a fresh machine (empty cache) works too.
+codegen_pkg=$(go mod download -json k8s.io/code-generator | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+if [[ ! -f "$codegen_pkg/kube_codegen.sh" ]]; then
+  echo "update-codegen: k8s.io/code-generator could not be downloaded (go mod download k8s.io/code-generator)" >&2
+  exit 1
+fi
 module=$(go list -m)
 boilerplate="$root/hack/boilerplate.go.txt"
 
