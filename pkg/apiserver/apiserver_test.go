@@ -229,7 +229,14 @@ func TestServerInProcess(t *testing.T) {
 		}
 	})
 
-	t.Run("watch resumes, expires, and informers use watch-list", func(t *testing.T) {
+	t.Run("watch resumes, expires, and an informer follows", func(t *testing.T) {
+		// Its own promotion first, so this subtest depends on no other.
+		before := p.head(t)
+		first, err := promotions.Create(ctx, &v1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "before-rollback"},
+			Spec: v1alpha1.PromotionSpec{Environment: "test", From: "prod"}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		list, err := promotions.List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -240,10 +247,18 @@ func TestServerInProcess(t *testing.T) {
 		stop := make(chan struct{})
 		defer close(stop)
 		factory.Start(stop)
-		cache.WaitForCacheSync(stop, informer.Informer().HasSynced)
+		syncCtx, cancelSync := context.WithTimeout(ctx, 30*time.Second)
+		defer cancelSync()
+		if !cache.WaitForCacheSync(syncCtx.Done(), informer.Informer().HasSynced) {
+			t.Fatal("the promotions informer did not sync in 30s")
+		}
+		if _, err := informer.Lister().Promotions("shop").Get(first.Name); err != nil {
+			t.Fatalf("the synced informer lacks %s: %v", first.Name, err)
+		}
 
+		// A rollback of test to the revision it ran before that promotion.
 		rollback := &v1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "rollback"},
-			Spec: v1alpha1.PromotionSpec{Environment: "test", From: "test", Revision: list.Items[0].Status.SourceRevision}}
+			Spec: v1alpha1.PromotionSpec{Environment: "test", From: "test", Revision: before}}
 		if _, err := promotions.Create(ctx, rollback, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}

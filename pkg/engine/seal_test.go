@@ -85,14 +85,21 @@ func TestSealedSecretsAreRefusedWhereTheyDoNotBelong(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.fleet, "main", "dev", "test")
 			e := f.engine("main")
-			before := f.remoteHead("main")
+			// Every branch is checked: a Merge environment's path lives on its own branch.
+			branches := []string{"main", "dev", "test"}
+			before := map[string]string{}
+			for _, b := range branches {
+				before[b] = f.remoteHead(b)
+			}
 			_, err := e.CommitSealedSecret(context.Background(), sealWrite(tt.env, tt.ns))
 			var inv *InvalidError
 			if !errors.As(err, &inv) || inv.Errors[0].Field != tt.wantField {
 				t.Fatalf("err = %v, want a 422 on %s", err, tt.wantField)
 			}
-			if f.remoteHead("main") != before {
-				t.Fatal("a refused seal pushed")
+			for _, b := range branches {
+				if f.remoteHead(b) != before[b] {
+					t.Fatalf("a refused seal pushed to %s", b)
+				}
 			}
 		})
 	}

@@ -27,6 +27,15 @@ func TestKubectlCreatePromotion(t *testing.T) {
 		t.Fatal("a dry run changed Git")
 	}
 
+	// kubectl's -v: at 6, client-go logs each request it sends.
+	out, err = plugin("bob", "create", "promotion", "--to", "prod", "--dry-run=server", "-n", "shop", "-v=6")
+	if err != nil || !strings.Contains(out, "POST https://") || !strings.Contains(out, "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions") {
+		t.Fatalf("create promotion -v=6 does not log its request: %v\n%s", err, out)
+	}
+	if out, err := plugin("bob", "gitgate", "history", "prod", "-n", "shop", "-v=6"); err != nil || !strings.Contains(out, "GET https://") {
+		t.Fatalf("gitgate history -v=6 does not log its request: %v\n%s", err, out)
+	}
+
 	// Without NAME: a generated name, printed the kubectl way.
 	out, err = plugin("bob", "create", "promotion", "--to", "prod", "-m", "release", "-n", "shop")
 	if err != nil || !strings.HasPrefix(out, "promotion.gitgate.dev/prod-") || !strings.HasSuffix(strings.TrimSpace(out), " created") {

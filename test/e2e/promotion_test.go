@@ -66,6 +66,9 @@ func TestBobsPromotionIsExactlyOneCommit(t *testing.T) {
 	if !strings.Contains(list, name) || !strings.Contains(list, head[:7]) || !strings.Contains(list, "bob") {
 		t.Errorf("kubectl get promotions does not show %s at %s by bob:\n%s", name, head[:7], list)
 	}
+	if out := kubectl(t, "alice", "get", "promotions", "-n", "shop", "--field-selector", "spec.environment=prod", "-o", "name"); !strings.Contains(out, "promotion.gitgate.dev/"+name) {
+		t.Errorf("field selector spec.environment=prod does not list the prod promotion %s:\n%s", name, out)
+	}
 	if out := kubectl(t, "alice", "get", "promotions", "-n", "shop", "--field-selector", "spec.environment=dev", "-o", "name"); strings.Contains(out, name) {
 		t.Errorf("field selector spec.environment=dev lists the prod promotion:\n%s", out)
 	}
@@ -113,6 +116,9 @@ func TestInvalidPromotionsGet422AndLeaveGitAlone(t *testing.T) {
 	// anywhere; others learn nothing but their 403.
 	if out := kubectlFails(t, "admin", promotionYAML("bad-env", "qa", "test"), "create", "-n", "shop", "-f", "-"); !strings.Contains(out, `spec.environment: Not found: "qa"`) {
 		t.Errorf("unknown environment as admin: %s", out)
+	}
+	if out := kubectlFails(t, "alice", promotionYAML("bad-env", "qa", "test"), "create", "-n", "shop", "-f", "-"); !strings.Contains(out, "Forbidden") || strings.Contains(out, "Not found") {
+		t.Errorf("unknown environment as alice: %s, want a 403 that does not say whether qa exists", out)
 	}
 	cases := []struct{ name, manifest, want string }{
 		{"unknown image", "apiVersion: gitgate.dev/v1alpha1\nkind: Promotion\nmetadata: {name: bad-image}\nspec: {environment: prod, images: [nope]}\n", `spec.images[0]: Not found: "nope"`},

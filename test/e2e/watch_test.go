@@ -3,8 +3,10 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
 	"github.com/gitgate-dev/gitgate/pkg/generated/informers/externalversions"
 )
 
@@ -93,7 +96,7 @@ func TestInformerUsesWatchList(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	added := 0
+	added, bookmarked := 0, false
 	for ev := range w.ResultChan() {
 		if ev.Type == watch.Added {
 			added++
@@ -103,14 +106,36 @@ func TestInformerUsesWatchList(t *testing.T) {
 		if ev.Type != watch.Bookmark || !ok || env.Annotations[metav1.InitialEventsAnnotationKey] != "true" || env.ResourceVersion == "" {
 			t.Fatalf("after %d ADDED events got %s %#v, want the initial-events-end bookmark", added, ev.Type, ev.Object)
 		}
+		bookmarked = true
 		break
+	}
+	if !bookmarked {
+		t.Fatalf("the watch closed after %d ADDED events without the initial-events-end bookmark", added)
 	}
 	if added < 3 {
 		t.Fatalf("watch-list sent %d initial environments, want at least 3", added)
 	}
 
-	// A real informer (client-go uses watch-list by default) syncs and follows.
-	factory := externalversions.NewSharedInformerFactoryWithOptions(cs, 0, externalversions.WithNamespace("shop"))
+	// A real informer syncs and follows, and it does so with watch-list:
+	// its requests are recorded, and none of them is a plain list.
+	var mu sync.Mutex
+	var requests []string
+	cfg := restConfig(t, "alice")
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			if strings.HasSuffix(r.URL.Path, "/promotions") {
+				mu.Lock()
+				requests = append(requests, r.URL.RawQuery)
+				mu.Unlock()
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	recorded, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory := externalversions.NewSharedInformerFactoryWithOptions(recorded, 0, externalversions.WithNamespace("shop"))
 	informer := factory.Gitgate().V1alpha1().Promotions()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -118,6 +143,17 @@ func TestInformerUsesWatchList(t *testing.T) {
 	factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), informer.Informer().HasSynced) {
 		t.Fatal("promotion informer never synced")
+	}
+	mu.Lock()
+	synced := append([]string(nil), requests...)
+	mu.Unlock()
+	if len(synced) == 0 {
+		t.Fatal("the informer synced without a request to promotions")
+	}
+	for _, q := range synced {
+		if !strings.Contains(q, "watch=true") || !strings.Contains(q, "sendInitialEvents=true") {
+			t.Fatalf("the informer sent %q, want only watch-list requests (watch=true&sendInitialEvents=true); all: %q", q, synced)
+		}
 	}
 	fleet := cloneFleet(t)
 	fleet.setTag("dev", "development-9.")
@@ -160,3 +196,8 @@ func TestWatchResumesFromAResourceVersionAndExpiresOldOnes(t *testing.T) {
 		t.Fatalf("watch from resourceVersion 1: %v, want 410 Expired", err)
 	}
 }
+
+// roundTripperFunc lets a function serve as an http.RoundTripper.
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

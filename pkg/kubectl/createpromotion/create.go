@@ -101,6 +101,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.UsageErrorf(c, "%v", err) })
 	o.ConfigFlags.AddFlags(cmd.Flags())
+	plugin.AddVerbosityFlags(cmd.Flags())
 	o.PrintFlags.AddFlags(cmd)
 	cmd.Flags().Lookup("output").Usage += " Also wide: the server's table, as kubectl get -o wide shows it."
 	cmdutil.AddDryRunFlag(cmd)

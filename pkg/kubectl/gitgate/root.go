@@ -44,6 +44,7 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 		SilenceErrors: true,
 	}
 	c.configFlags.AddFlags(cmd.PersistentFlags())
+	plugin.AddVerbosityFlags(cmd.PersistentFlags())
 	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c)} {
 		sub.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
 		if sub.Name() != "seal" { // seal's argument is a new Secret's name
