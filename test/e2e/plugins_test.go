@@ -29,10 +29,10 @@ func TestKubectlCreatePromotion(t *testing.T) {
 
 	// kubectl's -v: at 6, client-go logs each request it sends.
 	out, err = plugin("bob", "create", "promotion", "--to", "prod", "--dry-run=server", "-n", "shop", "-v=6")
-	if err != nil || !strings.Contains(out, "POST https://") || !strings.Contains(out, "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions") {
+	if err != nil || !strings.Contains(out, `"Response" verb="POST" url="https://`) || !strings.Contains(out, `/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=All" status="201 Created"`) {
 		t.Fatalf("create promotion -v=6 does not log its request: %v\n%s", err, out)
 	}
-	if out, err := plugin("bob", "gitgate", "history", "prod", "-n", "shop", "-v=6"); err != nil || !strings.Contains(out, "GET https://") {
+	if out, err := plugin("bob", "gitgate", "history", "prod", "-n", "shop", "-v=6"); err != nil || !strings.Contains(out, `"Response" verb="GET" url="https://`) {
 		t.Fatalf("gitgate history -v=6 does not log its request: %v\n%s", err, out)
 	}
 
