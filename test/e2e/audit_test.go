@@ -92,7 +92,9 @@ func TestAuditListsWhoCanGetAroundGitgate(t *testing.T) {
 	// admission cannot tell from Flux itself.
 	kubectl(t, "admin", "create", "role", "audit-impersonate-flux", "-n", "flux-system",
 		"--verb=impersonate", "--resource=serviceaccounts", "--resource-name=kustomize-controller")
-	t.Cleanup(func() { _, _ = stack.Kubectl(ctx, "admin", "delete", "role", "audit-impersonate-flux", "-n", "flux-system", "--ignore-not-found") })
+	t.Cleanup(func() {
+		_, _ = stack.Kubectl(ctx, "admin", "delete", "role", "audit-impersonate-flux", "-n", "flux-system", "--ignore-not-found")
+	})
 	kubectl(t, "admin", "create", "rolebinding", "audit-impersonate-flux", "-n", "flux-system", "--role=audit-impersonate-flux", "--user=alice")
 	t.Cleanup(func() {
 		_, _ = stack.Kubectl(ctx, "admin", "delete", "rolebinding", "audit-impersonate-flux", "-n", "flux-system", "--ignore-not-found")
