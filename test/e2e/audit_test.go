@@ -70,6 +70,7 @@ func TestAuditListsWhoCanGetAroundGitgate(t *testing.T) {
 	if err != nil || !strings.Contains(table, "SUBJECT") || !strings.Contains(table, "RoleBinding shop/shop-release-managers-promote (Role gitgate-release-manager)") {
 		t.Fatalf("the audit's table names no binding: %v\n%s", err, table)
 	}
+	t.Logf("kubectl gitgate audit -n shop, on the stack:\n%s", table)
 
 	// A platform team's expectations: exactly what is there now.
 	var expected []rbacaudit.Expectation
