@@ -161,7 +161,7 @@ func (a *auditor) binding(subjects []rbacv1.Subject, namespace string, rules []r
 			continue
 		}
 		for _, r := range rules {
-			if what, ok := c.match(r, namespace); ok {
+			for _, what := range c.match(r, namespace) {
 				scope := what + " in " + where
 				if c.clusterScoped {
 					scope = what + " (cluster)"

@@ -140,34 +140,31 @@ func (o Options) checks() []check {
 	}
 }
 
-// match says whether rule grants the check, for a binding in ns ("" for a
-// ClusterRoleBinding), and what on: resources, then the resourceNames
-// that narrow it.
-func (c check) match(rule rbacv1.PolicyRule, ns string) (string, bool) {
+// match says what rule grants of the check, for a binding in ns ("" for a
+// ClusterRoleBinding): the resources, then one entry per resourceName
+// that narrows it (so that "breakglass on prod" is a line of its own).
+func (c check) match(rule rbacv1.PolicyRule, ns string) []string {
 	if !grants(rule.APIGroups, c.groups) || !grants(rule.Verbs, c.verbs) {
-		return "", false
+		return nil
 	}
 	var resources []string
 	for _, want := range c.resources {
 		resources = append(resources, covered(rule.Resources, want)...)
 	}
 	if len(resources) == 0 {
-		return "", false
+		return nil
 	}
 	what := strings.Join(resources, ",")
 	if len(rule.ResourceNames) == 0 {
-		return what, true
+		return []string{what}
 	}
-	var names []string
+	var out []string
 	for _, n := range rule.ResourceNames {
 		if c.names == nil || c.names(ns, n) {
-			names = append(names, n)
+			out = append(out, what+" "+n)
 		}
 	}
-	if len(names) == 0 {
-		return "", false
-	}
-	return what + " " + strings.Join(names, ","), true
+	return out
 }
 
 // grants reports whether a rule's list (groups or verbs) holds "*" or one
