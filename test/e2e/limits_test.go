@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 )
 
 // TestOversizedWritesAre413 sends a Promotion larger than gitgate's body
@@ -105,4 +107,40 @@ func TestASlowClientIsCutOff(t *testing.T) {
 		}
 	}
 	t.Logf("the server ended the slow request after %s (%v)", time.Since(start).Round(time.Second), err)
+}
+
+// TestMadeUpEnvironmentsAddNoMetricSeries promotes into environments that
+// do not exist: each is counted, under "other", and none becomes a series.
+func TestMadeUpEnvironmentsAddNoMetricSeries(t *testing.T) {
+	prefix := fmt.Sprintf("made-up-%d-", time.Now().UnixNano()%1000000)
+	for i := 0; i < 3; i++ {
+		kubectlFails(t, "alice", promotionYAML(fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("%s%d", prefix, i), ""), "create", "-f", "-", "-n", "shop")
+	}
+	client, err := rest.HTTPClientFor(restConfig(t, "admin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Get(stack.GitgateURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	metrics := string(body)
+	if !strings.Contains(metrics, `gitgate_promotions_total{environment="other",namespace="shop",result="forbidden"}`) {
+		t.Errorf("/metrics does not count the refused promotions under other:\n%s", grepLines(metrics, "gitgate_promotions_total"))
+	}
+	if strings.Contains(metrics, prefix) {
+		t.Errorf("/metrics holds made-up environment names:\n%s", grepLines(metrics, prefix))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
