@@ -23,7 +23,9 @@ const BreakGlassReason = "BreakGlass"
 // annotated emergency change of a managed object.
 const VerbBreakGlass = "breakglass"
 
-// maxReviewBytes bounds an AdmissionReview body (objects are at most ~3 MiB).
+// maxReviewBytes bounds an AdmissionReview body: an UPDATE carries the
+// object twice, each at most kube-apiserver's 3 MiB request limit. A larger
+// body gets a 413 after reading at most one byte more.
 const maxReviewBytes = 8 << 20
 
 // Handler serves admission.k8s.io/v1 AdmissionReviews with the policy.
@@ -53,9 +55,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST an admission.k8s.io/v1 AdmissionReview", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
 	if err != nil {
 		http.Error(w, "reading the AdmissionReview: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(body) > maxReviewBytes {
+		http.Error(w, fmt.Sprintf("the AdmissionReview is larger than %d bytes", maxReviewBytes), http.StatusRequestEntityTooLarge)
 		return
 	}
 	var review admissionv1.AdmissionReview

@@ -90,7 +90,7 @@ func (c completedConfig) New() (*Server, error) {
 		"environments":               environment.NewREST(scheme, backend),
 		"environments/history":       environment.NewHistoryREST(backend),
 		"environments/sealedsecrets": environment.NewSealedSecretsREST(backend, c.GenericConfig.Authorization.Authorizer),
-		"promotions":                 promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.RecordPromotion),
+		"promotions":                 promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.PromotionRecorder(knownLabels(c.ExtraConfig.Repositories))),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", gitgate.GroupName, err)
@@ -103,12 +103,22 @@ func (c completedConfig) New() (*Server, error) {
 	return &Server{GenericAPIServer: generic}, nil
 }
 
+// DefaultMaxRequestBodyBytes bounds the body of every write (create,
+// update, patch, delete options) of Environments, Promotions and
+// environments/sealedsecrets; a larger body gets a 413 after at most one
+// byte more is read. The largest legitimate body is a SealedSecretRequest:
+// a Secret holds at most 1 MiB, which seals to about 1.4 MiB of base64, and
+// kube-apiserver stores objects of at most 1.5 MiB. Environments and
+// Promotions are a few kilobytes.
+const DefaultMaxRequestBodyBytes = 2 << 20
+
 // NewRecommendedConfig returns the generic configuration gitgate starts
 // from: OpenAPI v2 and v3 from the generated definitions, the build's
-// version and the default feature gates. Options apply serving,
-// authentication and authorization on top.
+// version, the default feature gates and DefaultMaxRequestBodyBytes.
+// Options apply serving, authentication and authorization on top.
 func NewRecommendedConfig(scheme *runtime.Scheme, codecs serializer.CodecFactory) *genericapiserver.RecommendedConfig {
 	c := genericapiserver.NewRecommendedConfig(codecs)
+	c.MaxRequestBodyBytes = DefaultMaxRequestBodyBytes
 	namer := openapi.NewDefinitionNamer(scheme)
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(gitgateopenapi.GetOpenAPIDefinitions, namer)
 	c.OpenAPIConfig.Info.Title = "gitgate"
@@ -119,4 +129,23 @@ func NewRecommendedConfig(scheme *runtime.Scheme, codecs serializer.CodecFactory
 	c.FeatureGate = utilfeature.DefaultFeatureGate
 	c.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
 	return c
+}
+
+// knownLabels bounds metric labels to the namespaces gitgate serves and the
+// environments they define.
+func knownLabels(repos registry.Repositories) metrics.Known {
+	return metrics.Known{
+		Namespace: func(namespace string) bool {
+			_, _, ok := repos.Engine(namespace)
+			return ok
+		},
+		Environment: func(namespace, environment string) bool {
+			e, _, ok := repos.Engine(namespace)
+			if !ok {
+				return false
+			}
+			_, err := e.Snapshot().Environment(environment)
+			return err == nil
+		},
+	}
 }

@@ -69,13 +69,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the path is "+PathPrefix+"<repository name>", http.StatusNotFound)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		http.Error(w, "reading the notification: "+err.Error(), http.StatusBadRequest)
+	// A declared length over the limit is refused before reading; anything
+	// else is read up to one byte past it.
+	if r.ContentLength > maxBody {
+		http.Error(w, "the notification is larger than 1 MiB", http.StatusRequestEntityTooLarge)
 		return
 	}
-	if len(body) > maxBody {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
 		http.Error(w, "the notification is larger than 1 MiB", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err != nil {
+		http.Error(w, "reading the notification: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	target, ok := h.Lookup(name)

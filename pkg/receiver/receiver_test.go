@@ -120,3 +120,29 @@ func TestNotificationsCoalesce(t *testing.T) {
 		t.Fatalf("%d refreshes for 11 notifications during one refresh, want 2", got)
 	}
 }
+
+// endless is a body of unknown length that never ends and counts what was read.
+type endless struct{ read int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	e.read += len(p)
+	return len(p), nil
+}
+
+func TestHandlerReadsAnUnannouncedBodyOnlyUpToTheLimit(t *testing.T) {
+	h := &Handler{Lookup: func(string) (Target, bool) {
+		t.Error("a body over the limit was looked up")
+		return Target{}, false
+	}}
+	body := &endless{}
+	req := httptest.NewRequest(http.MethodPost, "/hooks/fleet", body)
+	req.ContentLength = -1 // chunked: the length is not known in advance
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413: %s", rec.Code, rec.Body)
+	}
+	if body.read > maxBody+64<<10 {
+		t.Fatalf("read %d bytes of an endless body, want at most the limit (%d) and a buffer", body.read, maxBody)
+	}
+}

@@ -111,10 +111,17 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 // serveTLS serves handler on addr with the API server's own (reloadable)
 // certificate until ctx ends.
 func serveTLS(ctx context.Context, what, addr string, handler http.Handler, cert dynamiccertificates.CertKeyContentProvider) error {
+	// Timeouts and a header limit so that a slow or idle client (anyone on
+	// the pod network can reach these ports) cannot hold connections and
+	// memory: kube-apiserver and Git hosts send a request at once.
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certificateFrom(cert)},
 	}
 	ln, err := net.Listen("tcp", addr)

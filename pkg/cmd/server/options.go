@@ -43,6 +43,8 @@ type Options struct {
 	Admission *AdmissionOptions
 	// Receiver configures the push-webhook receiver.
 	Receiver *ReceiverOptions
+	// MaxRequestBodyBytes bounds the body of a write to the API.
+	MaxRequestBodyBytes int64
 
 	Out, ErrOut io.Writer
 }
@@ -56,6 +58,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		GitTimeout:           60 * time.Second,
 		ConfigReloadInterval: 2 * time.Second,
 		GitRetryAfter:        time.Second,
+		MaxRequestBodyBytes:  apiserver.DefaultMaxRequestBodyBytes,
 		Admission:            newAdmissionOptions(),
 		Receiver:             newReceiverOptions(),
 		Out:                  out,
@@ -71,6 +74,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ConfigPath, "config", o.ConfigPath, "Path of the repositories configuration file (reloaded when it changes).")
 	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout, "Timeout of each Git fetch and push.")
 	fs.DurationVar(&o.ConfigReloadInterval, "config-reload-interval", o.ConfigReloadInterval, "How often the configuration file is checked for changes.")
+	fs.Int64Var(&o.MaxRequestBodyBytes, "max-request-body-bytes", o.MaxRequestBodyBytes, "Largest body of a write to the API (Environments, Promotions, sealed secrets); a larger one gets 413. The default fits a SealedSecret of a 1 MiB Secret.")
 	o.Admission.AddFlags(fs)
 	o.Receiver.AddFlags(fs)
 	fs.DurationVar(&o.GitRetryAfter, "git-retry-after", o.GitRetryAfter, "Retry-After of the 503 a write gets while Git is unreachable. client-go and kubectl retry such a 503 up to 10 times, so this also bounds how long they wait for Git.")
@@ -84,6 +88,9 @@ func (o *Options) Validate() error {
 	errs := o.RecommendedOptions.Validate()
 	if o.ConfigPath == "" {
 		errs = append(errs, errors.New("--config is required: the file that binds namespaces to Git repositories"))
+	}
+	if o.MaxRequestBodyBytes <= 0 {
+		errs = append(errs, errors.New("--max-request-body-bytes must be positive: gitgate never reads a body without a limit"))
 	}
 	if o.GitTimeout <= 0 {
 		errs = append(errs, errors.New("--git-timeout must be positive"))
@@ -107,6 +114,7 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return nil, nil, nil, namespaceState{}, err
 	}
+	serverConfig.MaxRequestBodyBytes = o.MaxRequestBodyBytes
 	client, err := kubernetes.NewForConfig(serverConfig.ClientConfig)
 	if err != nil {
 		return nil, nil, nil, namespaceState{}, fmt.Errorf("kubernetes client: %w", err)

@@ -1,5 +1,6 @@
 // Package gitgate is the kubectl-gitgate plugin: `kubectl gitgate history`,
-// `diff`, `rollback` and `seal` for gitgate environments.
+// `diff`, `rollback` and `seal` for gitgate environments, and `audit` of
+// who can get around gitgate.
 package gitgate
 
 import (
@@ -39,15 +40,15 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	c := &common{configFlags: genericclioptions.NewConfigFlags(true), IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:           "gitgate",
-		Short:         "Work with gitgate environments: history, diff, rollback, seal",
+		Short:         "Work with gitgate environments: history, diff, rollback, seal, audit",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	c.configFlags.AddFlags(cmd.PersistentFlags())
 	plugin.AddVerbosityFlags(cmd.PersistentFlags())
-	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c)} {
+	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c), newAudit(c)} {
 		sub.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
-		if sub.Name() != "seal" { // seal's argument is a new Secret's name
+		if sub.Name() != "seal" && sub.Name() != "audit" { // seal's argument is a new Secret's name; audit takes none
 			sub.ValidArgsFunction = plugin.CompleteEnvironments(c.configFlags, true)
 		}
 		cmd.AddCommand(sub)
