@@ -8,7 +8,14 @@ import (
 
 func TestEnvironmentWritesAreCommits(t *testing.T) {
 	fleet := cloneFleet(t)
-	manifest := "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/test, promotesFrom: test}\n"
+	// Every environment owns its own overlay: staging gets one.
+	fleet.commitFiles("Add the staging overlay", map[string]string{
+		"overlays/staging/kustomization.yaml": "resources:\n- ../../base\nimages:\n- name: app\n  newName: registry.example.com/app\n  newTag: version-1.2.3\n",
+	})
+	t.Cleanup(func() {
+		fleet.commitFiles("Remove the staging overlay", map[string]string{"overlays/staging/kustomization.yaml": ""})
+	})
+	manifest := "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/staging, promotesFrom: test}\n"
 	kubectlOK := func(args ...string) string {
 		t.Helper()
 		out, err := stack.KubectlStdin(context.Background(), "admin", []byte(manifest), args...)
@@ -26,7 +33,7 @@ func TestEnvironmentWritesAreCommits(t *testing.T) {
 
 	// Someone changes the definition in Git; a replace from the old read conflicts.
 	kubectl(t, "admin", "patch", "env", "staging", "-n", "shop", "--type=merge", "-p", `{"spec":{"imageTagPattern":"^version-"}}`)
-	manifest = "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging, resourceVersion: \"" + staleRV + "\"}\nspec: {path: overlays/dev}\n"
+	manifest = "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging, resourceVersion: \"" + staleRV + "\"}\nspec: {path: overlays/staging}\n"
 	out, err := stack.KubectlStdin(context.Background(), "admin", []byte(manifest), "replace", "-n", "shop", "-f", "-")
 	if err == nil || !strings.Contains(out, "Conflict") {
 		t.Fatalf("replace with a stale resourceVersion: %v %s, want a 409 Conflict", err, out)
