@@ -447,7 +447,8 @@ func TestStatusShowsWhatTheOverlayRenders(t *testing.T) {
 
 func TestHistoryListsEveryCommitThatChangedTheEnvironment(t *testing.T) {
 	f := newFixture(t, "trunk", "main")
-	direct := f.commitFile("main", "overlays/prod/kustomization.yaml", "resources:\n- ../../base\nimages:\n- name: app\n  newTag: hotfix\n")
+	direct := f.commitFile("main", "overlays/prod/kustomization.yaml", "resources:\n- ../../base\nimages:\n"+
+		"- name: app\n  newName: registry.example.com/app\n  newTag: hotfix\n- name: proxy\n  newName: registry.example.com/proxy\n  newTag: \"1.0\"\n")
 	f.commitFile("main", "overlays/dev/kustomization.yaml", "resources:\n- ../../base\n") // not prod's
 	e := f.engine("main")
 	p, err := e.Promote(context.Background(), PromotionRequest{Promotion: promotion("prod-9", "prod", ""), User: "bob"})
