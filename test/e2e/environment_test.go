@@ -2,13 +2,19 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvironmentWritesAreCommits(t *testing.T) {
 	fleet := cloneFleet(t)
 	// Every environment owns its own overlay: staging gets one.
+	if err := os.MkdirAll(filepath.Join(fleet.dir, "overlays", "staging"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	fleet.commitFiles("Add the staging overlay", map[string]string{
 		"overlays/staging/kustomization.yaml": "resources:\n- ../../base\nimages:\n- name: app\n  newName: registry.example.com/app\n  newTag: version-1.2.3\n",
 	})
@@ -24,6 +30,15 @@ func TestEnvironmentWritesAreCommits(t *testing.T) {
 		}
 		return out
 	}
+	// A refused write is not re-checked against the remote's newest head:
+	// wait until gitgate has read the new overlay.
+	eventually(t, "gitgate reads overlays/staging", 30*time.Second, func() string {
+		out, err := stack.KubectlStdin(context.Background(), "admin", []byte(manifest), "create", "-n", "shop", "-f", "-", "--dry-run=server")
+		if err != nil {
+			return out
+		}
+		return ""
+	})
 	kubectlOK("create", "-n", "shop", "-f", "-")
 	fleet.head()
 	if file := fleet.git(fleet.dir, "show", "origin/main:.gitgate/environments/staging.yaml"); !strings.Contains(file, "promotesFrom: test") {
