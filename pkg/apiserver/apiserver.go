@@ -87,7 +87,7 @@ func (c completedConfig) New() (*Server, error) {
 	group := genericapiserver.NewDefaultAPIGroupInfo(gitgate.GroupName, scheme, metav1.ParameterCodec, c.ExtraConfig.Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{c.ExtraConfig.Codecs}
 	group.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"environments":               environment.NewREST(scheme, backend),
+		"environments":               environment.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer),
 		"environments/history":       environment.NewHistoryREST(backend),
 		"environments/sealedsecrets": environment.NewSealedSecretsREST(backend, c.GenericConfig.Authorization.Authorizer),
 		"promotions":                 promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.PromotionRecorder(knownLabels(c.ExtraConfig.Repositories))),

@@ -155,8 +155,23 @@ func TestServerInProcess(t *testing.T) {
 
 	t.Run("environments are commits of their definition files", func(t *testing.T) {
 		envs := p.alice.GitgateV1alpha1().Environments("shop")
+		// Every environment owns its own overlay: staging gets one first.
+		p.git(t, "checkout", "-q", "-B", "main", "origin/main")
+		if err := os.MkdirAll(filepath.Join(p.clone, "overlays", "staging"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p.clone, "overlays", "staging", "kustomization.yaml"), []byte("resources:\n- ../../base\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.git(t, "add", "overlays/staging")
+		p.git(t, "-c", "user.name=someone", "-c", "user.email=someone@example.com", "commit", "-q", "-m", "Add the staging overlay")
+		p.git(t, "push", "-q", "origin", "main")
 		staging := &v1alpha1.Environment{ObjectMeta: metav1.ObjectMeta{Name: "staging", Labels: map[string]string{"tier": "pre"}},
-			Spec: v1alpha1.EnvironmentSpec{Path: "overlays/test", PromotesFrom: "test"}}
+			Spec: v1alpha1.EnvironmentSpec{Path: "overlays/staging", PromotesFrom: "test"}}
+		waitFor(t, "the server to read the staging overlay", func() error {
+			_, err := envs.Create(ctx, staging, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			return err
+		})
 		if _, err := envs.Create(ctx, staging, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
@@ -25,6 +26,12 @@ type EnvironmentWrite struct {
 	User string
 	// DryRun checks everything without writing.
 	DryRun bool
+	// Expect, for an update or delete, is the stored spec the caller
+	// decided on (for example which protections the write weakens, and so
+	// which verbs it needed). When the definition in Git has another spec
+	// by the time the write is planned, the write is a conflict: nothing
+	// is written on a decision made against an older definition.
+	Expect *gitgate.EnvironmentSpec
 }
 
 type envOp int
@@ -57,6 +64,9 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 		if env.Spec.Branch == "" {
 			env.Spec.Branch = e.opts.DefaultBranch
 		}
+		if err := applyDefaults(&env.Spec); err != nil {
+			return nil, err
+		}
 		if errs := validation.ValidateEnvironmentDefinition(env); len(errs) > 0 {
 			return nil, &InvalidError{Kind: "Environment", Name: env.Name, Errors: errs}
 		}
@@ -64,13 +74,13 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if w.DryRun { // every check, against the current snapshot, nothing written
-		if _, err := e.checkEnvironmentWriteLocked(e.snap.Load(), env, op); err != nil {
+		if _, err := e.checkEnvironmentWriteLocked(e.snap.Load(), env, op, w.Expect); err != nil {
 			return nil, err
 		}
 		return env, nil
 	}
 	err := e.writeLocked(ctx, func(s *Snapshot) (gitstore.PushRequest, error) {
-		content, err := e.checkEnvironmentWriteLocked(s, env, op)
+		content, err := e.checkEnvironmentWriteLocked(s, env, op, w.Expect)
 		if err != nil {
 			return gitstore.PushRequest{}, err
 		}
@@ -96,9 +106,27 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 	return e.snap.Load().Environment(env.Name)
 }
 
+// DefaultBranch is the repository's default branch: where definitions
+// live, and the branch of an environment that names none.
+func (s *Snapshot) DefaultBranch() string { return s.defaultBranch }
+
+// applyDefaults applies the API's defaults (v1alpha1) to an internal spec,
+// as decoding a request or a definition file does.
+func applyDefaults(spec *gitgate.EnvironmentSpec) error {
+	var versioned v1alpha1.EnvironmentSpec
+	if err := v1alpha1.Convert_gitgate_EnvironmentSpec_To_v1alpha1_EnvironmentSpec(spec, &versioned, nil); err != nil {
+		return err
+	}
+	v1alpha1.SetDefaults_EnvironmentSpec(&versioned)
+	return v1alpha1.Convert_v1alpha1_EnvironmentSpec_To_gitgate_EnvironmentSpec(&versioned, spec, nil)
+}
+
 // checkEnvironmentWriteLocked checks a write against the repository and
-// returns the file content to commit (nil for a delete).
-func (e *Engine) checkEnvironmentWriteLocked(s *Snapshot, env *gitgate.Environment, op envOp) ([]byte, error) {
+// returns the file content to commit (nil for a delete): the definition
+// is where the caller expects it, branch and path stay, the environment
+// owns its branch and path and its Kustomization alone, its overlay reads,
+// and promotesFrom makes no cycle.
+func (e *Engine) checkEnvironmentWriteLocked(s *Snapshot, env *gitgate.Environment, op envOp, expect *gitgate.EnvironmentSpec) ([]byte, error) {
 	cur, exists := s.envs[env.Name]
 	switch {
 	case op == opCreate && exists:
@@ -116,6 +144,10 @@ func (e *Engine) checkEnvironmentWriteLocked(s *Snapshot, env *gitgate.Environme
 				"environment %q was changed in Git after resourceVersion %d: read it again and retry", env.Name, rv)}
 		}
 	}
+	if op != opCreate && expect != nil && !apiequality.Semantic.DeepEqual(*expect, cur.env.Spec) {
+		return nil, &ConflictError{Message: fmt.Sprintf(
+			"environment %q was changed in Git while this request was being authorized: read it again and retry", env.Name)}
+	}
 	if op == opDelete {
 		for _, name := range s.envNames {
 			if other := s.envs[name].env; other.Spec.PromotesFrom == env.Name && name != env.Name {
@@ -125,9 +157,20 @@ func (e *Engine) checkEnvironmentWriteLocked(s *Snapshot, env *gitgate.Environme
 		}
 		return nil, nil
 	}
+	if op == opUpdate {
+		if errs := validation.ValidateEnvironmentSpecUpdate(&env.Spec, &cur.env.Spec, field.NewPath("spec")); len(errs) > 0 {
+			return nil, &InvalidError{Kind: "Environment", Name: env.Name, Errors: errs}
+		}
+	}
+	if errs := ownershipConflicts(env, s.Environments()); len(errs) > 0 {
+		return nil, &InvalidError{Kind: "Environment", Name: env.Name, Errors: errs}
+	}
 	head, ok := s.heads[env.Spec.Branch]
 	if !ok {
 		return nil, invalid("Environment", env.Name, field.NotFound(field.NewPath("spec", "branch"), env.Spec.Branch))
+	}
+	if errs := e.buildsFromConflictsLocked(s, env, head); len(errs) > 0 {
+		return nil, &InvalidError{Kind: "Environment", Name: env.Name, Errors: errs}
 	}
 	if _, err := e.imagesAtLocked(head, env.Spec.Path); err != nil {
 		err.Name = env.Name

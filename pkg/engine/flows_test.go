@@ -301,9 +301,12 @@ func mustEnv(t *testing.T, s *Snapshot, name string) *gitgate.Environment {
 
 func TestEnvironmentWritesAreCommits(t *testing.T) {
 	f := newFixture(t, "trunk", "main")
+	for _, dir := range []string{"staging", "qa"} { // every environment owns its own overlay
+		f.commitFile("main", "overlays/"+dir+"/kustomization.yaml", "resources:\n- ../../base\nimages:\n- name: app\n  newTag: "+dir+"-1\n")
+	}
 	e := f.engine("main")
 	ctx := context.Background()
-	staging := &gitgate.Environment{Spec: gitgate.EnvironmentSpec{Path: "overlays/test", PromotesFrom: "test", Strategy: gitgate.StrategyImages}}
+	staging := &gitgate.Environment{Spec: gitgate.EnvironmentSpec{Path: "overlays/staging", PromotesFrom: "test", Strategy: gitgate.StrategyImages}}
 	staging.Name = "staging"
 
 	// A dry run checks everything and writes nothing.
@@ -341,7 +344,7 @@ func TestEnvironmentWritesAreCommits(t *testing.T) {
 	rvAtCreate := e.Snapshot().ResourceVersionString()
 
 	// Someone else changes the file; an update from the old read conflicts.
-	f.commitFile("main", ".gitgate/environments/staging.yaml", "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/dev}\n")
+	f.commitFile("main", ".gitgate/environments/staging.yaml", "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/staging, promotesFrom: dev}\n")
 	if err := e.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -369,8 +372,8 @@ func TestEnvironmentWritesAreCommits(t *testing.T) {
 
 	for name, env := range map[string]*gitgate.Environment{
 		"spec.path":         {Spec: gitgate.EnvironmentSpec{Path: "overlays/nowhere", Strategy: gitgate.StrategyImages}},
-		"spec.promotesFrom": {Spec: gitgate.EnvironmentSpec{Path: "overlays/dev", PromotesFrom: "bogus", Strategy: gitgate.StrategyImages}},
-		"spec.strategy":     {Spec: gitgate.EnvironmentSpec{Path: "overlays/dev", Strategy: "Yolo"}},
+		"spec.promotesFrom": {Spec: gitgate.EnvironmentSpec{Path: "overlays/qa", PromotesFrom: "bogus", Strategy: gitgate.StrategyImages}},
+		"spec.strategy":     {Spec: gitgate.EnvironmentSpec{Path: "overlays/qa", Strategy: "Yolo"}},
 	} {
 		env.Name = "bad"
 		var inv *InvalidError
@@ -484,7 +487,8 @@ func TestStatusShowsWhatTheOverlayRenders(t *testing.T) {
 
 func TestHistoryListsEveryCommitThatChangedTheEnvironment(t *testing.T) {
 	f := newFixture(t, "trunk", "main")
-	direct := f.commitFile("main", "overlays/prod/kustomization.yaml", "resources:\n- ../../base\nimages:\n- name: app\n  newTag: hotfix\n")
+	direct := f.commitFile("main", "overlays/prod/kustomization.yaml", "resources:\n- ../../base\nimages:\n"+
+		"- name: app\n  newName: registry.example.com/app\n  newTag: hotfix\n- name: proxy\n  newName: registry.example.com/proxy\n  newTag: \"1.0\"\n")
 	f.commitFile("main", "overlays/dev/kustomization.yaml", "resources:\n- ../../base\n") // not prod's
 	e := f.engine("main")
 	p, err := e.Promote(context.Background(), PromotionRequest{Promotion: promotion("prod-9", "prod", ""), User: "bob"})

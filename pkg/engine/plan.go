@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"regexp"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -131,21 +133,8 @@ func (e *Engine) planImagesLocked(pl *plan, p *gitgate.Promotion) error {
 		return &InvalidError{Kind: "Promotion", Name: p.Name, Errors: errs}
 	}
 	pl.changes = imageChanges(targetImages, sourceImages, p.Spec.Images)
-	if pattern := pl.target.Spec.ImageTagPattern; pattern != "" {
-		re, err := regexp.Compile(pattern)
-		if err != nil {
-			return invalid("Promotion", p.Name, field.Invalid(specPath.Child("environment"), pl.target.Name, err.Error()))
-		}
-		for _, ch := range pl.changes {
-			img := findImage(sourceImages, ch.Name)
-			if img.NewTag != "" && !re.MatchString(img.NewTag) {
-				errs = append(errs, field.Invalid(specPath.Child("images").Key(ch.Name), img.NewTag,
-					fmt.Sprintf("tag must match %s's imageTagPattern %q", pl.target.Name, pattern)))
-			}
-		}
-		if len(errs) > 0 {
-			return &InvalidError{Kind: "Promotion", Name: p.Name, Errors: errs}
-		}
+	if err := checkImageRules(pl.target, p.Name, pl.changes, targetImages, sourceImages); err != nil {
+		return err
 	}
 	if len(pl.changes) == 0 {
 		return nil
@@ -165,6 +154,56 @@ func (e *Engine) planImagesLocked(pl *plan, p *gitgate.Promotion) error {
 	}
 	pl.edits = []gitstore.FileEdit{{Path: file, Content: edited}}
 	return nil
+}
+
+// checkImageRules applies an environment's image rules to the images a
+// promotion changes. An environment with imageTagPattern has rules, and
+// they cover the whole reference, not only the tag: every changed image
+// must carry a tag that matches the pattern (a digest alone, or a digest
+// beside no tag, is refused: the pattern could not be applied), and its
+// newName (the registry and repository) must stay what the target's
+// overlay has, so a matching tag cannot be pulled from another registry.
+// Changing where prod pulls from is an overlay change made through Git.
+func checkImageRules(target *gitgate.Environment, promotion string, changes []gitgate.Change, targetImages, sourceImages []kustomization.Image) error {
+	pattern := target.Spec.ImageTagPattern
+	if pattern == "" {
+		return nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return invalid("Promotion", promotion, field.Invalid(specPath.Child("environment"), target.Name, err.Error()))
+	}
+	var errs field.ErrorList
+	for _, ch := range changes {
+		img, cur := findImage(sourceImages, ch.Name), findImage(targetImages, ch.Name)
+		fld := specPath.Child("images").Key(ch.Name)
+		switch {
+		case img.NewTag == "" && img.Digest != "":
+			errs = append(errs, field.Invalid(fld, img.Reference(), fmt.Sprintf(
+				"digest %s comes without a tag: %s's imageTagPattern %q applies to a tag, so the source must set a tag matching it beside the digest",
+				img.Digest, target.Name, pattern)))
+		case !re.MatchString(img.NewTag):
+			errs = append(errs, field.Invalid(fld, img.NewTag,
+				fmt.Sprintf("tag must match %s's imageTagPattern %q", target.Name, pattern)))
+		}
+		if img.NewName != cur.NewName {
+			errs = append(errs, field.Invalid(fld, img.Reference(), fmt.Sprintf(
+				"promotion would change the image's name from %q to %q: %s has an imageTagPattern, so promotions keep where it pulls %s from; change newName in %s through Git",
+				nameOrDefault(kustomization.Image{Name: ch.Name, NewName: cur.NewName}), nameOrDefault(img), target.Name, ch.Name, target.Spec.Path)))
+		}
+	}
+	if len(errs) > 0 {
+		return &InvalidError{Kind: "Promotion", Name: promotion, Errors: errs}
+	}
+	return nil
+}
+
+// nameOrDefault is the image's newName, or its name when newName is unset.
+func nameOrDefault(img kustomization.Image) string {
+	if img.NewName != "" {
+		return img.NewName
+	}
+	return img.Name
 }
 
 func hasImage(images []kustomization.Image, name string) bool {
@@ -226,6 +265,12 @@ func (e *Engine) planMergeLocked(pl *plan) error {
 				pl.target.Spec.Branch, pl.source.Spec.Branch, strings.Join(shown, "; ")),
 		}
 	}
+	// The merged tree is the source's: it must not carry definitions.
+	if pl.target.Spec.Branch == e.opts.DefaultBranch {
+		if err := e.checkDefinitionsUnchangedLocked(pl, head); err != nil {
+			return err
+		}
+	}
 	// The merged tree is the source's: check the target's overlay there.
 	if err := e.guardOverlayLocked(pl.target, head, pl.sourceRev, "Promotion", specPath.Child("environment"), true); err != nil {
 		return err
@@ -233,6 +278,46 @@ func (e *Engine) planMergeLocked(pl *plan) error {
 	pl.mergeTree = sourceTree
 	pl.changes = []gitgate.Change{{Name: pl.target.Spec.Branch, From: head.Short(), To: pl.sourceRev.Short()}}
 	return nil
+}
+
+// checkDefinitionsUnchangedLocked refuses a Merge promotion into the
+// default branch whose source has other environment definitions
+// (.gitgate/) than the branch: merging would rewrite environments (their
+// protections, paths and owners) without an Environment update and the
+// verbs it needs. The 422 names the files; change them on the default
+// branch first (kubectl edit environment), or bring the source in line.
+func (e *Engine) checkDefinitionsUnchangedLocked(pl *plan, head gitstore.Hash) error {
+	const dir = ".gitgate"
+	have, _ := e.repo.TreeHash(head, dir) // zero when absent
+	want, _ := e.repo.TreeHash(pl.sourceRev, dir)
+	if have == want {
+		return nil
+	}
+	changed := map[string]bool{}
+	for _, d := range []string{dir, EnvironmentsDir} {
+		for _, pair := range [][2]gitstore.Hash{{head, pl.sourceRev}, {pl.sourceRev, head}} {
+			names, _ := e.repo.ListFiles(pair[0], d) // a missing directory lists nothing
+			for _, n := range names {
+				name := path.Join(d, n)
+				mine, _ := e.repo.ReadFile(pair[0], name)
+				if theirs, err := e.repo.ReadFile(pair[1], name); err != nil || !bytes.Equal(mine, theirs) {
+					changed[name] = true
+				}
+			}
+		}
+	}
+	if len(changed) == 0 {
+		changed[dir+"/"] = true // a change deeper down
+	}
+	files := make([]string, 0, len(changed))
+	for f := range changed {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	return invalid("Promotion", "", field.Invalid(specPath.Child("from"), pl.source.Name, fmt.Sprintf(
+		"%s at %s has other environment definitions than %s (%s): a Merge promotion into the default branch must not change environments; "+
+			"update them through the API on %s, or make %s's .gitgate/ match, then promote again",
+		pl.source.Name, pl.sourceRev.Short(), pl.target.Spec.Branch, strings.Join(files, ", "), pl.target.Spec.Branch, pl.source.Spec.Branch)))
 }
 
 // isPromotionMerge reports whether c is a gitgate Merge promotion: a merge

@@ -241,6 +241,7 @@ func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash) err
 		s.envNames = append(s.envNames, name)
 	}
 	sort.Strings(s.envNames)
+	markOwnershipConflicts(s)
 	// Checks across environments: references and cycles.
 	for _, name := range s.envNames {
 		st := s.envs[name]

@@ -13,10 +13,14 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 )
 
+// VerbPromote is the custom verb on environments/<name> that promoting into
+// an environment needs, and also weakening its protections or deleting it.
+const VerbPromote = "promote"
+
 // AuthorizeEnvironmentVerb asks the delegated authorizer whether the
 // requesting user has a custom verb (promote, seal) on one environment, and
 // when not, says exactly which permission is missing. action describes the
-// request in the refusal: "promote into", "seal secrets into".
+// request in the refusal: "promote into", "seal secrets into", "delete".
 func AuthorizeEnvironmentVerb(ctx context.Context, authz authorizer.Authorizer, resource schema.GroupResource,
 	verb, action, namespace, environment string) error {
 	u, ok := genericapirequest.UserFrom(ctx)

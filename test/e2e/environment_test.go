@@ -2,13 +2,26 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEnvironmentWritesAreCommits(t *testing.T) {
 	fleet := cloneFleet(t)
-	manifest := "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/test, promotesFrom: test}\n"
+	// Every environment owns its own overlay: staging gets one.
+	if err := os.MkdirAll(filepath.Join(fleet.dir, "overlays", "staging"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fleet.commitFiles("Add the staging overlay", map[string]string{
+		"overlays/staging/kustomization.yaml": "resources:\n- ../../base\nimages:\n- name: app\n  newName: registry.example.com/app\n  newTag: version-1.2.3\n",
+	})
+	t.Cleanup(func() {
+		fleet.commitFiles("Remove the staging overlay", map[string]string{"overlays/staging/kustomization.yaml": ""})
+	})
+	manifest := "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging}\nspec: {path: overlays/staging, promotesFrom: test}\n"
 	kubectlOK := func(args ...string) string {
 		t.Helper()
 		out, err := stack.KubectlStdin(context.Background(), "admin", []byte(manifest), args...)
@@ -17,6 +30,15 @@ func TestEnvironmentWritesAreCommits(t *testing.T) {
 		}
 		return out
 	}
+	// A refused write is not re-checked against the remote's newest head:
+	// wait until gitgate has read the new overlay.
+	eventually(t, "gitgate reads overlays/staging", 30*time.Second, func() string {
+		out, err := stack.KubectlStdin(context.Background(), "admin", []byte(manifest), "create", "-n", "shop", "-f", "-", "--dry-run=server")
+		if err != nil {
+			return out
+		}
+		return ""
+	})
 	kubectlOK("create", "-n", "shop", "-f", "-")
 	fleet.head()
 	if file := fleet.git(fleet.dir, "show", "origin/main:.gitgate/environments/staging.yaml"); !strings.Contains(file, "promotesFrom: test") {
@@ -26,7 +48,7 @@ func TestEnvironmentWritesAreCommits(t *testing.T) {
 
 	// Someone changes the definition in Git; a replace from the old read conflicts.
 	kubectl(t, "admin", "patch", "env", "staging", "-n", "shop", "--type=merge", "-p", `{"spec":{"imageTagPattern":"^version-"}}`)
-	manifest = "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging, resourceVersion: \"" + staleRV + "\"}\nspec: {path: overlays/dev}\n"
+	manifest = "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: staging, resourceVersion: \"" + staleRV + "\"}\nspec: {path: overlays/staging}\n"
 	out, err := stack.KubectlStdin(context.Background(), "admin", []byte(manifest), "replace", "-n", "shop", "-f", "-")
 	if err == nil || !strings.Contains(out, "Conflict") {
 		t.Fatalf("replace with a stale resourceVersion: %v %s, want a 409 Conflict", err, out)

@@ -304,14 +304,14 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref common.ReferenceCallba
 				Properties: map[string]spec.Schema{
 					"branch": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Branch holds the environment. Defaults to the repository's default branch.",
+							Description: "Branch holds the environment. Defaults to the repository's default branch. Immutable: delete the environment and create it again to move it. Must not be HEAD or under gitgate/ (review branches).",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 					"path": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Path is the kustomize directory of the environment, relative to the repository root.",
+							Description: "Path is the kustomize directory of the environment, relative to the repository root. The environment owns it and every directory below it on Branch: no two environments of a repository share or nest their paths, and no environment's path is a directory another one's overlay builds from. Must not be the root (.), nor in .git/ or .gitgate/. Immutable: delete the environment and create it again to move it.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -319,35 +319,35 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref common.ReferenceCallba
 					},
 					"promotesFrom": {
 						SchemaProps: spec.SchemaProps{
-							Description: "PromotesFrom names the upstream environment that promotions come from by default. Environments must not form a cycle.",
+							Description: "PromotesFrom names the upstream environment that promotions come from by default. Environments must not form a cycle. Changing it needs the verb promote on the environment as well as update.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 					"strategy": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Strategy is how promotions move changes in: Images (default) or Merge.",
+							Description: "Strategy is how promotions move changes in: Images (default) or Merge. A Merge environment owns its whole Branch, so no other environment may live on it. Changing it needs the verb promote as well as update.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 					"review": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Review, when true, makes promotions land on a review branch gitgate/promotions/<name> instead of Branch.",
+							Description: "Review, when true, makes promotions land on a review branch gitgate/promotions/<name> instead of Branch. Switching it off needs the verb promote on the environment as well as update.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},
 					},
 					"imageTagPattern": {
 						SchemaProps: spec.SchemaProps{
-							Description: "ImageTagPattern is a regular expression that every tag promoted into this environment must match.",
+							Description: "ImageTagPattern is a regular expression that every tag promoted into this environment must match. It turns on the environment's image rules, which cover the whole reference: a promoted image keeps the newName the overlay has (its registry and repository), and carries a matching tag even when it sets a digest. Removing or changing it needs the verb promote on the environment as well as update.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 					"fluxKustomization": {
 						SchemaProps: spec.SchemaProps{
-							Description: "FluxKustomization names the Flux Kustomization that applies this environment, to report its sync status.",
+							Description: "FluxKustomization names the Flux Kustomization that applies this environment, to report its sync status; its objects belong to this environment (break-glass is decided on it). Its namespace defaults to flux-system. One Kustomization is claimed by one environment only; releasing it or pointing it elsewhere needs the verb promote on the environment as well as update.",
 							Ref:         ref(v1alpha1.ObjectReference{}.OpenAPIModelName()),
 						},
 					},
@@ -567,15 +567,17 @@ func schema_pkg_apis_gitgate_v1alpha1_ObjectReference(ref common.ReferenceCallba
 				Properties: map[string]spec.Schema{
 					"namespace": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Namespace of the object; for a fluxKustomization it defaults to flux-system.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Name of the object.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},

@@ -10,12 +10,22 @@ func addDefaultingFuncs(scheme *runtime.Scheme) error {
 	return RegisterDefaults(scheme)
 }
 
-// SetDefaults_EnvironmentSpec defaults the strategy to Images. The branch
-// default (the repository's default branch) depends on the repository and is
-// applied by the engine.
+// DefaultFluxNamespace is where a fluxKustomization reference without a
+// namespace points: the namespace Flux installs itself into.
+const DefaultFluxNamespace = "flux-system"
+
+// SetDefaults_EnvironmentSpec defaults the strategy to Images and a
+// fluxKustomization's namespace to flux-system. It runs on every write
+// through the API and on every definition read from Git, so everything past
+// decoding (status, admission's owner lookup, the one-claim check) sees the
+// defaulted reference. The branch default (the repository's default branch)
+// depends on the repository and is applied by the engine.
 func SetDefaults_EnvironmentSpec(spec *EnvironmentSpec) {
 	if spec.Strategy == "" {
 		spec.Strategy = StrategyImages
+	}
+	if ref := spec.FluxKustomization; ref != nil && ref.Namespace == "" {
+		ref.Namespace = DefaultFluxNamespace
 	}
 }
 

@@ -21,6 +21,16 @@ func TestDefaultsAndFieldSelectors(t *testing.T) {
 	if explicit.Spec.Strategy != StrategyMerge {
 		t.Errorf("an explicit strategy was overwritten: %q", explicit.Spec.Strategy)
 	}
+	flux := &Environment{Spec: EnvironmentSpec{FluxKustomization: &ObjectReference{Name: "apps-prod"}}}
+	scheme.Default(flux)
+	if got := flux.Spec.FluxKustomization.Namespace; got != DefaultFluxNamespace {
+		t.Errorf("fluxKustomization without a namespace defaults to %q, want %q", got, DefaultFluxNamespace)
+	}
+	elsewhere := &Environment{Spec: EnvironmentSpec{FluxKustomization: &ObjectReference{Namespace: "tenants", Name: "apps-prod"}}}
+	scheme.Default(elsewhere)
+	if got := elsewhere.Spec.FluxKustomization.Namespace; got != "tenants" {
+		t.Errorf("an explicit fluxKustomization namespace was overwritten: %q", got)
+	}
 	gvk := SchemeGroupVersion.WithKind("Promotion")
 	for _, label := range []string{"spec.environment", "metadata.name", "metadata.namespace"} {
 		if _, _, err := scheme.ConvertFieldLabel(gvk, label, "x"); err != nil {

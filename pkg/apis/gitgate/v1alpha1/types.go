@@ -64,37 +64,58 @@ type Environment struct {
 
 // EnvironmentSpec is what an environment is made of in Git.
 type EnvironmentSpec struct {
-	// Branch holds the environment. Defaults to the repository's default branch.
+	// Branch holds the environment. Defaults to the repository's default
+	// branch. Immutable: delete the environment and create it again to move
+	// it. Must not be HEAD or under gitgate/ (review branches).
 	// +optional
 	Branch string `json:"branch,omitempty"`
 	// Path is the kustomize directory of the environment, relative to the
-	// repository root.
+	// repository root. The environment owns it and every directory below it
+	// on Branch: no two environments of a repository share or nest their
+	// paths, and no environment's path is a directory another one's overlay
+	// builds from. Must not be the root (.), nor in .git/ or .gitgate/.
+	// Immutable: delete the environment and create it again to move it.
 	Path string `json:"path"`
 	// PromotesFrom names the upstream environment that promotions come from
-	// by default. Environments must not form a cycle.
+	// by default. Environments must not form a cycle. Changing it needs the
+	// verb promote on the environment as well as update.
 	// +optional
 	PromotesFrom string `json:"promotesFrom,omitempty"`
 	// Strategy is how promotions move changes in: Images (default) or Merge.
+	// A Merge environment owns its whole Branch, so no other environment
+	// may live on it. Changing it needs the verb promote as well as update.
 	// +optional
 	Strategy PromotionStrategy `json:"strategy,omitempty"`
 	// Review, when true, makes promotions land on a review branch
-	// gitgate/promotions/<name> instead of Branch.
+	// gitgate/promotions/<name> instead of Branch. Switching it off needs the
+	// verb promote on the environment as well as update.
 	// +optional
 	Review bool `json:"review,omitempty"`
 	// ImageTagPattern is a regular expression that every tag promoted into
-	// this environment must match.
+	// this environment must match. It turns on the environment's image
+	// rules, which cover the whole reference: a promoted image keeps the
+	// newName the overlay has (its registry and repository), and carries a
+	// matching tag even when it sets a digest. Removing or changing it needs
+	// the verb promote on the environment as well as update.
 	// +optional
 	ImageTagPattern string `json:"imageTagPattern,omitempty"`
 	// FluxKustomization names the Flux Kustomization that applies this
-	// environment, to report its sync status.
+	// environment, to report its sync status; its objects belong to this
+	// environment (break-glass is decided on it). Its namespace defaults to
+	// flux-system. One Kustomization is claimed by one environment only;
+	// releasing it or pointing it elsewhere needs the verb promote on the
+	// environment as well as update.
 	// +optional
 	FluxKustomization *ObjectReference `json:"fluxKustomization,omitempty"`
 }
 
 // ObjectReference names a namespaced object.
 type ObjectReference struct {
+	// Namespace of the object; for a fluxKustomization it defaults to flux-system.
+	// +optional
 	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
+	// Name of the object.
+	Name string `json:"name"`
 }
 
 // EnvironmentStatus is computed from Git (and from Flux, when referenced).

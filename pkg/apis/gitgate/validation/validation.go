@@ -4,6 +4,7 @@
 package validation
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"strings"
@@ -35,14 +36,9 @@ func ValidateEnvironmentDefinition(env *gitgate.Environment) field.ErrorList {
 func ValidateEnvironmentSpec(spec *gitgate.EnvironmentSpec, fld *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	if spec.Branch != "" {
-		allErrs = append(allErrs, ValidateBranchName(spec.Branch, fld.Child("branch"))...)
+		allErrs = append(allErrs, ValidateEnvironmentBranch(spec.Branch, fld.Child("branch"))...)
 	}
-	switch p := spec.Path; {
-	case p == "":
-		allErrs = append(allErrs, field.Required(fld.Child("path"), "must name the environment's kustomize directory, e.g. overlays/prod"))
-	case path.IsAbs(p) || strings.HasPrefix(path.Clean(p), ".."):
-		allErrs = append(allErrs, field.Invalid(fld.Child("path"), p, "must be a directory inside the repository, relative to its root"))
-	}
+	allErrs = append(allErrs, ValidateEnvironmentPath(spec.Path, fld.Child("path"))...)
 	if spec.PromotesFrom != "" {
 		for _, msg := range validation.IsDNS1123Label(spec.PromotesFrom) {
 			allErrs = append(allErrs, field.Invalid(fld.Child("promotesFrom"), spec.PromotesFrom, msg))
@@ -66,10 +62,120 @@ func ValidateEnvironmentSpec(spec *gitgate.EnvironmentSpec, fld *field.Path) fie
 	return allErrs
 }
 
-// ValidateEnvironmentUpdate checks an update: the new object must be valid.
+// ReservedBranchPrefix starts the branches gitgate writes for itself
+// (review branches gitgate/promotions/<name>, and any it adds later): no
+// environment may live on one, or a promotion's review branch could be
+// made the environment it was meant to wait in front of.
+const ReservedBranchPrefix = "gitgate/"
+
+// ReservedDirs hold what is not an environment's to write: Git's own
+// directory and gitgate's definitions. An environment whose path were in
+// .gitgate/ could rewrite environment definitions by promotion or seal.
+var ReservedDirs = []string{".git", ".gitgate"}
+
+// ValidateEnvironmentBranch checks an environment's branch: a valid Git
+// branch name, outside gitgate's reserved branches.
+func ValidateEnvironmentBranch(branch string, fld *field.Path) field.ErrorList {
+	if errs := ValidateBranchName(branch, fld); len(errs) > 0 {
+		return errs
+	}
+	if strings.HasPrefix(branch, ReservedBranchPrefix) || branch == "HEAD" {
+		return field.ErrorList{field.Invalid(fld, branch, "must not be HEAD or a branch under "+ReservedBranchPrefix+
+			", which gitgate reserves for review branches: name the branch the environment's Flux source follows")}
+	}
+	return nil
+}
+
+// CleanPath is the form in which environment paths are compared:
+// overlays/prod, ./overlays/prod and overlays/prod/ are one directory.
+func CleanPath(p string) string { return path.Clean(p) }
+
+// ValidateEnvironmentPath checks an environment's path: a directory strictly
+// inside the repository (not its root), outside the reserved directories.
+func ValidateEnvironmentPath(p string, fld *field.Path) field.ErrorList {
+	clean := CleanPath(p)
+	switch {
+	case p == "":
+		return field.ErrorList{field.Required(fld, "must name the environment's kustomize directory, e.g. overlays/prod")}
+	case path.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../"):
+		return field.ErrorList{field.Invalid(fld, p, "must be a directory inside the repository, relative to its root")}
+	case clean == ".":
+		return field.ErrorList{field.Invalid(fld, p, "must not be the repository root: an environment owns its directory and every directory below it, "+
+			"so name its own kustomize directory, e.g. overlays/prod")}
+	}
+	for _, dir := range ReservedDirs {
+		if clean == dir || strings.HasPrefix(clean, dir+"/") {
+			return field.ErrorList{field.Invalid(fld, p, "must not be in "+dir+"/, which holds "+map[string]string{
+				".git": "Git's own data", ".gitgate": "gitgate's environment definitions"}[dir])}
+		}
+	}
+	return nil
+}
+
+// ValidateEnvironmentUpdate checks an update: the new object must be valid,
+// and its branch and path are those it was created with. An environment
+// owns its (branch, path); moving it would carry its name, its promote
+// grants and its history to another directory, so moving is a delete and a
+// create. Both specs have their branch defaulted.
 func ValidateEnvironmentUpdate(newEnv, oldEnv *gitgate.Environment) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&newEnv.ObjectMeta, &oldEnv.ObjectMeta, field.NewPath("metadata"))
-	return append(allErrs, ValidateEnvironmentSpec(&newEnv.Spec, field.NewPath("spec"))...)
+	allErrs = append(allErrs, ValidateEnvironmentSpec(&newEnv.Spec, field.NewPath("spec"))...)
+	return append(allErrs, ValidateEnvironmentSpecUpdate(&newEnv.Spec, &oldEnv.Spec, field.NewPath("spec"))...)
+}
+
+// ValidateEnvironmentSpecUpdate refuses a change of branch or path.
+func ValidateEnvironmentSpecUpdate(newSpec, oldSpec *gitgate.EnvironmentSpec, fld *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if newSpec.Branch != oldSpec.Branch {
+		allErrs = append(allErrs, field.Invalid(fld.Child("branch"), newSpec.Branch,
+			fmt.Sprintf("is immutable (was %q): delete the environment and create it again to move it", oldSpec.Branch)))
+	}
+	if CleanPath(newSpec.Path) != CleanPath(oldSpec.Path) {
+		allErrs = append(allErrs, field.Invalid(fld.Child("path"), newSpec.Path,
+			fmt.Sprintf("is immutable (was %q): delete the environment and create it again to move it", oldSpec.Path)))
+	}
+	return allErrs
+}
+
+// WeakenedProtections lists the fields whose change from oldSpec to
+// newSpec lowers what stands between a person and the environment, each as
+// a field path: review switched off, imageTagPattern removed or changed (a
+// changed expression may accept more), promotesFrom changed, strategy
+// changed (Merge moves the whole branch where Images edits one file), and
+// fluxKustomization released or pointed elsewhere (it decides which
+// environment's breakglass verb covers the Kustomization's objects). Such
+// an update needs the verb promote on the environment besides update.
+// Tightening (review switched on, a pattern added where there was none), a
+// first fluxKustomization (a claim, as on create, of one no other
+// environment holds) and labels need only update.
+// Approvals, freeze windows and promotion policies join this list when the
+// API gains them.
+func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
+	fld := field.NewPath("spec")
+	var out []string
+	if oldSpec.Review && !newSpec.Review {
+		out = append(out, fld.Child("review").String())
+	}
+	if oldSpec.ImageTagPattern != "" && newSpec.ImageTagPattern != oldSpec.ImageTagPattern {
+		out = append(out, fld.Child("imageTagPattern").String())
+	}
+	if newSpec.PromotesFrom != oldSpec.PromotesFrom {
+		out = append(out, fld.Child("promotesFrom").String())
+	}
+	if newSpec.Strategy != oldSpec.Strategy {
+		out = append(out, fld.Child("strategy").String())
+	}
+	if oldSpec.FluxKustomization != nil && !sameReference(newSpec.FluxKustomization, oldSpec.FluxKustomization) {
+		out = append(out, fld.Child("fluxKustomization").String())
+	}
+	return out
+}
+
+func sameReference(a, b *gitgate.ObjectReference) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 var branchChars = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)

@@ -13,10 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/validation"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
 	"github.com/gitgate-dev/gitgate/pkg/registry"
 )
@@ -25,8 +27,9 @@ var resource = gitgate.Resource("environments")
 
 // REST serves environments from the repositories bound to namespaces.
 type REST struct {
-	backend  *registry.Backend
-	strategy strategy
+	backend    *registry.Backend
+	authorizer authorizer.Authorizer
+	strategy   strategy
 	tableConvertor
 }
 
@@ -46,9 +49,11 @@ var (
 	_ rest.TableConvertor       = &REST{}
 )
 
-// NewREST returns the storage of environments.
-func NewREST(typer runtime.ObjectTyper, backend *registry.Backend) *REST {
-	return &REST{backend: backend, strategy: newStrategy(typer)}
+// NewREST returns the storage of environments. authz checks the verb
+// promote on an environment for an update that weakens its protections
+// and for a delete.
+func NewREST(typer runtime.ObjectTyper, backend *registry.Backend, authz authorizer.Authorizer) *REST {
+	return &REST{backend: backend, authorizer: authz, strategy: newStrategy(typer)}
 }
 
 func (r *REST) New() runtime.Object     { return &gitgate.Environment{} }
@@ -219,17 +224,28 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 }
 
 // Update commits a changed definition; a stale resourceVersion is a 409.
+// Branch and path are immutable (422); an update that weakens the
+// environment's protections also needs the verb promote on it (403), and
+// is written only if the definition is still the one that was decided on.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, _ bool, opts *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	e, ns, err := r.backend.EngineFor(ctx, resource, name)
+	if err != nil {
+		return nil, false, err
+	}
 	old, err := r.Get(ctx, name, nil)
 	if err != nil {
 		return nil, false, err
 	}
+	oldEnv := old.(*gitgate.Environment)
 	obj, err := objInfo.UpdatedObject(ctx, old)
 	if err != nil {
 		return nil, false, err
 	}
 	env := obj.(*gitgate.Environment)
+	if env.Spec.Branch == "" { // the default, as on create, so immutability compares like with like
+		env.Spec.Branch = e.Snapshot().DefaultBranch()
+	}
 	if err := rest.BeforeUpdate(r.strategy, ctx, obj, old); err != nil {
 		return nil, false, err
 	}
@@ -238,19 +254,28 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			return nil, false, err
 		}
 	}
-	e, ns, err := r.backend.EngineFor(ctx, resource, name)
-	if err != nil {
-		return nil, false, err
+	if weakened := validation.WeakenedProtections(&env.Spec, &oldEnv.Spec); len(weakened) > 0 {
+		action := "weaken the protections (" + strings.Join(weakened, ", ") + ") of"
+		if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, registry.VerbPromote, action, ns, name); err != nil {
+			return nil, false, err
+		}
 	}
-	out, err := e.UpdateEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun)})
+	out, err := e.UpdateEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx),
+		DryRun: registry.IsDryRun(opts.DryRun), Expect: &oldEnv.Spec})
 	if err != nil {
 		return nil, false, registry.StatusError(err, resource, "Environment", name)
 	}
 	return r.present(e.Snapshot(), out, ns, e.Snapshot().ResourceVersionString()).DeepCopy(), false, nil
 }
 
-// Delete commits the removal of the definition file.
+// Delete commits the removal of the definition file. Deleting an
+// environment removes every protection it had, so it needs the verb
+// promote on it besides delete.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	e, ns, err := r.backend.EngineFor(ctx, resource, name)
+	if err != nil {
+		return nil, false, err
+	}
 	old, err := r.Get(ctx, name, nil)
 	if err != nil {
 		return nil, false, err
@@ -259,6 +284,9 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		if err := deleteValidation(ctx, old); err != nil {
 			return nil, false, err
 		}
+	}
+	if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, registry.VerbPromote, "delete", ns, name); err != nil {
+		return nil, false, err
 	}
 	env := old.(*gitgate.Environment).DeepCopy()
 	env.ResourceVersion = ""
@@ -270,11 +298,8 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 			env.ResourceVersion = *rv
 		}
 	}
-	e, _, err := r.backend.EngineFor(ctx, resource, name)
-	if err != nil {
-		return nil, false, err
-	}
-	if _, err := e.DeleteEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun)}); err != nil {
+	if _, err := e.DeleteEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx),
+		DryRun: registry.IsDryRun(opts.DryRun), Expect: &old.(*gitgate.Environment).Spec}); err != nil {
 		return nil, false, registry.StatusError(err, resource, "Environment", name)
 	}
 	return old, true, nil

@@ -23,8 +23,10 @@ package v1alpha1
 //
 // ObjectReference names a namespaced object.
 type ObjectReferenceApplyConfiguration struct {
+	// Namespace of the object; for a fluxKustomization it defaults to flux-system.
 	Namespace *string `json:"namespace,omitempty"`
-	Name      *string `json:"name,omitempty"`
+	// Name of the object.
+	Name *string `json:"name,omitempty"`
 }
 
 // ObjectReferenceApplyConfiguration constructs a declarative configuration of the ObjectReference type for use with
