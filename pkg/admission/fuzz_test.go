@@ -14,24 +14,24 @@ import (
 // must refuse, or one it must let through.
 var fuzzSeeds = [][8]byte{
 	// op, sub, user, kind, namespace, old, new, flags
-	{1, 0, 0, 0, 0, 0x01, 0x01, 0},    // alice updates a managed Deployment
-	{1, 2, 0, 0, 0, 0x01, 0x05, 0},    // alice disables reconcile through status
-	{1, 2, 0, 0, 0, 0x01, 0x09, 0},    // alice disables reconcile (annotation) through status
-	{1, 2, 1, 0, 0, 0x01, 0x01, 0},    // bob writes only status
-	{1, 4, 2, 1, 0, 0x40, 0x40, 4},    // admin adds an ephemeral container to a derived Pod
-	{2, 0, 1, 2, 0, 0x40, 0x40, 4},    // bob deletes a ReplicaSet of a managed Deployment
-	{1, 0, 1, 0, 0, 0x01, 0x11, 0},    // bob breaks glass
-	{1, 0, 0, 0, 0, 0x01, 0x11, 0},    // alice tries to break glass
-	{1, 3, 0, 0, 0, 0x01, 0x01, 1},    // alice scales a protected Deployment
-	{0, 0, 2, 1, 1, 0x00, 0x00, 0},    // admin's kubectl run in an enforced namespace
-	{2, 0, 2, 7, 1, 0x00, 0x00, 0},    // admin deletes an enforced namespace
-	{1, 0, 3, 0, 0, 0x01, 0x01, 0},    // Flux applies
-	{1, 0, 0, 1, 3, 0x00, 0x00, 0},    // a namespace gitgate cannot read
-	{1, 0, 0, 1, 0, 0xC0, 0xC0, 4},    // a Pod whose controller cannot be read
-	{3, 5, 0, 1, 0, 0x40, 0x40, 4},    // alice execs into a derived Pod
-	{1, 0, 0, 1, 0, 0x40, 0x00, 6},    // alice takes a Pod out of a managed ReplicaSet
-	{1, 0, 0, 8, 0, 0x02, 0x03, 0},    // alice edits a HelmRelease-managed ClusterRole
-	{1, 0, 9, 0, 0, 0x01, 0x01, 0},    // a tenant's name in another namespace
+	{1, 0, 0, 0, 0, 0x01, 0x01, 0}, // alice updates a managed Deployment
+	{1, 2, 0, 0, 0, 0x01, 0x05, 0}, // alice disables reconcile through status
+	{1, 2, 0, 0, 0, 0x01, 0x09, 0}, // alice disables reconcile (annotation) through status
+	{1, 2, 1, 0, 0, 0x01, 0x01, 0}, // bob writes only status
+	{1, 4, 2, 1, 0, 0x40, 0x40, 4}, // admin adds an ephemeral container to a derived Pod
+	{2, 0, 1, 2, 0, 0x40, 0x40, 4}, // bob deletes a ReplicaSet of a managed Deployment
+	{1, 0, 1, 0, 0, 0x01, 0x11, 0}, // bob breaks glass
+	{1, 0, 0, 0, 0, 0x01, 0x11, 0}, // alice tries to break glass
+	{1, 3, 0, 0, 0, 0x01, 0x01, 1}, // alice scales a protected Deployment
+	{0, 0, 2, 1, 1, 0x00, 0x00, 0}, // admin's kubectl run in an enforced namespace
+	{2, 0, 2, 7, 1, 0x00, 0x00, 0}, // admin deletes an enforced namespace
+	{1, 0, 3, 0, 0, 0x01, 0x01, 0}, // Flux applies
+	{1, 0, 0, 1, 3, 0x00, 0x00, 0}, // a namespace gitgate cannot read
+	{1, 0, 0, 1, 0, 0xC0, 0xC0, 4}, // a Pod whose controller cannot be read
+	{3, 5, 0, 1, 0, 0x40, 0x40, 4}, // alice execs into a derived Pod
+	{1, 0, 0, 1, 0, 0x40, 0x00, 6}, // alice takes a Pod out of a managed ReplicaSet
+	{1, 0, 0, 8, 0, 0x02, 0x03, 0}, // alice edits a HelmRelease-managed ClusterRole
+	{1, 0, 9, 0, 0, 0x01, 0x01, 0}, // a tenant's name in another namespace
 }
 
 // FuzzReview posts generated AdmissionReviews to the webhook: it never

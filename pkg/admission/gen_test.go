@@ -33,13 +33,13 @@ var genUsers = []genUser{
 	{"system:serviceaccount:kube-system:generic-garbage-collector", nil, true},
 	{"system:kube-controller-manager", nil, true},
 	{"system:node:node-1", []string{"system:nodes"}, true},
-	{"system:serviceaccount:team-a:flux", nil, true},         // tenant *:flux
-	{"system:serviceaccount:shop-prod:applier", nil, true},   // tenant shop-prod:applier
-	{"system:serviceaccount:team-a:applier", nil, false},     // the tenant name, another namespace
-	{"system:serviceaccount:kube-systemx:evil", nil, false},  // a look-alike namespace
-	{"ops-bot", nil, true},                                   // allowed user
-	{"carol", []string{"platform-admins"}, true},             // allowed group
-	{"mallory", []string{"platform-admins-not"}, false},      // a look-alike group
+	{"system:serviceaccount:team-a:flux", nil, true},        // tenant *:flux
+	{"system:serviceaccount:shop-prod:applier", nil, true},  // tenant shop-prod:applier
+	{"system:serviceaccount:team-a:applier", nil, false},    // the tenant name, another namespace
+	{"system:serviceaccount:kube-systemx:evil", nil, false}, // a look-alike namespace
+	{"ops-bot", nil, true},                              // allowed user
+	{"carol", []string{"platform-admins"}, true},        // allowed group
+	{"mallory", []string{"platform-admins-not"}, false}, // a look-alike group
 	{"system:serviceaccount:gitgate-system:gitgate", nil, false},
 }
 
@@ -180,8 +180,11 @@ func newGenRequest(op, sub, user, kind, ns, old, cur, flags byte) *genRequest {
 		objNamespace: genNamespaces[int(ns)%len(genNamespaces)], old: newGenMeta(old), cur: newGenMeta(cur),
 		protectScale: flags&1 == 1,
 	}
-	if g.sub == "scale" && g.op != admissionv1.Connect {
-		g.op = admissionv1.Update // a Scale is only ever read and updated
+	switch { // the operations each subresource really has
+	case g.sub == "exec":
+		g.op = admissionv1.Connect
+	case g.sub != "" && g.op != admissionv1.Connect:
+		g.op = admissionv1.Update
 	}
 	if flags&2 == 0 { // mostly, an update keeps the controller
 		g.cur.controller = g.old.controller
@@ -272,6 +275,9 @@ func (g *genRequest) guarded() bool {
 	if m.managed() {
 		return true
 	}
+	if g.sub == "scale" { // the parent's stored metadata is all there is
+		return genControllers[g.old.controller] == "managed-rs"
+	}
 	// Derived: the stored or the new object is controlled by managed-rs.
 	return (g.op != admissionv1.Create && genControllers[g.old.controller] == "managed-rs") ||
 		(g.op != admissionv1.Delete && genControllers[g.cur.controller] == "managed-rs")
@@ -285,7 +291,7 @@ func sameMeta(a, b genMeta) bool {
 // breakGlassByBob: only bob holds breakglass (on prod, which holds apps-prod).
 func (g *genRequest) breakGlassByBob() bool {
 	m := g.cur
-	if g.op == admissionv1.Delete {
+	if g.op == admissionv1.Delete || g.sub == "scale" { // a Scale carries its parent's stored annotations
 		m = g.old
 	}
 	return g.user.name == "bob" && strings.TrimSpace(genNotes[m.note]) != ""
