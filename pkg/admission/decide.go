@@ -3,6 +3,7 @@ package admission
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -185,11 +186,22 @@ func decidingMeta(req *Request) *ObjectMeta {
 }
 
 // enforced: a namespaced object (not a Namespace itself, which is
-// cluster-scoped) of a kind not exempt, in a namespace labelled enforced.
+// cluster-scoped) of a kind not exempt, in a namespace labelled enforced,
+// changed itself or through a subresource that changes it.
 func (p *Policy) enforced(req *Request) bool {
 	gk := req.Kind.GroupKind()
-	return req.Namespace != "" && gk != (schema.GroupKind{Kind: "Namespace"}) &&
+	return req.Namespace != "" && gk != (schema.GroupKind{Kind: "Namespace"}) && changesObject(req.SubResource) &&
 		req.NamespaceLabels[EnforceLabel] == "true" && !p.exempt(gk)
+}
+
+// objectSubresources change the object they belong to. Others carry an
+// object of their own (an Eviction, a TokenRequest, a Binding) and change
+// nothing Git describes: evicting a Pod of an enforced namespace is left to
+// PodDisruptionBudgets, so that draining a node works.
+var objectSubresources = []string{"status", "scale", "ephemeralcontainers", "resize"}
+
+func changesObject(subresource string) bool {
+	return subresource == "" || slices.Contains(objectSubresources, subresource)
 }
 
 // metadataChanged reports whether labels or annotations differ.

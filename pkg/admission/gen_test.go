@@ -64,7 +64,7 @@ var genKinds = []genKind{
 
 var (
 	genOperations   = []admissionv1.Operation{admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect}
-	genSubresources = []string{"", "", "status", "scale", "ephemeralcontainers", "exec"}
+	genSubresources = []string{"", "", "status", "scale", "ephemeralcontainers", "exec", "eviction"}
 	// genNamespaces: unlabelled, enforced, excluded, and one whose labels
 	// cannot be read.
 	genNamespaces = []string{"shop-prod", "shop-locked", "kube-system", "unreadable"}
@@ -180,9 +180,14 @@ func newGenRequest(op, sub, user, kind, ns, old, cur, flags byte) *genRequest {
 		objNamespace: genNamespaces[int(ns)%len(genNamespaces)], old: newGenMeta(old), cur: newGenMeta(cur),
 		protectScale: flags&1 == 1,
 	}
+	if g.kind.gvk.Kind == "Namespace" && g.sub != "status" {
+		g.sub = "" // namespaces have no other subresource to change them
+	}
 	switch { // the operations each subresource really has
 	case g.sub == "exec":
 		g.op = admissionv1.Connect
+	case g.sub == "eviction":
+		g.op = admissionv1.Create
 	case g.sub != "" && g.op != admissionv1.Connect:
 		g.op = admissionv1.Update
 	}
@@ -209,15 +214,18 @@ func newGenRequest(op, sub, user, kind, ns, old, cur, flags byte) *genRequest {
 		if namespace != "" && g.kind.gvk.Kind != "Namespace" {
 			md["namespace"] = namespace
 		}
-		if g.sub == "scale" { // a Scale carries no labels of its parent
+		if g.sub == "scale" || g.sub == "eviction" { // a Scale or an Eviction carries no labels of its parent
 			o = map[string]any{"metadata": map[string]any{"name": name, "namespace": namespace}}
 		}
 		b, _ := json.Marshal(o)
 		return runtime.RawExtension{Raw: b}
 	}
 	gvk, resource := g.kind.gvk, g.kind.resource
-	if g.sub == "scale" {
+	switch g.sub {
+	case "scale":
 		gvk = schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}
+	case "eviction":
+		gvk = schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
 	}
 	g.review = &admissionv1.AdmissionRequest{
 		UID: "uid-1", Operation: g.op, Name: name, Namespace: g.namespace, SubResource: g.sub,
@@ -260,7 +268,7 @@ func (g *genRequest) guarded() bool {
 		return false
 	}
 	switch g.sub {
-	case "exec":
+	case "exec", "eviction":
 		return false
 	case "scale":
 		if !g.protectScale {

@@ -148,6 +148,9 @@ func (p *Policy) celExempt() string {
 	return strings.Join(exempt, " || ")
 }
 
+// celObjectSubresource: the object itself, or a subresource that changes it.
+var celObjectSubresource = "(" + celSubResource + " in ['', '" + strings.Join(objectSubresources, "', '") + "'])"
+
 // celIsNamespace: a Namespace is cluster-scoped, never "in" an enforced namespace.
 const celIsNamespace = "(" + celKindGroup + " == '' && request.kind.kind == 'Namespace')"
 
@@ -173,7 +176,7 @@ func (p *Policy) variables() []admissionregistrationv1.Variable {
 		{Name: "disabled", Expression: fmt.Sprintf("(%[1]s in variables.labels && variables.labels[%[1]s] == %[2]s) || (%[1]s in variables.annotations && variables.annotations[%[1]s] == %[2]s)",
 			quote(ReconcileKey), quote(ReconcileDisabled))},
 		{Name: "managed", Expression: "!variables.disabled && (" + strings.Join(keysExpr, " || ") + ")"},
-		{Name: "enforced", Expression: fmt.Sprintf("!variables.managed && "+celNamespace+" != '' && namespaceObject != null && has(namespaceObject.metadata.labels) && %[1]s in namespaceObject.metadata.labels && namespaceObject.metadata.labels[%[1]s] == 'true' && !(%[2]s)",
+		{Name: "enforced", Expression: fmt.Sprintf("!variables.managed && "+celObjectSubresource+" && "+celNamespace+" != '' && namespaceObject != null && has(namespaceObject.metadata.labels) && %[1]s in namespaceObject.metadata.labels && namespaceObject.metadata.labels[%[1]s] == 'true' && !(%[2]s)",
 			quote(EnforceLabel), p.celExempt()+" || "+celIsNamespace)},
 		{Name: "owner", Expression: fmt.Sprintf("%[1]s in variables.labels ? 'Flux Kustomization ' + (%[2]s in variables.labels ? variables.labels[%[2]s] + '/' : '') + variables.labels[%[1]s] : (%[3]s in variables.labels ? 'Flux HelmRelease ' + (%[4]s in variables.labels ? variables.labels[%[4]s] + '/' : '') + variables.labels[%[3]s] : 'GitOps')",
 			quote(KustomizationNameLabel), quote(KustomizationNamespaceLabel), quote(HelmReleaseNameLabel), quote(HelmReleaseNamespaceLabel))},

@@ -94,7 +94,7 @@ func (p *Policy) Webhooks(o WebhookOptions) []admissionregistrationv1.Validating
 			admissionregistrationv1.MatchCondition{Name: "managed-or-break-glass", Expression: managed})),
 		o.webhook(WebhookDerived, admissionregistrationv1.NamespacedScope, all, nil, withCommon(
 			admissionregistrationv1.MatchCondition{Name: "controlled-and-not-managed", Expression: controlled + " && !" + managed})),
-		o.webhook(WebhookEnforced, admissionregistrationv1.NamespacedScope, all, map[string]string{EnforceLabel: "true"}, withCommon(
+		o.webhook(WebhookEnforced, admissionregistrationv1.NamespacedScope, enforcedResources(), map[string]string{EnforceLabel: "true"}, withCommon(
 			admissionregistrationv1.MatchCondition{Name: "not-an-exempt-kind", Expression: "!(" + p.celExempt() + ")"},
 			admissionregistrationv1.MatchCondition{Name: "not-managed-nor-controlled", Expression: "!" + managed + " && !" + controlled})),
 	}
@@ -103,6 +103,17 @@ func (p *Policy) Webhooks(o WebhookOptions) []admissionregistrationv1.Validating
 			[]admissionregistrationv1.MatchCondition{celNotGitgate, p.identityCondition()}))
 	}
 	return hooks
+}
+
+// enforcedResources: objects and the subresources that change them.
+func enforcedResources() []string {
+	out := []string{"*"}
+	for _, sub := range objectSubresources {
+		if sub != "scale" { // its own entry
+			out = append(out, "*/"+sub)
+		}
+	}
+	return out
 }
 
 func (o *WebhookOptions) webhook(name string, scope admissionregistrationv1.ScopeType, resources []string, namespaceLabels map[string]string, conditions []admissionregistrationv1.MatchCondition) admissionregistrationv1.ValidatingWebhook {

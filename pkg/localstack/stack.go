@@ -156,7 +156,6 @@ const (
 //go:embed manifests.yaml.tmpl
 var manifestsTemplate string
 
-
 // Start brings the stack up and returns once kubectl can use gitgate.dev.
 // A stack left behind by a killed run in the same Dir is cleaned up first.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
