@@ -115,7 +115,7 @@ func (p *Policy) Decide(req *Request, lookup OwnerLookup) Verdict {
 	labels := meta.Labels
 	managedBy, managed := p.managedBy(meta)
 	var via *Controller
-	if c := req.Controller; !managed && c != nil && c.Meta != nil {
+	if c := req.Controller; !managed && c != nil && c.Meta != nil && isPerson(req.User) && namespaced(req) {
 		if by, ok := p.managedBy(c.Meta); ok {
 			managedBy, managed, via, labels = by, true, c, c.Meta.Labels
 		}
@@ -162,14 +162,25 @@ func (p *Policy) passes(req *Request) (Verdict, bool) {
 }
 
 // NeedsController reports whether the decision may depend on the object's
-// controller: the request is checked, and the object is not managed itself.
+// controller: a person's checked request of an object not managed itself.
 // The caller resolves Request.Controller only then.
 func (p *Policy) NeedsController(req *Request) bool {
-	if _, done := p.passes(req); done {
+	if _, done := p.passes(req); done || !isPerson(req.User) || !namespaced(req) {
 		return false
 	}
 	_, managed := p.managedBy(decidingMeta(req))
 	return !managed
+}
+
+// isPerson: derived objects are guarded against people, not service
+// accounts. Operators (a Prometheus operator's StatefulSet, cert-manager's
+// CertificateRequests) change the objects their own resources control, and a
+// managed custom resource would otherwise freeze its operator. A service
+// account still may not change a managed object itself, nor anything in an
+// enforced namespace; who can act as a service account is what `kubectl
+// gitgate audit` reports.
+func isPerson(user string) bool {
+	return !strings.HasPrefix(user, "system:serviceaccount:")
 }
 
 // decidingMeta is the metadata that decides: the new object on CREATE, the
@@ -190,8 +201,14 @@ func decidingMeta(req *Request) *ObjectMeta {
 // changed itself or through a subresource that changes it.
 func (p *Policy) enforced(req *Request) bool {
 	gk := req.Kind.GroupKind()
-	return req.Namespace != "" && gk != (schema.GroupKind{Kind: "Namespace"}) && changesObject(req.SubResource) &&
+	return namespaced(req) && changesObject(req.SubResource) &&
 		req.NamespaceLabels[EnforceLabel] == "true" && !p.exempt(gk)
+}
+
+// namespaced: the request is about an object in a namespace. A Namespace's
+// own request names it as its namespace, yet it is cluster-scoped.
+func namespaced(req *Request) bool {
+	return req.Namespace != "" && req.Kind.GroupKind() != (schema.GroupKind{Kind: "Namespace"})
 }
 
 // objectSubresources change the object they belong to. Others carry an

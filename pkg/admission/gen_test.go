@@ -283,6 +283,9 @@ func (g *genRequest) guarded() bool {
 	if m.managed() {
 		return true
 	}
+	if strings.HasPrefix(g.user.name, "system:serviceaccount:") || !g.kind.namespaced {
+		return false // derived objects: namespaced ones, guarded against people
+	}
 	if g.sub == "scale" { // the parent's stored metadata is all there is
 		return genControllers[g.old.controller] == "managed-rs"
 	}

@@ -15,8 +15,8 @@ const (
 	// WebhookManaged matches changes of objects that carry a managed label
 	// or a break-glass annotation (on the new or the stored object).
 	WebhookManaged = "managed.gitgate.dev"
-	// WebhookDerived matches changes of namespaced objects that have a
-	// controller (a Pod, a ReplicaSet): gitgate looks the controller up.
+	// WebhookDerived matches people's changes of namespaced objects that
+	// have a controller (a Pod, a ReplicaSet): gitgate looks it up.
 	WebhookDerived = "derived.gitgate.dev"
 	// WebhookEnforced matches changes of namespaced objects in namespaces
 	// labelled gitgate.dev/enforce=true, exempt kinds left out.
@@ -93,6 +93,7 @@ func (p *Policy) Webhooks(o WebhookOptions) []admissionregistrationv1.Validating
 		o.webhook(WebhookManaged, admissionregistrationv1.AllScopes, all, nil, withCommon(
 			admissionregistrationv1.MatchCondition{Name: "managed-or-break-glass", Expression: managed})),
 		o.webhook(WebhookDerived, admissionregistrationv1.NamespacedScope, all, nil, withCommon(
+			admissionregistrationv1.MatchCondition{Name: "a-person", Expression: "!request.userInfo.username.startsWith('system:serviceaccount:')"},
 			admissionregistrationv1.MatchCondition{Name: "controlled-and-not-managed", Expression: controlled + " && !" + managed})),
 		o.webhook(WebhookEnforced, admissionregistrationv1.NamespacedScope, enforcedResources(), map[string]string{EnforceLabel: "true"}, withCommon(
 			admissionregistrationv1.MatchCondition{Name: "not-an-exempt-kind", Expression: "!(" + p.celExempt() + ")"},
