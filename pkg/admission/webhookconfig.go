@@ -82,6 +82,7 @@ func (p *Policy) Webhooks(o WebhookOptions) []admissionregistrationv1.Validating
 	}
 	managed := "(" + p.celManaged("object") + " || " + p.celManaged("oldObject") + " || " + celBreakGlass("object") + " || " + celBreakGlass("oldObject") + ")"
 	controlled := "(" + celControlled("object") + " || " + celControlled("oldObject") + ")"
+	person := "!request.userInfo.username.startsWith('system:serviceaccount:')"
 	// What every entry skips: gitgate.dev, scale (its own entry), status
 	// writes that change only status, the allowed identities.
 	common := []admissionregistrationv1.MatchCondition{celNotGitgate, celNotScale, celNotStatusOnly, p.identityCondition()}
@@ -93,11 +94,11 @@ func (p *Policy) Webhooks(o WebhookOptions) []admissionregistrationv1.Validating
 		o.webhook(WebhookManaged, admissionregistrationv1.AllScopes, all, nil, withCommon(
 			admissionregistrationv1.MatchCondition{Name: "managed-or-break-glass", Expression: managed})),
 		o.webhook(WebhookDerived, admissionregistrationv1.NamespacedScope, all, nil, withCommon(
-			admissionregistrationv1.MatchCondition{Name: "a-person", Expression: "!request.userInfo.username.startsWith('system:serviceaccount:')"},
+			admissionregistrationv1.MatchCondition{Name: "a-person", Expression: person},
 			admissionregistrationv1.MatchCondition{Name: "controlled-and-not-managed", Expression: controlled + " && !" + managed})),
 		o.webhook(WebhookEnforced, admissionregistrationv1.NamespacedScope, enforcedResources(), map[string]string{EnforceLabel: "true"}, withCommon(
 			admissionregistrationv1.MatchCondition{Name: "not-an-exempt-kind", Expression: "!(" + p.celExempt() + ")"},
-			admissionregistrationv1.MatchCondition{Name: "not-managed-nor-controlled", Expression: "!" + managed + " && !" + controlled})),
+			admissionregistrationv1.MatchCondition{Name: "not-managed-nor-derived", Expression: "!" + managed + " && !(" + person + " && " + controlled + ")"})),
 	}
 	if p.ProtectScale {
 		hooks = append(hooks, o.webhook(WebhookScale, admissionregistrationv1.AllScopes, []string{"*/scale"}, nil,
