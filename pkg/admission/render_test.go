@@ -36,7 +36,7 @@ func TestRenderPolicy(t *testing.T) {
 	if *spec.FailurePolicy != admissionregistrationv1.Ignore {
 		t.Errorf("failurePolicy = %s", *spec.FailurePolicy)
 	}
-	if got := spec.MatchConstraints.ResourceRules[0].Resources; strings.Join(got, ",") != "*,*/*" {
+	if got := spec.MatchConstraints.ResourceRules[0].Resources; strings.Join(got, ",") != "*/*" {
 		t.Errorf("resources = %v, want every resource and subresource", got)
 	}
 	for _, c := range spec.MatchConditions {

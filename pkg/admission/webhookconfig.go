@@ -89,7 +89,7 @@ func (p *Policy) Webhooks(o WebhookOptions) []admissionregistrationv1.Validating
 	withCommon := func(more ...admissionregistrationv1.MatchCondition) []admissionregistrationv1.MatchCondition {
 		return append(append([]admissionregistrationv1.MatchCondition(nil), common...), more...)
 	}
-	all := []string{"*", "*/*"}
+	all := []string{"*/*"}
 	hooks := []admissionregistrationv1.ValidatingWebhook{
 		o.webhook(WebhookManaged, admissionregistrationv1.AllScopes, all, nil, withCommon(
 			admissionregistrationv1.MatchCondition{Name: "managed-or-break-glass", Expression: managed})),
