@@ -9,6 +9,40 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/localstack"
 )
 
+// managedService is a Service Flux applies into prod. A Service's status
+// strategy keeps labels (a Deployment's puts the stored ones back, not its
+// annotations), so it is where a label change through status would stick.
+const managedService = `apiVersion: v1
+kind: Service
+metadata:
+  name: app
+  namespace: shop-prod
+  labels:
+    kustomize.toolkit.fluxcd.io/name: apps-prod
+    kustomize.toolkit.fluxcd.io/namespace: flux-system
+spec:
+  selector: {app: app}
+  ports: [{port: 80}]
+`
+
+// statusWriters lets the teams write status and ephemeral containers in
+// shop-prod, as some roles do: RBAC is not what must stop them.
+const statusWriters = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: status-writers, namespace: shop-prod}
+rules:
+- {apiGroups: [apps], resources: [deployments/status], verbs: [get, patch, update]}
+- {apiGroups: [""], resources: [services/status, pods/ephemeralcontainers], verbs: [get, patch, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: status-writers, namespace: shop-prod}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: status-writers}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: shop-developers}
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: shop-release-managers}
+`
+
 // objectState is what a refused change must leave as it was: the object's
 // resourceVersion, labels, annotations, ownerReferences and spec.
 func objectState(t *testing.T, kind, name, namespace string) string {
@@ -68,6 +102,14 @@ func firstWord(s string) string {
 // controls. Each is refused, and the object it aimed at is unchanged.
 func TestBypassAdmissionRoutesAreRefused(t *testing.T) {
 	setupAdmission(t)
+	ctx := context.Background()
+	if out, err := stack.KubectlStdin(ctx, "admin", []byte(statusWriters), "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("granting status writes: %v\n%s", err, out)
+	}
+	if out, err := stack.KubectlStdin(ctx, "admin", []byte(managedService), "apply", "--server-side", "--force-conflicts",
+		"--field-manager=kustomize-controller", "--as="+fluxApplier, "-f", "-"); err != nil {
+		t.Fatalf("Flux's apply of the Service: %v\n%s", err, out)
+	}
 	rs, pod := derivedOfApp(t)
 	type route struct {
 		name         string
@@ -76,12 +118,14 @@ func TestBypassAdmissionRoutesAreRefused(t *testing.T) {
 		derived      bool // needs the webhook: CEL cannot follow ownerReferences
 	}
 	routes := []route{
-		{"disables reconcile with a label through status", "deployment", "app",
-			[]string{"patch", "deployment", "app", "--subresource=status", "--type=merge", "-p", `{"metadata":{"labels":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
+		{"disables reconcile with a label through status", "service", "app",
+			[]string{"patch", "service", "app", "--subresource=status", "--type=merge", "-p", `{"metadata":{"labels":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
 		{"disables reconcile with an annotation through status", "deployment", "app",
 			[]string{"patch", "deployment", "app", "--subresource=status", "--type=merge", "-p", `{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
-		{"removes the Flux label through status", "deployment", "app",
-			[]string{"patch", "deployment", "app", "--subresource=status", "--type=json", "-p", `[{"op":"remove","path":"/metadata/labels/kustomize.toolkit.fluxcd.io~1name"}]`}, false},
+		{"removes the Flux label through status", "service", "app",
+			[]string{"patch", "service", "app", "--subresource=status", "--type=json", "-p", `[{"op":"remove","path":"/metadata/labels/kustomize.toolkit.fluxcd.io~1name"}]`}, false},
+		{"annotates a Service through status", "service", "app",
+			[]string{"patch", "service", "app", "--subresource=status", "--type=merge", "-p", `{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
 		{"sets the image of a Pod of the managed Deployment", "pod", pod,
 			[]string{"set", "image", "pod/" + pod, "app=evil:1"}, true},
 		{"adds an ephemeral container to a Pod of the managed Deployment", "pod", pod,
@@ -125,7 +169,7 @@ func TestBypassAdmissionRoutesAreRefused(t *testing.T) {
 	})
 	// What still passes: a status write that changes only status, and
 	// bob's break-glass on a derived Pod, as on its Deployment.
-	kubectl(t, "alice", "patch", "deployment", "app", "-n", "shop-prod", "--subresource=status", "--type=merge", "-p", `{"status":{"observedGeneration":1}}`)
+	kubectl(t, "alice", "patch", "deployment", "app", "-n", "shop-prod", "--subresource=status", "--type=merge", "-p", `{"status":{"collisionCount":0}}`)
 	out := kubectlFails(t, "alice", "", "annotate", "pod", pod, "-n", "shop-prod", "gitgate.dev/break-glass=INC-11 debug")
 	if !strings.Contains(out, `alice may not use the "breakglass" verb`) {
 		t.Errorf("alice's break-glass on a derived Pod: %s", out)
