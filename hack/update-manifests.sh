@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # update-manifests.sh regenerates what is rendered from the code and the chart:
 #   charts/gitgate/files/policy.yaml   `gitgate-apiserver render-policy` (the chart's policy mode)
+#   charts/gitgate/files/webhook.yaml  `gitgate-apiserver render-webhook` (the chart's webhook mode;
+#                                      rendered with scale protected, the chart drops that entry unless asked)
 #   artifacts/install/gitgate.yaml     the chart with default values, as plain manifests
 # The plain manifests take TLS from cert-manager: a file shared by every
 # cluster must not carry a private key. Needs bin/helm and bin/gitgate-apiserver
@@ -12,6 +14,7 @@ out=${1:-$root}
 mkdir -p "$out/charts/gitgate/files" "$out/artifacts/install"
 
 "$root/bin/gitgate-apiserver" render-policy >"$out/charts/gitgate/files/policy.yaml"
+"$root/bin/gitgate-apiserver" render-webhook --admission-protect-scale >"$out/charts/gitgate/files/webhook.yaml"
 
 {
   cat <<'HEADER'
@@ -25,10 +28,10 @@ kind: Namespace
 metadata:
   name: gitgate-system
 HEADER
-  # The chart as it is in the tree, policy file included.
+  # The chart as it is in the tree, rendered files included.
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   cp -r "$root/charts/gitgate" "$tmp/"
-  cp "$out/charts/gitgate/files/policy.yaml" "$tmp/gitgate/files/policy.yaml"
+  cp "$out/charts/gitgate/files/policy.yaml" "$out/charts/gitgate/files/webhook.yaml" "$tmp/gitgate/files/"
   "$root/bin/helm" template gitgate "$tmp/gitgate" --namespace gitgate-system --set tls.mode=certManager
 } >"$out/artifacts/install/gitgate.yaml"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# verify-manifests.sh fails when the rendered policy or plain manifests
+# verify-manifests.sh fails when the rendered policy, webhook or plain manifests
 # differ from what hack/update-manifests.sh makes now.
 set -euo pipefail
 
@@ -8,7 +8,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$root/hack/update-manifests.sh" "$tmp"
 status=0
-for f in charts/gitgate/files/policy.yaml artifacts/install/gitgate.yaml; do
+for f in charts/gitgate/files/policy.yaml charts/gitgate/files/webhook.yaml artifacts/install/gitgate.yaml; do
   if ! diff -u "$root/$f" "$tmp/$f"; then
     echo "$f is out of date: run 'make update-manifests' and commit" >&2
     status=1

@@ -2,6 +2,8 @@ package admission
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,6 +22,23 @@ const (
 // ObjectMeta is what the policy reads of an object.
 type ObjectMeta struct {
 	Labels, Annotations map[string]string
+	// Controller is the object's controller ownerReference, if any: a Pod's
+	// ReplicaSet, a ReplicaSet's Deployment.
+	Controller *OwnerRef
+}
+
+// OwnerRef names an object's controller, as its ownerReference does.
+type OwnerRef struct {
+	APIVersion, Kind, Name string
+}
+
+// Controller is a managed object that controls the requested one, directly
+// or through a chain of controllers (Pod → ReplicaSet → Deployment).
+type Controller struct {
+	// Kind, Namespace and Name say which object, for the message.
+	Kind, Namespace, Name string
+	// Meta is its metadata, whose labels say who manages it.
+	Meta *ObjectMeta
 }
 
 // Request is one admission request, reduced to what the policy reads.
@@ -36,6 +55,9 @@ type Request struct {
 	Object, OldObject *ObjectMeta
 	// NamespaceLabels are the labels of Namespace (nil for cluster-scoped objects).
 	NamespaceLabels map[string]string
+	// Controller is the nearest managed object controlling this one through
+	// controller ownerReferences, resolved by the caller; nil when none is.
+	Controller *Controller
 }
 
 // Owner says where in Git a managed object comes from, for the message.
@@ -62,6 +84,9 @@ const (
 	ReasonNotManaged      Reason = "NotManaged"
 	ReasonManaged         Reason = "Managed"
 	ReasonBreakGlass      Reason = "BreakGlass"
+	// ReasonUnknown: what the decision needs (a namespace's labels, an
+	// object's controller) could not be read, so the change is refused.
+	ReasonUnknown Reason = "StateUnknown"
 )
 
 // Verdict is the policy's answer.
@@ -81,38 +106,26 @@ type Verdict struct {
 
 // Decide applies the policy to a request. It does no I/O.
 func (p *Policy) Decide(req *Request, lookup OwnerLookup) Verdict {
-	switch req.Operation {
-	case Create, Update, Delete:
-	default:
-		return Verdict{Allowed: true, Reason: ReasonOperation}
-	}
-	switch req.SubResource {
-	case "status":
-		return Verdict{Allowed: true, Reason: ReasonStatus}
-	case "scale":
-		if !p.ProtectScale {
-			return Verdict{Allowed: true, Reason: ReasonScale}
-		}
-	}
-	if ok, _ := p.allowedIdentity(req.User, req.Groups); ok {
-		return Verdict{Allowed: true, Reason: ReasonAllowedIdentity}
+	if v, done := p.passes(req); done {
+		return v
 	}
 	// On UPDATE and DELETE the stored object decides: removing a label or
 	// adding reconcile: disabled is itself a change to a managed object.
-	meta := req.Object
-	if req.Operation != Create {
-		meta = req.OldObject
-	}
-	if meta == nil {
-		meta = &ObjectMeta{}
-	}
+	meta := decidingMeta(req)
+	labels := meta.Labels
 	managedBy, managed := p.managedBy(meta)
-	enforced := !managed && req.Namespace != "" && req.NamespaceLabels[EnforceLabel] == "true" && !p.exempt(req.Kind.GroupKind())
+	var via *Controller
+	if c := req.Controller; !managed && c != nil && c.Meta != nil && isPerson(req.User) && namespaced(req) {
+		if by, ok := p.managedBy(c.Meta); ok {
+			managedBy, managed, via, labels = by, true, c, c.Meta.Labels
+		}
+	}
+	enforced := !managed && p.enforced(req)
 	if !managed && !enforced {
 		return Verdict{Allowed: true, Reason: ReasonNotManaged}
 	}
 	v := Verdict{Reason: ReasonManaged}
-	if ns, name := meta.Labels[KustomizationNamespaceLabel], meta.Labels[KustomizationNameLabel]; name != "" && lookup != nil {
+	if ns, name := labels[KustomizationNamespaceLabel], labels[KustomizationNameLabel]; name != "" && lookup != nil {
 		if owner, ok := lookup(ns, name); ok {
 			v.Owner = &owner
 		}
@@ -121,8 +134,99 @@ func (p *Policy) Decide(req *Request, lookup OwnerLookup) Verdict {
 		v.NeedsBreakGlass, v.BreakGlassNote, v.Reason = true, note, ReasonBreakGlass
 		return v
 	}
-	v.Message = p.denial(req, managedBy, enforced, v.Owner)
+	v.Message = p.denial(req, managedBy, via, enforced, v.Owner)
 	return v
+}
+
+// passes answers the requests the policy lets through whatever the object:
+// operations it does not check, scale (unless protected), allowed
+// identities, and status writes that change only status.
+func (p *Policy) passes(req *Request) (Verdict, bool) {
+	switch req.Operation {
+	case Create, Update, Delete:
+	default:
+		return Verdict{Allowed: true, Reason: ReasonOperation}, true
+	}
+	if req.SubResource == "scale" && !p.ProtectScale {
+		return Verdict{Allowed: true, Reason: ReasonScale}, true
+	}
+	if ok, _ := p.allowedIdentity(req.User, req.Groups); ok {
+		return Verdict{Allowed: true, Reason: ReasonAllowedIdentity}, true
+	}
+	// A status write may change status only: one that changes labels or
+	// annotations is decided like an update of the object.
+	if req.SubResource == "status" && !metadataChanged(req.OldObject, req.Object) {
+		return Verdict{Allowed: true, Reason: ReasonStatus}, true
+	}
+	return Verdict{}, false
+}
+
+// NeedsController reports whether the decision may depend on the object's
+// controller: a person's checked request of an object not managed itself.
+// The caller resolves Request.Controller only then.
+func (p *Policy) NeedsController(req *Request) bool {
+	if _, done := p.passes(req); done || !isPerson(req.User) || !namespaced(req) {
+		return false
+	}
+	_, managed := p.managedBy(decidingMeta(req))
+	return !managed
+}
+
+// isPerson: derived objects are guarded against people, not service
+// accounts. Operators (a Prometheus operator's StatefulSet, cert-manager's
+// CertificateRequests) change the objects their own resources control, and a
+// managed custom resource would otherwise freeze its operator. A service
+// account still may not change a managed object itself, nor anything in an
+// enforced namespace; who can act as a service account is what `kubectl
+// gitgate audit` reports.
+func isPerson(user string) bool {
+	return !strings.HasPrefix(user, "system:serviceaccount:")
+}
+
+// decidingMeta is the metadata that decides: the new object on CREATE, the
+// stored one on UPDATE and DELETE.
+func decidingMeta(req *Request) *ObjectMeta {
+	meta := req.Object
+	if req.Operation != Create {
+		meta = req.OldObject
+	}
+	if meta == nil {
+		meta = &ObjectMeta{}
+	}
+	return meta
+}
+
+// enforced: a namespaced object (not a Namespace itself, which is
+// cluster-scoped) of a kind not exempt, in a namespace labelled enforced,
+// changed itself or through a subresource that changes it.
+func (p *Policy) enforced(req *Request) bool {
+	gk := req.Kind.GroupKind()
+	return namespaced(req) && changesObject(req.SubResource) &&
+		req.NamespaceLabels[EnforceLabel] == "true" && !p.exempt(gk)
+}
+
+// namespaced: the request is about an object in a namespace. A Namespace's
+// own request names it as its namespace, yet it is cluster-scoped.
+func namespaced(req *Request) bool {
+	return req.Namespace != "" && req.Kind.GroupKind() != (schema.GroupKind{Kind: "Namespace"})
+}
+
+// objectSubresources change the object they belong to. Others carry an
+// object of their own (an Eviction, a TokenRequest, a Binding) and change
+// nothing Git describes: evicting a Pod of an enforced namespace is left to
+// PodDisruptionBudgets, so that draining a node works.
+var objectSubresources = []string{"status", "scale", "ephemeralcontainers", "resize"}
+
+func changesObject(subresource string) bool {
+	return subresource == "" || slices.Contains(objectSubresources, subresource)
+}
+
+// metadataChanged reports whether labels or annotations differ.
+func metadataChanged(old, cur *ObjectMeta) bool {
+	if old == nil || cur == nil {
+		return old != cur
+	}
+	return !maps.Equal(old.Labels, cur.Labels) || !maps.Equal(old.Annotations, cur.Annotations)
 }
 
 // managedBy returns who manages an object per its labels.
@@ -169,16 +273,23 @@ func breakGlassNote(req *Request) string {
 
 // denial is the message a refused person reads: which object, who manages
 // it, where it lives in Git, and what to do instead.
-func (p *Policy) denial(req *Request, managedBy string, enforced bool, owner *Owner) string {
+func (p *Policy) denial(req *Request, managedBy string, via *Controller, enforced bool, owner *Owner) string {
 	var b strings.Builder
-	object := strings.ToLower(string(req.Operation)) + " of " + req.Kind.Kind + " " + qualified(req.Namespace, req.Name)
+	ns := req.Namespace
+	if req.Kind.GroupKind() == (schema.GroupKind{Kind: "Namespace"}) {
+		ns = "" // a Namespace's request names itself as its namespace
+	}
+	object := strings.ToLower(string(req.Operation)) + " of " + req.Kind.Kind + " " + qualified(ns, req.Name)
 	if req.SubResource != "" {
 		object += "/" + req.SubResource
 	}
 	fmt.Fprintf(&b, "gitgate: %s by %s refused: ", object, req.User)
-	if enforced {
+	switch {
+	case enforced:
 		fmt.Fprintf(&b, "namespace %s is enforced (%s=true): every change there comes from Git.", req.Namespace, EnforceLabel)
-	} else {
+	case via != nil:
+		fmt.Fprintf(&b, "it is controlled by %s %s, which is managed by %s, so changes come from Git.", via.Kind, qualified(via.Namespace, via.Name), managedBy)
+	default:
 		fmt.Fprintf(&b, "it is managed by %s, so changes come from Git.", managedBy)
 	}
 	if owner != nil {

@@ -24,6 +24,14 @@ func fluxLabels(extra ...string) *ObjectMeta {
 	return m
 }
 
+// managedApp is the managed Deployment that controls a derived object.
+var managedApp = &Controller{Kind: "Deployment", Namespace: "shop-prod", Name: "app", Meta: fluxLabels()}
+
+func withLabel(m *ObjectMeta, key, value string) *ObjectMeta {
+	m.Labels[key] = value
+	return m
+}
+
 func plain() *ObjectMeta { return &ObjectMeta{Labels: map[string]string{"app": "shop"}} }
 
 var enforced = map[string]string{EnforceLabel: "true"}
@@ -53,7 +61,24 @@ func TestDecide(t *testing.T) {
 	}{
 		// What is never intercepted.
 		{"allowed: connect is not checked", nil, Request{Operation: "CONNECT", Kind: pod, User: "alice"}, true, ReasonOperation, ""},
-		{"allowed: person updates status of a managed Deployment", nil, Request{Operation: Update, Kind: deployment, SubResource: "status", User: "alice", OldObject: fluxLabels()}, true, ReasonStatus, ""},
+		{"allowed: person updates only the status of a managed Deployment", nil, Request{Operation: Update, Kind: deployment, SubResource: "status", User: "alice", OldObject: fluxLabels(), Object: fluxLabels()}, true, ReasonStatus, ""},
+		{"denied: person disables reconciliation through status", nil, Request{Operation: Update, Kind: deployment, SubResource: "status", Namespace: "shop-prod", Name: "app", User: "alice", OldObject: fluxLabels(), Object: withLabel(fluxLabels(), ReconcileKey, ReconcileDisabled)}, false, ReasonManaged, "update of Deployment shop-prod/app/status by alice refused: it is managed by Flux Kustomization flux-system/apps-prod"},
+		{"denied: person annotates through status", nil, Request{Operation: Update, Kind: deployment, SubResource: "status", Namespace: "shop-prod", Name: "app", User: "bob", OldObject: fluxLabels(), Object: fluxLabels(ReconcileKey, ReconcileDisabled)}, false, ReasonManaged, "refused"},
+		{"denied: person removes the Flux label through status", nil, Request{Operation: Update, Kind: deployment, SubResource: "status", Namespace: "shop-prod", Name: "app", User: "alice", OldObject: fluxLabels(), Object: plain()}, false, ReasonManaged, "refused"},
+		{"allowed: person changes labels through status of an unmanaged object", nil, Request{Operation: Update, Kind: deployment, SubResource: "status", User: "alice", OldObject: plain(), Object: withLabel(plain(), "x", "y")}, true, ReasonNotManaged, ""},
+
+		// Derived objects: decided like a change to their managed controller.
+		{"denied: person sets the image of a Pod of a managed Deployment", nil, Request{Operation: Update, Kind: pod, Namespace: "shop-prod", Name: "app-1-x", User: "alice", OldObject: plain(), Object: plain(), Controller: managedApp}, false, ReasonManaged, "update of Pod shop-prod/app-1-x by alice refused: it is controlled by Deployment shop-prod/app, which is managed by Flux Kustomization flux-system/apps-prod"},
+		{"denied: person adds an ephemeral container to a derived Pod", nil, Request{Operation: Update, Kind: pod, SubResource: "ephemeralcontainers", Namespace: "shop-prod", Name: "app-1-x", User: "admin", OldObject: plain(), Object: plain(), Controller: managedApp}, false, ReasonManaged, "gitgate environment prod (namespace shop) holds it"},
+		{"denied: person deletes a ReplicaSet of a managed Deployment", nil, Request{Operation: Delete, Kind: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "ReplicaSet"}, Namespace: "shop-prod", Name: "app-1", User: "bob", OldObject: plain(), Controller: managedApp}, false, ReasonManaged, "controlled by Deployment shop-prod/app"},
+		{"needs break-glass: annotated derived Pod", nil, Request{Operation: Update, Kind: pod, Namespace: "shop-prod", Name: "app-1-x", User: "bob", OldObject: plain(), Object: &ObjectMeta{Annotations: map[string]string{BreakGlassAnnotation: "INC-9"}}, Controller: managedApp}, false, ReasonBreakGlass, ""},
+		{"allowed: the ReplicaSet controller changes a derived Pod", nil, Request{Operation: Update, Kind: pod, Namespace: "shop-prod", User: "system:serviceaccount:kube-system:replicaset-controller", OldObject: plain(), Controller: managedApp}, true, ReasonAllowedIdentity, ""},
+		{"allowed: an operator's service account updates what its managed resource controls", nil, Request{Operation: Update, Kind: pod, Namespace: "shop-prod", User: "system:serviceaccount:monitoring:prometheus-operator", OldObject: plain(), Controller: managedApp}, true, ReasonNotManaged, ""},
+		{"allowed: person deletes a Pod whose controller is not managed", nil, Request{Operation: Delete, Kind: pod, Namespace: "shop-dev", User: "alice", OldObject: plain(), Controller: &Controller{Kind: "Deployment", Namespace: "shop-dev", Name: "x", Meta: plain()}}, true, ReasonNotManaged, ""},
+
+		// Namespaces are cluster-scoped: never "in" an enforced namespace.
+		{"allowed: person deletes an enforced, unmanaged namespace", nil, Request{Operation: Delete, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, Namespace: "shop-locked", Name: "shop-locked", User: "admin", OldObject: &ObjectMeta{Labels: enforced}, NamespaceLabels: enforced}, true, ReasonNotManaged, ""},
+		{"denied: person deletes a managed namespace", nil, Request{Operation: Delete, Kind: schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}, Namespace: "shop-prod", Name: "shop-prod", User: "admin", OldObject: fluxLabels()}, false, ReasonManaged, "delete of Namespace shop-prod by admin refused"},
 		{"allowed: HPA-style scale of a managed Deployment", nil, Request{Operation: Update, Kind: deployment, SubResource: "scale", User: "system:serviceaccount:kube-system:horizontal-pod-autoscaler", OldObject: fluxLabels()}, true, ReasonScale, ""},
 		{"allowed: person scales a managed Deployment by default", nil, Request{Operation: Update, Kind: deployment, SubResource: "scale", User: "alice", OldObject: fluxLabels()}, true, ReasonScale, ""},
 		{"denied: person scales a managed Deployment when scale is protected", &protected, Request{Operation: Update, Kind: deployment, SubResource: "scale", Namespace: "shop-prod", Name: "app", User: "alice", OldObject: fluxLabels()}, false, ReasonManaged, "update of Deployment shop-prod/app/scale by alice refused"},

@@ -44,7 +44,7 @@ func RenderPolicy(p Policy, o RenderOptions) ([]byte, error) {
 				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
 					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
 						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete},
-						Rule:       admissionregistrationv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: p.resources()},
+						Rule:       admissionregistrationv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*/*"}},
 					},
 				}},
 			},
@@ -78,14 +78,6 @@ func RenderPolicy(p Policy, o RenderOptions) ([]byte, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-// resources: everything, and scale too when it is protected.
-func (p *Policy) resources() []string {
-	if p.ProtectScale {
-		return []string{"*", "*/scale"}
-	}
-	return []string{"*"}
-}
-
 func excludeNamespaces(names []string) *metav1.LabelSelector {
 	if len(names) == 0 {
 		return &metav1.LabelSelector{}
@@ -95,8 +87,32 @@ func excludeNamespaces(names []string) *metav1.LabelSelector {
 	}}}
 }
 
-// matchConditions skip the requests the webhook allows by identity.
+// matchConditions skip what the webhook allows whatever the object:
+// gitgate.dev's own API, scale (unless protected), status writes that
+// change only status, and the allowed identities.
 func (p *Policy) matchConditions() []admissionregistrationv1.MatchCondition {
+	conditions := []admissionregistrationv1.MatchCondition{celNotGitgate}
+	if !p.ProtectScale {
+		conditions = append(conditions, celNotScale)
+	}
+	return append(conditions, celNotStatusOnly, p.identityCondition())
+}
+
+// Conditions shared by the policy and the webhook; the chart finds them by
+// name (not-scale, not-an-allowed-identity) to apply its values.
+var (
+	celNotGitgate = admissionregistrationv1.MatchCondition{Name: "not-gitgate-itself", Expression: celGroup + " != 'gitgate.dev'"}
+	celNotScale   = admissionregistrationv1.MatchCondition{Name: "not-scale", Expression: celSubResource + " != 'scale'"}
+	// A status write that changes neither labels nor annotations changes
+	// only status; one that does is decided like an update.
+	celNotStatusOnly = admissionregistrationv1.MatchCondition{Name: "not-a-status-only-write", Expression: "!(" + celSubResource + " == 'status' && object != null && oldObject != null && " +
+		celMap("object", "labels") + " == " + celMap("oldObject", "labels") + " && " +
+		celMap("object", "annotations") + " == " + celMap("oldObject", "annotations") + ")"}
+)
+
+// identityCondition is false for the identities allowed to change managed
+// objects, as Policy.allowedIdentity says.
+func (p *Policy) identityCondition() admissionregistrationv1.MatchCondition {
 	user := "request.userInfo.username"
 	var allowed []string
 	allowed = append(allowed, user+".startsWith('system:serviceaccount:kube-system:')", user+".startsWith('system:node:')")
@@ -120,11 +136,27 @@ func (p *Policy) matchConditions() []admissionregistrationv1.MatchCondition {
 	for _, g := range p.AllowedGroups {
 		allowed = append(allowed, fmt.Sprintf("(has(request.userInfo.groups) && %s in request.userInfo.groups)", quote(g)))
 	}
-	return []admissionregistrationv1.MatchCondition{
-		{Name: "not-gitgate-itself", Expression: celGroup + " != 'gitgate.dev'"},
-		{Name: "not-status", Expression: celSubResource + " != 'status'"},
-		{Name: "not-an-allowed-identity", Expression: "!(" + strings.Join(allowed, " || ") + ")"},
+	return admissionregistrationv1.MatchCondition{Name: "not-an-allowed-identity", Expression: "!(" + strings.Join(allowed, " || ") + ")"}
+}
+
+// celExempt is true for the kinds an enforced namespace does not manage.
+func (p *Policy) celExempt() string {
+	exempt := []string{"false"}
+	for _, gk := range p.ExemptKinds {
+		exempt = append(exempt, fmt.Sprintf("(%s == %s && request.kind.kind == %s)", celKindGroup, quote(gk.Group), quote(gk.Kind)))
 	}
+	return strings.Join(exempt, " || ")
+}
+
+// celObjectSubresource: the object itself, or a subresource that changes it.
+var celObjectSubresource = "(" + celSubResource + " in ['', '" + strings.Join(objectSubresources, "', '") + "'])"
+
+// celIsNamespace: a Namespace is cluster-scoped, never "in" an enforced namespace.
+const celIsNamespace = "(" + celKindGroup + " == '' && request.kind.kind == 'Namespace')"
+
+// celMap is an object's labels or annotations, empty when it has none.
+func celMap(object, field string) string {
+	return fmt.Sprintf("(has(%[1]s.metadata.%[2]s) ? %[1]s.metadata.%[2]s : {})", object, field)
 }
 
 // variables compute whether the object is managed, as Decide does: the
@@ -134,12 +166,8 @@ func (p *Policy) variables() []admissionregistrationv1.Variable {
 	for _, k := range p.ManagedLabelKeys {
 		keysExpr = append(keysExpr, quote(k)+" in variables.labels")
 	}
-	var exempt []string
-	for _, gk := range p.ExemptKinds {
-		exempt = append(exempt, fmt.Sprintf("(%s == %s && request.kind.kind == %s)", celKindGroup, quote(gk.Group), quote(gk.Kind)))
-	}
-	if len(exempt) == 0 {
-		exempt = []string{"false"}
+	if len(keysExpr) == 0 {
+		keysExpr = []string{"false"}
 	}
 	return []admissionregistrationv1.Variable{
 		{Name: "meta", Expression: "request.operation == 'CREATE' ? object.metadata : oldObject.metadata"},
@@ -148,8 +176,8 @@ func (p *Policy) variables() []admissionregistrationv1.Variable {
 		{Name: "disabled", Expression: fmt.Sprintf("(%[1]s in variables.labels && variables.labels[%[1]s] == %[2]s) || (%[1]s in variables.annotations && variables.annotations[%[1]s] == %[2]s)",
 			quote(ReconcileKey), quote(ReconcileDisabled))},
 		{Name: "managed", Expression: "!variables.disabled && (" + strings.Join(keysExpr, " || ") + ")"},
-		{Name: "enforced", Expression: fmt.Sprintf("!variables.managed && "+celNamespace+" != '' && namespaceObject != null && has(namespaceObject.metadata.labels) && %[1]s in namespaceObject.metadata.labels && namespaceObject.metadata.labels[%[1]s] == 'true' && !(%[2]s)",
-			quote(EnforceLabel), strings.Join(exempt, " || "))},
+		{Name: "enforced", Expression: fmt.Sprintf("!variables.managed && "+celObjectSubresource+" && "+celNamespace+" != '' && namespaceObject != null && has(namespaceObject.metadata.labels) && %[1]s in namespaceObject.metadata.labels && namespaceObject.metadata.labels[%[1]s] == 'true' && !(%[2]s)",
+			quote(EnforceLabel), p.celExempt()+" || "+celIsNamespace)},
 		{Name: "owner", Expression: fmt.Sprintf("%[1]s in variables.labels ? 'Flux Kustomization ' + (%[2]s in variables.labels ? variables.labels[%[2]s] + '/' : '') + variables.labels[%[1]s] : (%[3]s in variables.labels ? 'Flux HelmRelease ' + (%[4]s in variables.labels ? variables.labels[%[4]s] + '/' : '') + variables.labels[%[3]s] : 'GitOps')",
 			quote(KustomizationNameLabel), quote(KustomizationNamespaceLabel), quote(HelmReleaseNameLabel), quote(HelmReleaseNamespaceLabel))},
 	}

@@ -36,13 +36,18 @@ func TestRenderPolicy(t *testing.T) {
 	if *spec.FailurePolicy != admissionregistrationv1.Ignore {
 		t.Errorf("failurePolicy = %s", *spec.FailurePolicy)
 	}
-	if got := spec.MatchConstraints.ResourceRules[0].Resources; strings.Join(got, ",") != "*,*/scale" {
-		t.Errorf("resources = %v, want scale protected too", got)
+	if got := spec.MatchConstraints.ResourceRules[0].Resources; strings.Join(got, ",") != "*/*" {
+		t.Errorf("resources = %v, want every resource and subresource", got)
+	}
+	for _, c := range spec.MatchConditions {
+		if c.Name == "not-scale" {
+			t.Error("scale is protected, yet skipped")
+		}
 	}
 	if got := spec.MatchConstraints.NamespaceSelector.MatchExpressions[0].Values; strings.Join(got, ",") != "kube-system,flux-system" {
 		t.Errorf("excluded namespaces = %v", got)
 	}
-	identities := spec.MatchConditions[2].Expression
+	identities := spec.MatchConditions[len(spec.MatchConditions)-1].Expression
 	for _, s := range []string{
 		"request.userInfo.username.startsWith('system:serviceaccount:flux-system:')",
 		"request.userInfo.username == 'system:serviceaccount:shop:applier'",

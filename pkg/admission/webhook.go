@@ -32,8 +32,12 @@ const maxReviewBytes = 8 << 20
 type Handler struct {
 	// Policy is the configured policy.
 	Policy Policy
-	// NamespaceLabels returns a namespace's labels from a cache.
-	NamespaceLabels func(namespace string) map[string]string
+	// NamespaceLabels returns a namespace's labels from a cache (looking up
+	// one the cache lacks); an error refuses the change.
+	NamespaceLabels func(ctx context.Context, namespace string) (map[string]string, error)
+	// Metadata reads the metadata of an object's controllers, from a cache,
+	// to decide derived objects (a Pod of a managed Deployment); may be nil.
+	Metadata MetadataLookup
 	// Owners finds the gitgate Environment of a Flux Kustomization; may be nil.
 	Owners OwnerLookup
 	// Authorizer checks the breakglass verb (a cached SubjectAccessReview).
@@ -84,55 +88,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(&review)
 }
 
-// objectMeta decodes only the metadata of a raw object.
-type objectMeta struct {
-	Metadata struct {
-		Labels      map[string]string `json:"labels"`
-		Annotations map[string]string `json:"annotations"`
-	} `json:"metadata"`
-}
-
-func decodeMeta(raw []byte, what string) (*ObjectMeta, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	var m objectMeta
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("the request's %s is not a JSON object: %w", what, err)
-	}
-	return &ObjectMeta{Labels: m.Metadata.Labels, Annotations: m.Metadata.Annotations}, nil
-}
-
 func (h *Handler) review(ctx context.Context, ar *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, error) {
-	obj, err := decodeMeta(ar.Object.Raw, "object")
+	req, unknown, err := h.request(ctx, ar)
 	if err != nil {
 		return nil, err
 	}
-	old, err := decodeMeta(ar.OldObject.Raw, "oldObject")
-	if err != nil {
-		return nil, err
-	}
-	req := &Request{
-		Operation:   Operation(ar.Operation),
-		Kind:        schema.GroupVersionKind{Group: ar.Kind.Group, Version: ar.Kind.Version, Kind: ar.Kind.Kind},
-		SubResource: ar.SubResource,
-		Namespace:   ar.Namespace,
-		Name:        ar.Name,
-		User:        ar.UserInfo.Username,
-		Groups:      ar.UserInfo.Groups,
-		Object:      obj,
-		OldObject:   old,
-	}
-	if req.Namespace != "" && h.NamespaceLabels != nil {
-		req.NamespaceLabels = h.NamespaceLabels(req.Namespace)
-	}
-	if req.SubResource == "scale" && h.Policy.ProtectScale && h.ParentMeta != nil {
-		gvr := schema.GroupVersionResource{Group: ar.Resource.Group, Version: ar.Resource.Version, Resource: ar.Resource.Resource}
-		parent, err := h.ParentMeta(ctx, gvr, ar.Namespace, ar.Name)
-		if err != nil {
-			return nil, fmt.Errorf("reading the labels of %s %s/%s: %w", gvr.Resource, ar.Namespace, ar.Name, err)
-		}
-		req.Object, req.OldObject = parent, parent
+	if unknown != nil {
+		return h.respond(ar, *unknown), nil
 	}
 	v := h.Policy.Decide(req, h.Owners)
 	resp := &admissionv1.AdmissionResponse{UID: ar.UID, Allowed: v.Allowed}

@@ -66,7 +66,9 @@ type Stack struct {
 	gitgate       *process
 	gitgateArgs   []string
 	admissionPort int
-	caPEM         []byte
+	// admissionFlags are the --admission-* flags gitgate-apiserver runs
+	// with beyond the stack's own; the webhook is rendered with them too.
+	admissionFlags []string
 }
 
 // Admission enforcement modes.
@@ -98,9 +100,7 @@ func (s *Stack) SetAdmissionMode(ctx context.Context, mode string) error {
 	var marker string
 	switch mode {
 	case AdmissionWebhook:
-		if err := s.applyTemplate(ctx, webhookTemplate, "webhook.yaml", map[string]any{
-			"Port": s.admissionPort, "CA": base64.StdEncoding.EncodeToString(s.caPEM),
-		}); err != nil {
+		if err := s.applyWebhook(ctx); err != nil {
 			return err
 		}
 		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "validatingadmissionpolicy,validatingadmissionpolicybinding", "gitgate", "--ignore-not-found"); err != nil {
@@ -155,9 +155,6 @@ const (
 
 //go:embed manifests.yaml.tmpl
 var manifestsTemplate string
-
-//go:embed webhook.yaml.tmpl
-var webhookTemplate string
 
 // Start brings the stack up and returns once kubectl can use gitgate.dev.
 // A stack left behind by a killed run in the same Dir is cleaned up first.
@@ -358,7 +355,7 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 	// Admission last: from here on, Git is the only door.
-	s.admissionPort, s.caPEM = admissionPort, certs.ca.CertPEM
+	s.admissionPort = admissionPort
 	if err := s.SetAdmissionMode(ctx, AdmissionWebhook); err != nil {
 		return err
 	}
@@ -378,7 +375,7 @@ func (s *Stack) startGitgate(extra ...string) error {
 	if err != nil {
 		return err
 	}
-	s.gitgate = server
+	s.gitgate, s.admissionFlags = server, admissionFlags(extra)
 	s.procs = append(s.procs, server)
 	return writePIDs(s.opts.Dir, s.procs)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -378,4 +379,89 @@ func TestChartPolicyIsTheServersPolicy(t *testing.T) {
 	if res, err := stack.KubectlStdin(context.Background(), "admin", []byte(yamlOf(t, find(objs, "ValidatingAdmissionPolicy")[0])), "apply", "--server-side", "--dry-run=server", "-f", "-"); err != nil {
 		t.Fatalf("server-side dry run: %v\n%s", err, res)
 	}
+}
+
+// webhookFilters are a ValidatingWebhookConfiguration's entries without
+// their clientConfig (a Service in the chart, a URL in the local stack):
+// the rules, selectors, matchConditions, failure policy and timeout.
+func webhookFilters(t *testing.T, config object) string {
+	t.Helper()
+	hooks, _ := config["webhooks"].([]any)
+	var out []any
+	for _, h := range hooks {
+		m := map[string]any{}
+		for k, v := range h.(map[string]any) {
+			if k != "clientConfig" {
+				m[k] = v
+			}
+		}
+		out = append(out, m)
+	}
+	return yamlOf(t, object{"webhooks": out})
+}
+
+// TestChartWebhookIsTheStacksWebhook compares the chart's webhook entries
+// with gitgate-apiserver render-webhook's for the same settings: with the
+// defaults, against the configuration the local stack registered in the
+// cluster; with every value that shapes it, against the command.
+func TestChartWebhookIsTheStacksWebhook(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	t.Run("defaults: the local stack's registered webhook", func(t *testing.T) {
+		if err := stack.SetAdmissionMode(context.Background(), "webhook"); err != nil {
+			t.Fatal(err)
+		}
+		out, err := helm("template", "gitgate", filepath.Join(root, "charts", "gitgate"), "--namespace", "gitgate-system")
+		if err != nil {
+			t.Fatalf("helm template: %v\n%s", err, out)
+		}
+		var chart object
+		for _, doc := range strings.Split(out, "\n---") {
+			var o object
+			if err := yaml.Unmarshal([]byte(doc), &o); err == nil && o.kind() == "ValidatingWebhookConfiguration" {
+				chart = o
+			}
+		}
+		var live object
+		if err := yaml.Unmarshal([]byte(kubectl(t, "admin", "get", "validatingwebhookconfiguration", "gitgate", "-o", "yaml")), &live); err != nil {
+			t.Fatal(err)
+		}
+		if c, s := webhookFilters(t, chart), webhookFilters(t, live); c != s {
+			t.Errorf("the chart's webhook differs from the local stack's:\n--- chart\n%s\n--- stack\n%s", c, s)
+		}
+	})
+	t.Run("every value that shapes it", func(t *testing.T) {
+		for _, protect := range []bool{false, true} {
+			args := []string{"--set", "admission.failurePolicy=Ignore", "--set", "admission.timeoutSeconds=7",
+				"--set", fmt.Sprintf("admission.protectScale=%v", protect),
+				"--set-json", `admission.excludedNamespaces=["kube-system","flux-system","monitoring"]`,
+				"--set-json", `admission.applierNamespaces=["flux-system","flux-tenants"]`,
+				"--set-json", `admission.tenantServiceAccounts=["*:reconciler","team-a:flux"]`,
+				"--set-json", `admission.allowedUsers=["ops-bot"]`,
+				"--set-json", `admission.allowedGroups=["o'brien's team"]`}
+			_, objs := renderChart(t, args...)
+			flags := []string{"render-webhook", "--failure-policy", "Ignore", "--timeout-seconds", "7",
+				"--excluded-namespaces", "kube-system,flux-system,monitoring," + chartNamespace,
+				"--admission-applier-namespaces", "flux-system,flux-tenants",
+				"--admission-tenant-service-accounts", "*:reconciler,team-a:flux",
+				"--admission-allowed-users", "ops-bot", "--admission-allowed-groups", "o'brien's team"}
+			if protect {
+				flags = append(flags, "--admission-protect-scale")
+			}
+			out, err := exec.Command(filepath.Join(root, "bin", "gitgate-apiserver"), flags...).Output()
+			if err != nil {
+				t.Fatalf("render-webhook: %v", err)
+			}
+			var server object
+			if err := yaml.Unmarshal(out, &server); err != nil {
+				t.Fatal(err)
+			}
+			chart := find(objs, "ValidatingWebhookConfiguration")
+			if len(chart) != 1 {
+				t.Fatalf("want one ValidatingWebhookConfiguration, got %d", len(chart))
+			}
+			if c, s := webhookFilters(t, chart[0]), webhookFilters(t, server); c != s {
+				t.Errorf("protectScale=%v: the chart's webhook differs from render-webhook's:\n--- chart\n%s\n--- server\n%s", protect, c, s)
+			}
+		}
+	})
 }

@@ -76,9 +76,15 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
 	broadcaster.StartRecordingToSink(ctx.Done())
 	recorder := broadcaster.NewRecorder(scheme.Scheme, "gitgate-admission")
+	metadataClient, err := metadata.NewForConfig(cfg.GenericConfig.ClientConfig)
+	if err != nil {
+		return err
+	}
+	objects := newObjectMetadata(ctx, metadataClient, client.Discovery())
 	handler := &admission.Handler{
 		Policy:          a.policy(),
-		NamespaceLabels: namespaces.Labels,
+		NamespaceLabels: newNamespaceLabels(namespaces.lister, client).Labels,
+		Metadata:        objects.Lookup,
 		Owners: func(ns, name string) (admission.Owner, bool) {
 			env, envNamespace, repo, path, ok := manager.FluxOwner(ns, name)
 			return admission.Owner{Environment: env, EnvironmentNamespace: envNamespace, Repository: repo, Path: path}, ok
@@ -96,11 +102,7 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 		Observe: func(v admission.Verdict) { metrics.RecordAdmission(string(v.Reason), v.Allowed) },
 	}
 	if a.ProtectScale {
-		metadataClient, err := metadata.NewForConfig(cfg.GenericConfig.ClientConfig)
-		if err != nil {
-			return err
-		}
-		handler.ParentMeta = newParentMetadata(ctx, metadataClient).Get
+		handler.ParentMeta = objects.Get
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/validate", handler)

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -32,7 +34,7 @@ binds to namespaces: creating a Promotion makes a commit.`,
 	}
 	cmd.SetContext(ctx)
 	o.AddFlags(cmd.Flags())
-	cmd.AddCommand(newRenderPolicyCommand(out))
+	cmd.AddCommand(newRenderPolicyCommand(out), newRenderWebhookCommand(out))
 	return cmd
 }
 
@@ -41,7 +43,7 @@ binds to namespaces: creating a Promotion makes a commit.`,
 // in-process CEL to a webhook.
 func newRenderPolicyCommand(out io.Writer) *cobra.Command {
 	a := newAdmissionOptions()
-	render := admission.RenderOptions{ExcludedNamespaces: []string{"kube-system", "kube-public", "kube-node-lease", "flux-system", "gitgate-system"}}
+	render := admission.RenderOptions{ExcludedNamespaces: defaultExcludedNamespaces}
 	var failurePolicy string
 	cmd := &cobra.Command{
 		Use:   "render-policy",
@@ -68,3 +70,54 @@ gitgate Environment that holds the object.`,
 	cmd.Flags().StringVar(&failurePolicy, "failure-policy", "Fail", "Fail or Ignore, when the policy cannot be evaluated.")
 	return cmd
 }
+
+// newRenderWebhookCommand prints the ValidatingWebhookConfiguration that
+// registers the webhook: the entries whose filters let kube-apiserver call
+// gitgate only when the answer can be "no".
+func newRenderWebhookCommand(out io.Writer) *cobra.Command {
+	a := newAdmissionOptions()
+	render := admission.WebhookOptions{ExcludedNamespaces: defaultExcludedNamespaces, TimeoutSeconds: admission.DefaultTimeoutSeconds}
+	var failurePolicy, url, caBundleFile string
+	cmd := &cobra.Command{
+		Use:   "render-webhook",
+		Short: "Print the ValidatingWebhookConfiguration of the admission webhook (YAML)",
+		Long: `render-webhook prints the ValidatingWebhookConfiguration that registers
+gitgate's webhook. Its entries, rules, selectors and matchConditions make
+kube-apiserver call gitgate only for a person's change of a managed object,
+of an object a managed one controls, or of an object in an enforced
+namespace: while gitgate is down, nothing else waits for it. It takes the same
+--admission-* flags as the server. Without --url the client configuration is
+left empty (the chart fills it in).`,
+		SilenceUsage: true,
+		RunE: func(*cobra.Command, []string) error {
+			render.FailurePolicy = admissionregistrationv1.FailurePolicyType(failurePolicy)
+			if url != "" {
+				render.ClientConfig.URL = &url
+			}
+			if caBundleFile != "" {
+				ca, err := os.ReadFile(caBundleFile)
+				if err != nil {
+					return fmt.Errorf("reading --ca-bundle-file: %w", err)
+				}
+				render.ClientConfig.CABundle = ca
+			}
+			yaml, err := admission.RenderWebhook(a.policy(), render)
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(yaml)
+			return err
+		},
+	}
+	a.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&render.Name, "name", "gitgate", "Name of the ValidatingWebhookConfiguration.")
+	cmd.Flags().StringSliceVar(&render.ExcludedNamespaces, "excluded-namespaces", render.ExcludedNamespaces, "Namespaces the webhook never checks.")
+	cmd.Flags().StringVar(&failurePolicy, "failure-policy", "Fail", "Fail or Ignore, when gitgate cannot be reached.")
+	cmd.Flags().Int32Var(&render.TimeoutSeconds, "timeout-seconds", render.TimeoutSeconds, "How long kube-apiserver waits for each call (1-30).")
+	cmd.Flags().StringVar(&url, "url", "", "URL of the webhook (https://host:port/validate); empty leaves clientConfig to fill in.")
+	cmd.Flags().StringVar(&caBundleFile, "ca-bundle-file", "", "PEM file of the CA that signed the webhook's serving certificate.")
+	return cmd
+}
+
+// defaultExcludedNamespaces are never checked: Kubernetes' own, Flux's and gitgate's.
+var defaultExcludedNamespaces = []string{"kube-system", "kube-public", "kube-node-lease", "flux-system", "gitgate-system"}
