@@ -59,7 +59,18 @@ func (r *Repository) fail(kind error, what string, cause error) error {
 	if cause != nil {
 		msg += ": " + cause.Error()
 	}
-	return &remoteError{kind: kind, msg: r.scrub(msg)}
+	return &remoteError{kind: kind, msg: truncate(r.scrub(msg))}
+}
+
+// maxErrorLength caps an error's text: a server's answer can be long, and
+// it ends up in conditions and events.
+const maxErrorLength = 1024
+
+func truncate(s string) string {
+	if len(s) <= maxErrorLength {
+		return s
+	}
+	return s[:maxErrorLength] + "…"
 }
 
 // scrub removes credentials from a text.

@@ -58,7 +58,7 @@ type Repository struct {
 	timeout  time.Duration
 	secrets  []string
 
-	store    *objectStore        // safe for concurrent use
+	store    *objectStore         // safe for concurrent use
 	mirrored atomic.Pointer[Refs] // the mirror's refs; safe for concurrent use
 
 	// Used by one goroutine at a time (the owner serializes them):
