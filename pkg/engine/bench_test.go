@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -16,7 +18,9 @@ import (
 )
 
 // benchRepo is a generated fleet: 2,000 files and 10,000 commits, each a
-// promotion into dev carrying trailers, served by a real Git server.
+// promotion into dev carrying trailers, served by a real Git server. With
+// GITGATE_BENCH_LARGE=1 it has 100,000 commits and 20,000 files (building
+// it takes a few minutes).
 type benchRepo struct {
 	server *gitserver.Server
 	url    string
@@ -24,13 +28,17 @@ type benchRepo struct {
 	revB   string
 }
 
-const (
-	benchCommits = 10000
-	benchFiles   = 2000
-)
+// benchSize is the generated repository's size: commits and files.
+func benchSize() (commits, files int) {
+	if os.Getenv("GITGATE_BENCH_LARGE") == "1" {
+		return 100000, 20000
+	}
+	return 10000, 2000
+}
 
 func newBenchRepo(b *testing.B) *benchRepo {
 	b.Helper()
+	benchCommits, benchFiles := benchSize()
 	root := b.TempDir()
 	bare := filepath.Join(root, "fleet.git")
 	run := func(stdin string, args ...string) string {
@@ -173,6 +181,7 @@ func BenchmarkGitCLIPromotion(b *testing.B) {
 // BenchmarkListPromotions lists every promotion (10,000 in history), and
 // those of one environment.
 func BenchmarkListPromotions(b *testing.B) {
+	benchCommits, _ := benchSize()
 	r := newBenchRepo(b)
 	e := r.engine(b)
 	if n := len(e.Snapshot().Promotions("")); n != benchCommits-1 {
@@ -211,6 +220,64 @@ func BenchmarkRefreshAfterOneCommit(b *testing.B) {
 	b.StopTimer()
 	if _, err := e.Snapshot().Promotion(fmt.Sprintf("other-%d", b.N-1)); err != nil {
 		b.Fatalf("refresh did not index the new promotion: %v", err)
+	}
+	reportPercentiles(b, d)
+}
+
+// BenchmarkColdStart reads the whole repository into a new engine: the
+// time to Ready, and the live heap it then holds.
+func BenchmarkColdStart(b *testing.B) {
+	r := newBenchRepo(b)
+	var d []time.Duration
+	var heap uint64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		e := r.engine(b)
+		d = append(d, time.Since(start))
+		b.StopTimer()
+		heap = max(heap, heapAfterGC())
+		runtime.KeepAlive(e)
+		b.StartTimer()
+	}
+	reportPercentiles(b, d)
+	b.ReportMetric(float64(heap>>20), "heap-MB")
+}
+
+// BenchmarkConsistentReadCheck is what a get or list without a
+// resourceVersion adds when nothing changed: one ref advertisement.
+func BenchmarkConsistentReadCheck(b *testing.B) {
+	r := newBenchRepo(b)
+	e := r.engine(b)
+	var d []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := e.Sync(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportPercentiles(b, d)
+}
+
+// BenchmarkPromoteWhileGitRefuses is the time to a 503 when the remote
+// refuses connections.
+func BenchmarkPromoteWhileGitRefuses(b *testing.B) {
+	r := newBenchRepo(b)
+	e := r.engine(b)
+	if err := r.server.Stop(); err != nil {
+		b.Fatal(err)
+	}
+	var d []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := promotion(fmt.Sprintf("down-%d", i), "test", "dev")
+		start := time.Now()
+		if _, err := e.Promote(context.Background(), PromotionRequest{Promotion: p, User: "bench"}); !errors.Is(err, ErrUnavailable) {
+			b.Fatalf("promotion while Git refuses connections: %v, want ErrUnavailable", err)
+		}
+		d = append(d, time.Since(start))
 	}
 	reportPercentiles(b, d)
 }

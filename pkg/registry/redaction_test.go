@@ -96,15 +96,15 @@ func TestCredentialsNeverReachErrorsConditionsOr503s(t *testing.T) {
 		t.Fatalf("first refresh through the proxy: %v", err)
 	}
 	cases := []struct {
-		name  string
-		break_ func()
+		name    string
+		breakIt func()
 	}{
 		{"the server answers 500 quoting the credentials", func() { git.fail.Store(true) }},
 		{"the server refuses connections", func() { git.srv.Close() }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.break_()
+			tc.breakIt()
 			var texts []string
 			if err := e.Refresh(ctx); err == nil {
 				t.Fatal("refresh worked against a broken server")
