@@ -184,8 +184,10 @@ func (e *Engine) unavailable(err error) error {
 	return &UnavailableError{RetryAfter: e.opts.RetryAfter, Err: err}
 }
 
-// Run refreshes every interval until ctx ends. Errors are reported through
-// onError (and through the snapshot's GitReachable condition).
+// Run checks the remote every interval until ctx ends, and fetches when it
+// moved (see Sync): the check holds no lock, so a hung remote never keeps
+// writers waiting on a poll. Errors are reported through onError (and
+// through the snapshot's GitReachable condition).
 func (e *Engine) Run(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -194,7 +196,7 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration, onError func(e
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := e.Refresh(ctx); err != nil && onError != nil && ctx.Err() == nil {
+			if err := e.Sync(ctx); err != nil && onError != nil && ctx.Err() == nil {
 				onError(err)
 			}
 		}

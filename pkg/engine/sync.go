@@ -52,18 +52,35 @@ func (e *Engine) syncOnce() error {
 	e.opts.ObserveGit("ls-remote", time.Since(start), err)
 	if err != nil {
 		e.lastCheckFailed.Store(time.Now().UnixNano())
+		e.markUnreachable(err)
 		return e.unavailable(err)
 	}
 	e.lastCheckFailed.Store(0)
-	if e.repo.Current(refs) && e.Ready() {
+	s := e.Snapshot()
+	if ok, _ := s.GitReachable(); ok && s.Ready() && e.repo.Current(refs) {
 		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.repo.Current(refs) && e.hadFetch { // a write or refresh got there first
+	if e.repo.Current(refs) && e.hadFetch && e.reach.ok { // a write or refresh got there first
 		return nil
 	}
-	return e.refreshLocked(ctx)
+	// The fetch has the repository's own timeout, not the check's.
+	return e.refreshLocked(context.Background())
+}
+
+// markUnreachable shows a failed check in the snapshot (GitReachable=False)
+// unless a writer holds the lock: it is using the network itself and will
+// record what it finds.
+func (e *Engine) markUnreachable(err error) {
+	if !e.mu.TryLock() {
+		return
+	}
+	defer e.mu.Unlock()
+	e.reach = unreachable(err, e.opts.Now())
+	if e.hadFetch {
+		_ = e.rebuildLocked()
+	}
 }
 
 type errorString string

@@ -35,7 +35,11 @@ func (e *Engine) writeLocked(ctx context.Context, attempt writeAttempt) error {
 			return e.rebuildLocked()
 		case errors.Is(err, gitstore.ErrRemoteMoved):
 			if i+1 >= e.opts.PushAttempts {
-				return &ConflictError{Message: fmt.Sprintf("branch %s kept moving: gave up after %d attempts; try again", req.Branch, i+1)}
+				what := "branch " + req.Branch
+				if req.Ref != "" {
+					what = req.Ref
+				}
+				return &ConflictError{Message: fmt.Sprintf("%s kept moving: gave up after %d attempts; try again", what, i+1)}
 			}
 		case errors.Is(err, gitstore.ErrRejected):
 			return &ConflictError{Message: err.Error() + ": the Git server refused the change (a hook or a protected branch); ask its administrators"}
