@@ -214,3 +214,46 @@ func TestRequestsLeaveNoMemoryBehind(t *testing.T) {
 		t.Fatalf("heap grew from %d to %d bytes over 200 dry runs: more than %d MB stayed", before, after, slack>>20)
 	}
 }
+
+// TestEachWriteDeliversItsPromotionOnce: snapshots carry only what a
+// write changed, and a watch still gets every promotion exactly once, in
+// the order made, findable by name in every later snapshot.
+func TestEachWriteDeliversItsPromotionOnce(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	sub, err := e.Watch(e.Snapshot().ResourceVersion())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Stop()
+	ctx := context.Background()
+	var names []string
+	for i := 1; i <= 4; i++ {
+		f.commitFile("main", "overlays/dev/kustomization.yaml", devOverlay(fmt.Sprintf("development-8.0.%d", i)))
+		name := fmt.Sprintf("watched-%d", i)
+		if _, err := e.Promote(ctx, PromotionRequest{Promotion: promotion(name, "test", "dev"), User: "ci"}); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	var got []string
+	timeout := time.After(30 * time.Second)
+	for len(got) < len(names) {
+		select {
+		case ev := <-sub.C:
+			if ev.Promotion != nil {
+				got = append(got, string(ev.Type)+" "+ev.Promotion.Name)
+			}
+		case <-timeout:
+			t.Fatalf("after %d promotions the watch delivered %v", len(names), got)
+		}
+	}
+	for i, name := range names {
+		if got[i] != "ADDED "+name {
+			t.Fatalf("watch delivered %v, want ADDED for each of %v in order", got, names)
+		}
+		if _, err := e.Snapshot().Promotion(name); err != nil {
+			t.Errorf("the snapshot does not find %s: %v", name, err)
+		}
+	}
+}

@@ -265,7 +265,9 @@ func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) error {
 		}
 		if !ff {
 			e.known = map[gitstore.Hash]struct{}{}
+			version := e.history.version
 			e.history = newHistory()
+			e.history.version = version + 1 // never a version an older snapshot has
 			break
 		}
 	}

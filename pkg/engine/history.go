@@ -26,6 +26,10 @@ type history struct {
 	order   []*record
 	pending map[string]*record
 	latest  map[string]metav1.Time
+	// changed names the records added or changed since takeChanges; full
+	// means every record is to be taken as changed (a new history).
+	changed map[string]struct{}
+	full    bool
 }
 
 type record struct {
@@ -35,7 +39,27 @@ type record struct {
 }
 
 func newHistory() *history {
-	return &history{byName: map[string]*record{}, pending: map[string]*record{}, latest: map[string]metav1.Time{}}
+	return &history{byName: map[string]*record{}, pending: map[string]*record{}, latest: map[string]metav1.Time{},
+		changed: map[string]struct{}{}, full: true}
+}
+
+// takeChanges returns the promotions added or changed since the last call,
+// oldest first, or false when the whole history is new.
+func (h *history) takeChanges() ([]*gitgate.Promotion, bool) {
+	defer func() { h.changed, h.full = map[string]struct{}{}, false }()
+	if h.full {
+		return nil, false
+	}
+	out := make([]*gitgate.Promotion, 0, len(h.changed))
+	recs := make([]*record, 0, len(h.changed))
+	for name := range h.changed {
+		recs = append(recs, h.byName[name])
+	}
+	sort.Slice(recs, func(i, j int) bool { return newer(recs[j], recs[i]) })
+	for _, r := range recs {
+		out = append(out, r.promotion)
+	}
+	return out, true
 }
 
 // newer orders records newest first, by name when equally new.
@@ -64,9 +88,11 @@ func (h *history) put(r, old *record) {
 	h.track(r)
 }
 
-// track files r under pending or, once Succeeded, under latest.
+// track files r under pending or, once Succeeded, under latest, and as
+// changed.
 func (h *history) track(r *record) {
 	p := r.promotion
+	h.changed[p.Name] = struct{}{}
 	if p.Status.Phase != gitgate.PromotionSucceeded {
 		h.pending[p.Name] = r
 		return
