@@ -60,13 +60,14 @@ func (ix promotionIndex) get(name string) (*gitgate.Promotion, bool) {
 	return p, ok
 }
 
-// minCompaction is the size up to which a promotionIndex's delta grows
-// before it is folded into a new base, whatever the history's size.
-const minCompaction = 1024
+// maxDelta is the size up to which a promotionIndex's delta grows before
+// it is folded into a new base: a write copies at most maxDelta entries,
+// and one write in about maxDelta copies all history.
+const maxDelta = 1024
 
 // next is the index after changes, or a new one from all of list.
 func (ix promotionIndex) next(changes []*gitgate.Promotion, delta bool, list []*gitgate.Promotion) promotionIndex {
-	if delta && ix.base != nil && len(ix.delta)+len(changes) <= max(minCompaction, len(ix.base)/8) {
+	if delta && ix.base != nil && len(ix.delta)+len(changes) <= maxDelta {
 		d := make(map[string]*gitgate.Promotion, len(ix.delta)+len(changes))
 		for k, v := range ix.delta {
 			d[k] = v
