@@ -108,7 +108,8 @@ func overlay(n int) string {
 }
 
 func (r *benchRepo) engine(b *testing.B) *Engine {
-	e, err := New(Options{Repository: gitstore.Options{URL: r.url}})
+	// The first fetch of the large repository can outlast the default timeout.
+	e, err := New(Options{Repository: gitstore.Options{URL: r.url, Timeout: 10 * time.Minute}})
 	if err != nil {
 		b.Fatal(err)
 	}
