@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,7 +17,9 @@ import (
 )
 
 // benchRepo is a generated fleet: 2,000 files and 10,000 commits, each a
-// promotion into dev carrying trailers, served by a real Git server.
+// promotion into dev carrying trailers, served by a real Git server. With
+// GITGATE_BENCH_LARGE=1 it has 100,000 commits and 20,000 files (building
+// it takes a few minutes).
 type benchRepo struct {
 	server *gitserver.Server
 	url    string
@@ -24,13 +27,17 @@ type benchRepo struct {
 	revB   string
 }
 
-const (
-	benchCommits = 10000
-	benchFiles   = 2000
-)
+// benchSize is the generated repository's size: commits and files.
+func benchSize() (commits, files int) {
+	if os.Getenv("GITGATE_BENCH_LARGE") == "1" {
+		return 100000, 20000
+	}
+	return 10000, 2000
+}
 
 func newBenchRepo(b *testing.B) *benchRepo {
 	b.Helper()
+	benchCommits, benchFiles := benchSize()
 	root := b.TempDir()
 	bare := filepath.Join(root, "fleet.git")
 	run := func(stdin string, args ...string) string {
@@ -101,7 +108,8 @@ func overlay(n int) string {
 }
 
 func (r *benchRepo) engine(b *testing.B) *Engine {
-	e, err := New(Options{Repository: gitstore.Options{URL: r.url}})
+	// The first fetch of the large repository can outlast the default timeout.
+	e, err := New(Options{Repository: gitstore.Options{URL: r.url, Timeout: 10 * time.Minute}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -171,10 +179,17 @@ func BenchmarkGitCLIPromotion(b *testing.B) {
 }
 
 // BenchmarkListPromotions lists every promotion (10,000 in history), and
-// those of one environment.
+// those of one environment. It also reports the cold start that built the
+// engine (a fetch of everything and the first snapshot) and the live heap
+// the engine then holds.
 func BenchmarkListPromotions(b *testing.B) {
+	benchCommits, _ := benchSize()
 	r := newBenchRepo(b)
+	heap := heapAfterGC()
+	start := time.Now()
 	e := r.engine(b)
+	coldStart := time.Since(start)
+	engineHeap := heapAfterGC() - heap
 	if n := len(e.Snapshot().Promotions("")); n != benchCommits-1 {
 		b.Fatalf("indexed %d promotions, want %d", n, benchCommits-1)
 	}
@@ -184,6 +199,8 @@ func BenchmarkListPromotions(b *testing.B) {
 			b.Fatal("wrong count")
 		}
 	}
+	b.ReportMetric(float64(coldStart.Milliseconds()), "cold-start-ms")
+	b.ReportMetric(float64(engineHeap>>20), "engine-heap-MB")
 }
 
 // BenchmarkRefreshAfterOneCommit fetches and re-indexes after one new
@@ -211,6 +228,44 @@ func BenchmarkRefreshAfterOneCommit(b *testing.B) {
 	b.StopTimer()
 	if _, err := e.Snapshot().Promotion(fmt.Sprintf("other-%d", b.N-1)); err != nil {
 		b.Fatalf("refresh did not index the new promotion: %v", err)
+	}
+	reportPercentiles(b, d)
+}
+
+// BenchmarkConsistentReadCheck is what a get or list without a
+// resourceVersion adds when nothing changed: one ref advertisement.
+func BenchmarkConsistentReadCheck(b *testing.B) {
+	r := newBenchRepo(b)
+	e := r.engine(b)
+	var d []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := e.Sync(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(start))
+	}
+	reportPercentiles(b, d)
+}
+
+// BenchmarkPromoteWhileGitRefuses is the time to a 503 when the remote
+// refuses connections.
+func BenchmarkPromoteWhileGitRefuses(b *testing.B) {
+	r := newBenchRepo(b)
+	e := r.engine(b)
+	if err := r.server.Stop(); err != nil {
+		b.Fatal(err)
+	}
+	var d []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := promotion(fmt.Sprintf("down-%d", i), "test", "dev")
+		start := time.Now()
+		if _, err := e.Promote(context.Background(), PromotionRequest{Promotion: p, User: "bench"}); !errors.Is(err, ErrUnavailable) {
+			b.Fatalf("promotion while Git refuses connections: %v, want ErrUnavailable", err)
+		}
+		d = append(d, time.Since(start))
 	}
 	reportPercentiles(b, d)
 }

@@ -29,8 +29,11 @@ type Options struct {
 	EventHistory int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// ObserveGit, when set, is told about every fetch and push.
+	// ObserveGit, when set, is told about every fetch, push and ref check
+	// ("fetch", "push", "ls-remote").
 	ObserveGit func(operation string, took time.Duration, err error)
+	// SyncTimeout bounds the ref check of a consistent read; default 3s.
+	SyncTimeout time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -52,6 +55,9 @@ func (o *Options) setDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = 3 * time.Second
+	}
 	if o.ObserveGit == nil {
 		o.ObserveGit = func(string, time.Duration, error) {}
 	}
@@ -63,9 +69,17 @@ type Engine struct {
 	events *broadcaster
 	snap   atomic.Pointer[Snapshot]
 
-	// mu serializes every use of repo and of the fields below it.
-	mu       sync.Mutex
-	repo     *gitstore.Repository
+	// syncs shares ref checks between concurrent consistent reads.
+	syncs syncGroup
+	// lastCheckFailed is when a consistent read's ref check last failed
+	// (UnixNano; 0 when it worked): reads skip the check for RetryAfter.
+	lastCheckFailed atomic.Int64
+
+	// repo is set once; its Published reader and Refs, Current and
+	// ListRefs are safe for concurrent use, the rest is used under mu.
+	repo *gitstore.Repository
+	// mu serializes every other use of repo and of the fields below it.
+	mu       writeLock
 	heads    map[string]gitstore.Hash
 	known    map[gitstore.Hash]struct{}
 	history  *history
@@ -75,6 +89,20 @@ type Engine struct {
 	renders  map[string]*rendered          // by branch:overlay directory
 	reach    reachability
 	hadFetch bool
+}
+
+// writeLock serializes the engine's writers. Unlocking it drops whatever
+// the holder staged in the mirror and did not push: a dry run, a refused
+// plan or a lost race leaves nothing behind in memory.
+type writeLock struct {
+	sync.Mutex
+	repo *gitstore.Repository
+}
+
+// Unlock discards the staged objects, then unlocks.
+func (l *writeLock) Unlock() {
+	l.repo.Discard()
+	l.Mutex.Unlock()
 }
 
 type touchKey struct {
@@ -99,6 +127,7 @@ func New(opts Options) (*Engine, error) {
 		opts:     opts,
 		events:   newBroadcaster(opts.EventHistory),
 		repo:     repo,
+		mu:       writeLock{repo: repo},
 		heads:    map[string]gitstore.Hash{},
 		known:    map[gitstore.Hash]struct{}{},
 		history:  newHistory(),
@@ -131,7 +160,7 @@ func (e *Engine) refreshLocked(ctx context.Context) error {
 	err := e.repo.Fetch(ctx)
 	e.opts.ObserveGit("fetch", time.Since(start), err)
 	if err != nil {
-		e.reach = reachability{ok: false, message: err.Error(), at: e.opts.Now()}
+		e.reach = unreachable(err, e.opts.Now())
 		if e.hadFetch {
 			// Keep serving the last good state, marked unreachable.
 			if rerr := e.rebuildLocked(); rerr != nil {
@@ -145,12 +174,20 @@ func (e *Engine) refreshLocked(ctx context.Context) error {
 	return e.rebuildLocked()
 }
 
+// unreachable records a failed Git operation. gitstore's errors carry no
+// credential, so the message can be shown in conditions and logs.
+func unreachable(err error, now time.Time) reachability {
+	return reachability{ok: false, message: err.Error(), at: now}
+}
+
 func (e *Engine) unavailable(err error) error {
 	return &UnavailableError{RetryAfter: e.opts.RetryAfter, Err: err}
 }
 
-// Run refreshes every interval until ctx ends. Errors are reported through
-// onError (and through the snapshot's GitReachable condition).
+// Run checks the remote every interval until ctx ends, and fetches when it
+// moved (see Sync): the check holds no lock, so a hung remote never keeps
+// writers waiting on a poll. Errors are reported through onError (and
+// through the snapshot's GitReachable condition).
 func (e *Engine) Run(ctx context.Context, interval time.Duration, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -159,7 +196,7 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration, onError func(e
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := e.Refresh(ctx); err != nil && onError != nil && ctx.Err() == nil {
+			if err := e.Sync(ctx); err != nil && onError != nil && ctx.Err() == nil {
 				onError(err)
 			}
 		}
@@ -184,7 +221,30 @@ func (e *Engine) rebuildLocked() error {
 	e.heads = heads
 	e.snap.Store(next)
 	e.events.publish(old, next)
+	e.pruneCachesLocked()
 	return nil
+}
+
+// maxOverlayCache bounds the cache of parsed overlays (by tree hash).
+const maxOverlayCache = 4096
+
+// pruneCachesLocked keeps the derived caches bounded by the branches, not
+// by the number of writes: last-touch answers are kept for current heads
+// only (the next refresh starts from them), and the overlay cache starts
+// over when it outgrows maxOverlayCache.
+func (e *Engine) pruneCachesLocked() {
+	current := make(map[gitstore.Hash]bool, len(e.heads))
+	for _, h := range e.heads {
+		current[h] = true
+	}
+	for k := range e.touched {
+		if !current[k.head] {
+			delete(e.touched, k)
+		}
+	}
+	if len(e.overlays) > maxOverlayCache {
+		clear(e.overlays)
+	}
 }
 
 // updateHistoryLocked discovers the commits that the branches gained and
@@ -205,7 +265,9 @@ func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) error {
 		}
 		if !ff {
 			e.known = map[gitstore.Hash]struct{}{}
+			version := e.history.version
 			e.history = newHistory()
+			e.history.version = version + 1 // never a version an older snapshot has
 			break
 		}
 	}

@@ -166,9 +166,15 @@ func diffSnapshots(old, next *Snapshot) []Event {
 	if old.historyVersion == next.historyVersion {
 		return events
 	}
-	for i := len(next.promotionList) - 1; i >= 0; i-- {
-		p := next.promotionList[i]
-		prev, ok := old.promotions[p.Name]
+	changed := next.promotionChanges // a write's few, not all history
+	if !next.promotionDelta {
+		changed = make([]*gitgate.Promotion, 0, len(next.promotionList))
+		for i := len(next.promotionList) - 1; i >= 0; i-- {
+			changed = append(changed, next.promotionList[i])
+		}
+	}
+	for _, p := range changed {
+		prev, ok := old.promotions.get(p.Name)
 		switch {
 		case !ok:
 			events = append(events, Event{Type: watch.Added, Promotion: p})
@@ -176,8 +182,11 @@ func diffSnapshots(old, next *Snapshot) []Event {
 			events = append(events, Event{Type: watch.Modified, Promotion: p})
 		}
 	}
+	if next.promotionDelta {
+		return events // history was only added to
+	}
 	for _, p := range old.promotionList {
-		if _, ok := next.promotions[p.Name]; !ok {
+		if _, ok := next.promotions.get(p.Name); !ok {
 			events = append(events, Event{Type: watch.Deleted, Promotion: p})
 		}
 	}

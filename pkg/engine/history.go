@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"sort"
 	"strings"
 
@@ -19,6 +20,16 @@ type history struct {
 	byName map[string]*record
 	// version counts changes, so snapshots rebuild their lists only then.
 	version int
+	// order holds every record newest first; pending those not Succeeded;
+	// latest each environment's newest success. They keep a write's cost
+	// independent of how many promotions history holds.
+	order   []*record
+	pending map[string]*record
+	latest  map[string]metav1.Time
+	// changed names the records added or changed since takeChanges; full
+	// means every record is to be taken as changed (a new history).
+	changed map[string]struct{}
+	full    bool
 }
 
 type record struct {
@@ -27,7 +38,70 @@ type record struct {
 	target    string // the environment branch
 }
 
-func newHistory() *history { return &history{byName: map[string]*record{}} }
+func newHistory() *history {
+	return &history{byName: map[string]*record{}, pending: map[string]*record{}, latest: map[string]metav1.Time{},
+		changed: map[string]struct{}{}, full: true}
+}
+
+// takeChanges returns the promotions added or changed since the last call,
+// oldest first, or false when the whole history is new.
+func (h *history) takeChanges() ([]*gitgate.Promotion, bool) {
+	defer func() { h.changed, h.full = map[string]struct{}{}, false }()
+	if h.full {
+		return nil, false
+	}
+	out := make([]*gitgate.Promotion, 0, len(h.changed))
+	recs := make([]*record, 0, len(h.changed))
+	for name := range h.changed {
+		recs = append(recs, h.byName[name])
+	}
+	sort.Slice(recs, func(i, j int) bool { return newer(recs[j], recs[i]) })
+	for _, r := range recs {
+		out = append(out, r.promotion)
+	}
+	return out, true
+}
+
+// newer orders records newest first, by name when equally new.
+func newer(a, b *record) bool {
+	ta, tb := a.promotion.Status.Time, b.promotion.Status.Time
+	if !ta.Equal(tb) {
+		return tb.Before(ta)
+	}
+	return a.promotion.Name < b.promotion.Name
+}
+
+// put records r (replacing old, when not nil) in order, pending and latest.
+func (h *history) put(r, old *record) {
+	if old != nil {
+		i := sort.Search(len(h.order), func(i int) bool { return !newer(h.order[i], old) })
+		for ; i < len(h.order) && h.order[i] != old; i++ {
+		}
+		if i < len(h.order) {
+			h.order = append(h.order[:i], h.order[i+1:]...)
+		}
+	}
+	i := sort.Search(len(h.order), func(i int) bool { return !newer(h.order[i], r) })
+	h.order = append(h.order, nil)
+	copy(h.order[i+1:], h.order[i:])
+	h.order[i] = r
+	h.track(r)
+}
+
+// track files r under pending or, once Succeeded, under latest, and as
+// changed.
+func (h *history) track(r *record) {
+	p := r.promotion
+	h.changed[p.Name] = struct{}{}
+	if p.Status.Phase != gitgate.PromotionSucceeded {
+		h.pending[p.Name] = r
+		return
+	}
+	delete(h.pending, p.Name)
+	if t, ok := h.latest[p.Spec.Environment]; !ok || t.Before(p.Status.Time) {
+		h.latest[p.Spec.Environment] = *p.Status.Time
+	}
+}
 
 // add indexes c when it carries promotion trailers; branch is where the
 // walk found it first.
@@ -85,25 +159,24 @@ func (h *history) add(c *gitstore.Commit, branch string) {
 		p.Status.Branch = target
 	}
 	setPhaseCondition(p)
-	h.byName[name] = &record{promotion: p, commit: c.Hash, target: target}
+	r := &record{promotion: p, commit: c.Hash, target: target}
+	h.put(r, h.byName[name])
+	h.byName[name] = r
 	h.version++
 }
 
 // settle marks proposed promotions whose commit the environment branch now
 // contains as Succeeded, and those overtaken by a later success as Superseded.
 func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Hash) error {
-	latest := map[string]metav1.Time{} // environment -> newest success
-	for _, r := range h.byName {
-		p := r.promotion
-		if t, ok := latest[p.Spec.Environment]; p.Status.Phase == gitgate.PromotionSucceeded && (!ok || t.Before(p.Status.Time)) {
-			latest[p.Spec.Environment] = *p.Status.Time
+	latest := maps.Clone(h.latest) // environment -> newest success
+	var changed []*record
+	defer func() {
+		for _, r := range changed {
+			h.track(r)
 		}
-	}
-	for _, r := range h.byName {
+	}()
+	for _, r := range h.pending {
 		p := r.promotion
-		if p.Status.Phase == gitgate.PromotionSucceeded {
-			continue
-		}
 		next := p.Status.Phase
 		if head, ok := heads[r.target]; ok {
 			merged, err := repo.IsAncestor(r.commit, head)
@@ -129,6 +202,7 @@ func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Ha
 			}
 			setPhaseCondition(cp)
 			r.promotion = cp
+			changed = append(changed, r)
 			h.version++
 		}
 	}
@@ -137,17 +211,10 @@ func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Ha
 
 // sorted returns the promotions newest first (name breaks ties).
 func (h *history) sorted() []*gitgate.Promotion {
-	out := make([]*gitgate.Promotion, 0, len(h.byName))
-	for _, r := range h.byName {
-		out = append(out, r.promotion)
+	out := make([]*gitgate.Promotion, len(h.order))
+	for i, r := range h.order {
+		out[i] = r.promotion
 	}
-	sort.Slice(out, func(i, j int) bool {
-		ti, tj := *out[i].Status.Time, *out[j].Status.Time
-		if !ti.Equal(&tj) {
-			return tj.Before(&ti)
-		}
-		return out[i].Name < out[j].Name
-	})
 	return out
 }
 

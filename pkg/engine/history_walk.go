@@ -15,25 +15,25 @@ const maxHistoryWalk = 5000
 // History lists up to limit commits that changed an environment's path on
 // its branch, newest first, following first parents (what `git log
 // --first-parent -- <path>` shows). Promotion commits carry their name.
+// It reads the mirror's published objects: it never waits on a write.
 func (e *Engine) History(name string, limit int) (*gitgate.EnvironmentHistory, error) {
 	s := e.snap.Load()
 	env, err := s.Environment(name)
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	repo := e.repo.Published()
 	out := &gitgate.EnvironmentHistory{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	cur, ok := s.heads[env.Spec.Branch]
 	for i := 0; ok && i < maxHistoryWalk && len(out.Entries) < limit; i++ {
-		c, err := e.repo.Commit(cur)
+		c, err := repo.Commit(cur)
 		if err != nil {
 			return nil, err
 		}
-		tree, _ := e.repo.TreeHash(cur, env.Spec.Path)
+		tree, _ := repo.TreeHash(cur, env.Spec.Path)
 		var parentTree gitstore.Hash
 		if len(c.Parents) > 0 {
-			parentTree, _ = e.repo.TreeHash(c.Parents[0], env.Spec.Path)
+			parentTree, _ = repo.TreeHash(c.Parents[0], env.Spec.Path)
 		}
 		if tree != parentTree {
 			out.Entries = append(out.Entries, historyEntry(c))

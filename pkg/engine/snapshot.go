@@ -36,8 +36,52 @@ type Snapshot struct {
 	envNames []string
 
 	historyVersion int
-	promotions     map[string]*gitgate.Promotion
+	promotions     promotionIndex
 	promotionList  []*gitgate.Promotion // newest first
+	// promotionChanges are the promotions added or changed since the
+	// snapshot before, oldest first, when promotionDelta is true.
+	promotionChanges []*gitgate.Promotion
+	promotionDelta   bool
+}
+
+// promotionIndex finds promotions by name: a map shared by the snapshots
+// built since it was made, and the few promotions changed since, so that a
+// write copies what it changed, not all history.
+type promotionIndex struct {
+	base  map[string]*gitgate.Promotion // shared; never changed
+	delta map[string]*gitgate.Promotion // this snapshot's own
+}
+
+func (ix promotionIndex) get(name string) (*gitgate.Promotion, bool) {
+	if p, ok := ix.delta[name]; ok {
+		return p, true
+	}
+	p, ok := ix.base[name]
+	return p, ok
+}
+
+// maxDelta is the size up to which a promotionIndex's delta grows before
+// it is folded into a new base: a write copies at most maxDelta entries,
+// and one write in about maxDelta copies all history.
+const maxDelta = 1024
+
+// next is the index after changes, or a new one from all of list.
+func (ix promotionIndex) next(changes []*gitgate.Promotion, delta bool, list []*gitgate.Promotion) promotionIndex {
+	if delta && ix.base != nil && len(ix.delta)+len(changes) <= maxDelta {
+		d := make(map[string]*gitgate.Promotion, len(ix.delta)+len(changes))
+		for k, v := range ix.delta {
+			d[k] = v
+		}
+		for _, p := range changes {
+			d[p.Name] = p
+		}
+		return promotionIndex{base: ix.base, delta: d}
+	}
+	base := make(map[string]*gitgate.Promotion, len(list))
+	for _, p := range list {
+		base[p.Name] = p
+	}
+	return promotionIndex{base: base}
 }
 
 type envState struct {
@@ -145,13 +189,13 @@ func (s *Snapshot) Promotions(environment string) []*gitgate.Promotion {
 
 // Promotion returns one promotion, or an error wrapping ErrNotFound.
 func (s *Snapshot) Promotion(name string) (*gitgate.Promotion, error) {
-	if p, ok := s.promotions[name]; ok {
+	if p, ok := s.promotions.get(name); ok {
 		return p, nil
 	}
 	return nil, notFound("promotion", name)
 }
 
-func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash) (*Snapshot, error) {
+func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash) (_ *Snapshot, err error) {
 	old := e.snap.Load()
 	s := &Snapshot{
 		ready:         e.hadFetch,
@@ -161,15 +205,19 @@ func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash) (*Snapshot,
 		reach:         e.reach,
 		envs:          map[string]*envState{},
 	}
-	if e.history.version == old.historyVersion && old.promotions != nil {
+	if e.history.version == old.historyVersion && old.promotionList != nil {
 		s.historyVersion, s.promotions, s.promotionList = old.historyVersion, old.promotions, old.promotionList
+		s.promotionDelta = true // and no changes
 	} else {
 		s.historyVersion = e.history.version
 		s.promotionList = e.history.sorted()
-		s.promotions = make(map[string]*gitgate.Promotion, len(s.promotionList))
-		for _, p := range s.promotionList {
-			s.promotions[p.Name] = p
-		}
+		s.promotionChanges, s.promotionDelta = e.history.takeChanges()
+		s.promotions = old.promotions.next(s.promotionChanges, s.promotionDelta, s.promotionList)
+		defer func() {
+			if err != nil { // the changes were taken for a snapshot never published
+				e.history.full = true
+			}
+		}()
 	}
 	if head, ok := heads[e.opts.DefaultBranch]; ok {
 		if err := e.readDefinitionsLocked(s, old, head); err != nil {

@@ -17,49 +17,80 @@ const maxBackoff = time.Second
 // mirror. It returns the push to make, or an error that ends the write.
 type writeAttempt func(s *Snapshot) (gitstore.PushRequest, error)
 
-// writeLocked makes attempt's commit reach the remote: when the remote
-// moved, it fetches, re-plans on the new head and tries again, with jittered
-// backoff, at most PushAttempts times. Nothing reaches the remote unless the
-// push of the complete commit succeeds; on success the snapshot is rebuilt.
+// writeLocked makes attempt's commit reach the remote. Every attempt starts
+// with the remote's refs (the advertisement of the receive-pack session
+// that then carries the push): when they moved, it fetches first, so the
+// write is planned on the remote's current head. When the push finds the
+// ref moved anyway, it re-plans, with jittered backoff, at most
+// PushAttempts times. Nothing reaches the remote unless the push of the
+// complete commit succeeds; on success the snapshot is rebuilt. Staged
+// objects of a failed attempt are dropped before the next one.
 func (e *Engine) writeLocked(ctx context.Context, attempt writeAttempt) error {
-	if !e.hadFetch {
-		if err := e.refreshLocked(ctx); err != nil {
-			return err
-		}
-	}
 	backoff := 20 * time.Millisecond
 	for i := 0; ; i++ {
-		req, err := attempt(e.snap.Load())
-		if err != nil {
-			return err
-		}
-		start := time.Now()
-		err = e.repo.Push(ctx, req)
-		e.opts.ObserveGit("push", time.Since(start), err)
+		req, err := e.attemptLocked(ctx, attempt)
 		switch {
 		case err == nil:
 			e.reach = reachability{ok: true, at: e.opts.Now()}
 			return e.rebuildLocked()
 		case errors.Is(err, gitstore.ErrRemoteMoved):
 			if i+1 >= e.opts.PushAttempts {
-				return &ConflictError{Message: fmt.Sprintf("branch %s kept moving: gave up after %d attempts; try again", req.Branch, i+1)}
+				what := "branch " + req.Branch
+				if req.Ref != "" {
+					what = req.Ref
+				}
+				return &ConflictError{Message: fmt.Sprintf("%s kept moving: gave up after %d attempts; try again", what, i+1)}
 			}
-		default:
-			e.reach = reachability{ok: false, message: err.Error(), at: e.opts.Now()}
-			_ = e.rebuildLocked()
+		case errors.Is(err, gitstore.ErrRejected):
+			return &ConflictError{Message: err.Error() + ": the Git server refused the change (a hook or a protected branch); ask its administrators"}
+		case errors.Is(err, gitstore.ErrUnavailable):
+			e.reach = unreachable(err, e.opts.Now())
+			if e.hadFetch {
+				_ = e.rebuildLocked()
+			}
 			return e.unavailable(err)
+		default:
+			return err
 		}
-		// Someone else pushed first: wait a little, read the new head, re-plan.
+		// Someone else pushed first: wait a little, then plan again on
+		// the head the next attempt reads.
+		e.repo.Discard()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(backoff/2 + rand.N(backoff)):
 		}
 		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// attemptLocked is one try of a write: read the remote's refs, fetch when
+// they moved, plan, push.
+func (e *Engine) attemptLocked(ctx context.Context, attempt writeAttempt) (gitstore.PushRequest, error) {
+	start := time.Now()
+	sess, err := e.repo.OpenPush(ctx)
+	e.opts.ObserveGit("ls-remote", time.Since(start), err)
+	if err != nil {
+		return gitstore.PushRequest{}, err
+	}
+	defer sess.Close()
+	if !e.hadFetch || !e.repo.Current(sess.Refs()) {
 		if err := e.refreshLocked(ctx); err != nil {
-			return err
+			var unavailable *UnavailableError
+			if errors.As(err, &unavailable) {
+				return gitstore.PushRequest{}, unavailable.Err
+			}
+			return gitstore.PushRequest{}, err
 		}
 	}
+	req, err := attempt(e.snap.Load())
+	if err != nil {
+		return req, err
+	}
+	start = time.Now()
+	err = sess.Push(ctx, req)
+	e.opts.ObserveGit("push", time.Since(start), err)
+	return req, err
 }
 
 // signature is the configured author at the current time.

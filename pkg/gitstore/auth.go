@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -157,14 +156,4 @@ func hostMatches(pattern, name string) bool {
 		return hmac.Equal(mac.Sum(nil), want)
 	}
 	return pattern == name
-}
-
-// redactURL drops any user info from a URL so it can be logged.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = nil
-	return u.String()
 }

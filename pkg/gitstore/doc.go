@@ -2,7 +2,10 @@
 // mirror of one remote repository, reads files and history from it, writes
 // commits, and pushes them with compare-and-swap semantics.
 //
-// A Repository is not safe for concurrent use: its owner (the engine)
-// serializes every call. Readers of gitgate's API never call it directly;
-// they read snapshots the engine derives from it.
+// Objects a write creates are staged apart from the mirror and published
+// only by a successful push, which sends exactly them; Discard drops them.
+// Every error from the network is scrubbed of credentials here.
+//
+// A Repository is not safe for concurrent use, except for Published, Refs,
+// Current and ListRefs: its owner (the engine) serializes every other call.
 package gitstore

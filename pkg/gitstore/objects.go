@@ -11,10 +11,65 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
+// Reader reads commits, trees and files. The one from
+// Repository.Published reads the mirror alone and is safe for concurrent
+// use with anything the Repository does; Repository's own read methods
+// also see what is staged.
+type Reader struct{ s storer.EncodedObjectStorer }
+
+// Published reads the mirror's objects, those staged left out. It is safe
+// for concurrent use.
+func (r *Repository) Published() Reader { return Reader{published{r.store}} }
+
+// reader reads the mirror and what is staged.
+func (r *Repository) reader() Reader {
+	if r.stage != nil {
+		return Reader{r.stage}
+	}
+	return r.Published()
+}
+
 // Commit returns a commit's metadata, or an error wrapping ErrCommitNotFound.
-func (r *Repository) Commit(h Hash) (*Commit, error) {
+func (r *Repository) Commit(h Hash) (*Commit, error) { return r.reader().Commit(h) }
+
+// ReadFile returns a file's content at a commit, or an error wrapping
+// ErrFileNotFound.
+func (r *Repository) ReadFile(commit Hash, name string) ([]byte, error) {
+	return r.reader().ReadFile(commit, name)
+}
+
+// TreeHash returns the hash of the tree at dir in a commit ("" is the
+// root), or an error wrapping ErrFileNotFound.
+func (r *Repository) TreeHash(commit Hash, dir string) (Hash, error) {
+	return r.reader().TreeHash(commit, dir)
+}
+
+// ListFiles returns the names of the regular files directly in dir at a commit.
+func (r *Repository) ListFiles(commit Hash, dir string) ([]string, error) {
+	return r.reader().ListFiles(commit, dir)
+}
+
+// WalkFiles calls fn with the path and content of every regular file in
+// the commit's tree, in path order.
+func (r *Repository) WalkFiles(commit Hash, fn func(name string, content []byte) error) error {
+	return r.reader().WalkFiles(commit, fn)
+}
+
+// Walk visits the commits reachable from heads, newest first, skipping
+// those for which skip returns true along with their ancestors. It stops
+// early, without error, when fn returns ErrStopWalk.
+func (r *Repository) Walk(heads []Hash, skip func(Hash) bool, fn func(*Commit) error) error {
+	return r.reader().Walk(heads, skip, fn)
+}
+
+// IsAncestor reports whether a is b or one of b's ancestors.
+func (r *Repository) IsAncestor(a, b Hash) (bool, error) { return r.reader().IsAncestor(a, b) }
+
+// Commit returns a commit's metadata, or an error wrapping ErrCommitNotFound.
+func (r Reader) Commit(h Hash) (*Commit, error) {
 	c, err := r.commit(h)
 	if err != nil {
 		return nil, err
@@ -22,8 +77,8 @@ func (r *Repository) Commit(h Hash) (*Commit, error) {
 	return toCommit(c), nil
 }
 
-func (r *Repository) commit(h Hash) (*object.Commit, error) {
-	c, err := r.repo.CommitObject(h.plumbing())
+func (r Reader) commit(h Hash) (*object.Commit, error) {
+	c, err := object.GetCommit(r.s, h.plumbing())
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		return nil, fmt.Errorf("commit %s: %w", h.Short(), ErrCommitNotFound)
 	}
@@ -50,7 +105,7 @@ func toCommit(c *object.Commit) *Commit {
 
 // ReadFile returns a file's content at a commit, or an error wrapping
 // ErrFileNotFound.
-func (r *Repository) ReadFile(commit Hash, name string) ([]byte, error) {
+func (r Reader) ReadFile(commit Hash, name string) ([]byte, error) {
 	c, err := r.commit(commit)
 	if err != nil {
 		return nil, err
@@ -72,7 +127,7 @@ func (r *Repository) ReadFile(commit Hash, name string) ([]byte, error) {
 
 // TreeHash returns the hash of the tree at dir in a commit ("" is the
 // root), or an error wrapping ErrFileNotFound.
-func (r *Repository) TreeHash(commit Hash, dir string) (Hash, error) {
+func (r Reader) TreeHash(commit Hash, dir string) (Hash, error) {
 	t, err := r.tree(commit, dir)
 	if err != nil {
 		return ZeroHash, err
@@ -80,7 +135,7 @@ func (r *Repository) TreeHash(commit Hash, dir string) (Hash, error) {
 	return fromPlumbing(t.Hash), nil
 }
 
-func (r *Repository) tree(commit Hash, dir string) (*object.Tree, error) {
+func (r Reader) tree(commit Hash, dir string) (*object.Tree, error) {
 	c, err := r.commit(commit)
 	if err != nil {
 		return nil, err
@@ -103,7 +158,7 @@ func (r *Repository) tree(commit Hash, dir string) (*object.Tree, error) {
 }
 
 // ListFiles returns the names of the regular files directly in dir at a commit.
-func (r *Repository) ListFiles(commit Hash, dir string) ([]string, error) {
+func (r Reader) ListFiles(commit Hash, dir string) ([]string, error) {
 	t, err := r.tree(commit, dir)
 	if err != nil {
 		return nil, err
@@ -119,7 +174,7 @@ func (r *Repository) ListFiles(commit Hash, dir string) ([]string, error) {
 
 // WalkFiles calls fn with the path and content of every regular file in
 // the commit's tree, in path order.
-func (r *Repository) WalkFiles(commit Hash, fn func(name string, content []byte) error) error {
+func (r Reader) WalkFiles(commit Hash, fn func(name string, content []byte) error) error {
 	c, err := r.commit(commit)
 	if err != nil {
 		return err
@@ -140,7 +195,7 @@ func (r *Repository) WalkFiles(commit Hash, fn func(name string, content []byte)
 // Walk visits the commits reachable from heads, newest first, skipping
 // those for which skip returns true along with their ancestors. It stops
 // early, without error, when fn returns ErrStopWalk.
-func (r *Repository) Walk(heads []Hash, skip func(Hash) bool, fn func(*Commit) error) error {
+func (r Reader) Walk(heads []Hash, skip func(Hash) bool, fn func(*Commit) error) error {
 	seen := map[Hash]bool{}
 	stack := append([]Hash(nil), heads...)
 	for len(stack) > 0 {
@@ -172,7 +227,7 @@ func (r *Repository) Walk(heads []Hash, skip func(Hash) bool, fn func(*Commit) e
 var ErrStopWalk = errors.New("stop walk")
 
 // IsAncestor reports whether a is b or one of b's ancestors.
-func (r *Repository) IsAncestor(a, b Hash) (bool, error) {
+func (r Reader) IsAncestor(a, b Hash) (bool, error) {
 	found := false
 	err := r.Walk([]Hash{b}, nil, func(c *Commit) error {
 		if c.Hash == a {
@@ -185,12 +240,12 @@ func (r *Repository) IsAncestor(a, b Hash) (bool, error) {
 }
 
 // CreateCommit writes a commit on top of parent that applies edits, and
-// returns its hash. It stores objects in the mirror only; Push publishes it.
+// returns its hash. Its objects are staged: Push publishes them, Discard drops them.
 // With no edits the commit has parent's tree. Extra parents make a merge.
 func (r *Repository) CreateCommit(parents []Hash, tree Hash, edits []FileEdit, message string, author, committer Signature) (Hash, error) {
 	root := tree
 	if root.IsZero() && len(parents) > 0 {
-		c, err := r.commit(parents[0])
+		c, err := r.reader().commit(parents[0])
 		if err != nil {
 			return ZeroHash, err
 		}
@@ -212,7 +267,7 @@ func (r *Repository) CreateCommit(parents []Hash, tree Hash, edits []FileEdit, m
 	for _, p := range parents {
 		c.ParentHashes = append(c.ParentHashes, p.plumbing())
 	}
-	return r.store(c)
+	return r.put(c)
 }
 
 // editTree returns the hash of tree with the file at parts replaced by
@@ -220,7 +275,7 @@ func (r *Repository) CreateCommit(parents []Hash, tree Hash, edits []FileEdit, m
 func (r *Repository) editTree(tree Hash, parts []string, content []byte) (Hash, error) {
 	t := &object.Tree{}
 	if !tree.IsZero() {
-		old, err := r.repo.TreeObject(tree.plumbing())
+		old, err := object.GetTree(r.staging(), tree.plumbing())
 		if err != nil {
 			return ZeroHash, fmt.Errorf("reading tree %s: %w", tree.Short(), err)
 		}
@@ -236,7 +291,7 @@ func (r *Repository) editTree(tree Hash, parts []string, content []byte) (Hash, 
 	var entry *object.TreeEntry
 	if len(parts) == 1 {
 		if content != nil {
-			blob := r.repo.Storer.NewEncodedObject()
+			blob := r.staging().NewEncodedObject()
 			blob.SetType(plumbing.BlobObject)
 			w, err := blob.Writer()
 			if err != nil {
@@ -246,7 +301,7 @@ func (r *Repository) editTree(tree Hash, parts []string, content []byte) (Hash, 
 				return ZeroHash, err
 			}
 			_ = w.Close()
-			h, err := r.repo.Storer.SetEncodedObject(blob)
+			h, err := r.staging().SetEncodedObject(blob)
 			if err != nil {
 				return ZeroHash, err
 			}
@@ -277,7 +332,7 @@ func (r *Repository) editTree(tree Hash, parts []string, content []byte) (Hash, 
 		return ZeroHash, nil // an empty directory disappears
 	}
 	sort.Slice(t.Entries, func(i, j int) bool { return treeSortKey(t.Entries[i]) < treeSortKey(t.Entries[j]) })
-	return r.store(t)
+	return r.put(t)
 }
 
 // treeSortKey orders entries the way Git does: directories as if their
@@ -293,12 +348,20 @@ type encodable interface {
 	Encode(plumbing.EncodedObject) error
 }
 
-func (r *Repository) store(o encodable) (Hash, error) {
-	obj := r.repo.Storer.NewEncodedObject()
+// staging is where a write's objects go until Push publishes them.
+func (r *Repository) staging() *layer {
+	if r.stage == nil {
+		r.stage = newLayer(r.store)
+	}
+	return r.stage
+}
+
+func (r *Repository) put(o encodable) (Hash, error) {
+	obj := r.staging().NewEncodedObject()
 	if err := o.Encode(obj); err != nil {
 		return ZeroHash, fmt.Errorf("encoding object: %w", err)
 	}
-	h, err := r.repo.Storer.SetEncodedObject(obj)
+	h, err := r.staging().SetEncodedObject(obj)
 	if err != nil {
 		return ZeroHash, fmt.Errorf("storing object: %w", err)
 	}

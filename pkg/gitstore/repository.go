@@ -5,21 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
 
 // DefaultTimeout bounds every network operation that has no deadline of its own.
 const DefaultTimeout = 60 * time.Second
 
+// GitgateRefs is the namespace of non-branch references gitgate keeps on
+// the remote (for example refs/gitgate/audit): the mirror fetches them
+// with the branches, and PushRequest.Ref pushes one.
+const GitgateRefs = "refs/gitgate/"
+
 const (
-	remoteName     = "origin"
-	remoteRefsRoot = "refs/remotes/" + remoteName + "/"
+	remoteName = "origin"
+	branchRefs = "refs/heads/"
+	// mirrorRefs holds the remote's refs in the mirror: refs/heads/main is
+	// refs/mirror/heads/main.
+	mirrorRefs = "refs/mirror/"
 )
 
 // Options configure a Repository.
@@ -32,13 +41,30 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Repository is an in-memory mirror of every branch of one remote.
+// Refs maps full reference names (refs/heads/main, refs/gitgate/audit) to
+// the commits they point at.
+type Refs map[string]Hash
+
+// Repository is an in-memory mirror of every branch (and of GitgateRefs)
+// of one remote.
+//
+// Objects a write makes are staged apart from the mirror: reads see them,
+// a successful Push publishes them, and Discard (or the next Fetch) drops
+// them, so nothing a refused, lost or dry-run write made stays in memory.
 type Repository struct {
 	url      string
 	auth     transport.AuthMethod
 	caBundle []byte
 	timeout  time.Duration
-	repo     *git.Repository
+	secrets  []string
+
+	store    *objectStore         // safe for concurrent use
+	mirrored atomic.Pointer[Refs] // the mirror's refs; safe for concurrent use
+
+	// Used by one goroutine at a time (the owner serializes them):
+	fs    *fetchStorer // the mirror's refs, and what a fetch writes into
+	repo  *git.Repository
+	stage *layer // the current write's objects, nil when none
 }
 
 // Open makes an empty mirror of the remote in opts. It does not touch the
@@ -48,14 +74,19 @@ func Open(opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	repo, err := git.Init(memory.NewStorage(), nil)
+	store := newObjectStore()
+	fs := newFetchStorer(published{store})
+	repo, err := git.Init(fs, nil)
 	if err != nil {
 		return nil, fmt.Errorf("initializing in-memory repository: %w", err)
 	}
 	if _, err := repo.CreateRemote(&config.RemoteConfig{
-		Name:  remoteName,
-		URLs:  []string{opts.URL},
-		Fetch: []config.RefSpec{config.RefSpec("+refs/heads/*:" + remoteRefsRoot + "*")},
+		Name: remoteName,
+		URLs: []string{opts.URL},
+		Fetch: []config.RefSpec{
+			config.RefSpec("+" + branchRefs + "*:" + mirrorRefs + "heads/*"),
+			config.RefSpec("+" + GitgateRefs + "*:" + mirrorRefs + "gitgate/*"),
+		},
 	}); err != nil {
 		return nil, fmt.Errorf("configuring remote: %w", err)
 	}
@@ -63,18 +94,30 @@ func Open(opts Options) (*Repository, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Repository{url: opts.URL, auth: auth, caBundle: opts.Credentials.CAFile, timeout: timeout, repo: repo}, nil
+	r := &Repository{
+		url: opts.URL, auth: auth, caBundle: opts.Credentials.CAFile, timeout: timeout,
+		secrets: secrets(opts.URL, opts.Credentials),
+		store:   store, fs: fs, repo: repo,
+	}
+	r.mirrored.Store(&Refs{})
+	return r, nil
 }
 
 // URL is the remote's URL without any user information.
 func (r *Repository) URL() string { return redactURL(r.url) }
 
-// Fetch brings every branch of the remote into the mirror, pruning branches
-// the remote deleted. It returns an error wrapping ErrUnavailable when the
-// remote cannot be reached.
+// Fetch brings every branch of the remote (and GitgateRefs) into the
+// mirror, pruning refs the remote deleted, and drops anything staged. When
+// a ref was deleted or rewritten, the objects no ref reaches any more are
+// collected. It returns an error wrapping ErrUnavailable when the remote
+// cannot be reached.
 func (r *Repository) Fetch(ctx context.Context) error {
+	r.Discard()
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
+	before := r.Refs()
+	incoming := newLayer(r.store)
+	r.fs.objects = incoming
 	err := r.repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		Auth:       r.auth,
@@ -83,98 +126,175 @@ func (r *Repository) Fetch(ctx context.Context) error {
 		Force:      true,
 		Tags:       git.NoTags,
 	})
+	r.fs.objects = published{r.store}
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return nil
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return fmt.Errorf("fetching %s: the repository is empty: push an initial commit first: %w", r.URL(), ErrUnavailable)
+		return r.fail(ErrUnavailable, "fetching "+r.URL()+": the repository is empty: push an initial commit first", nil)
 	default:
-		return fmt.Errorf("fetching %s: %w: %w", r.URL(), ErrUnavailable, err)
+		return r.fail(ErrUnavailable, "fetching "+r.URL(), err)
 	}
-}
-
-// requireAbsent fails with ErrRemoteMoved when the remote has ref.
-func (r *Repository) requireAbsent(ctx context.Context, ref string) error {
-	remote, err := r.repo.Remote(remoteName)
+	r.store.merge(incoming)
+	after, err := r.readRefs()
 	if err != nil {
 		return err
 	}
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: r.auth, CABundle: r.caBundle})
-	if err != nil && !errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return fmt.Errorf("listing %s: %w: %w", r.URL(), ErrUnavailable, err)
-	}
-	for _, existing := range refs {
-		if existing.Name().String() == ref {
-			return fmt.Errorf("pushing %s: the branch exists already: %w", strings.TrimPrefix(ref, "refs/heads/"), ErrRemoteMoved)
+	r.mirrored.Store(&after)
+	if r.rewritten(before, after) {
+		heads := make([]plumbing.Hash, 0, len(after))
+		for _, h := range after {
+			heads = append(heads, h.plumbing())
+		}
+		if err := r.store.collect(heads); err != nil {
+			return fmt.Errorf("collecting unreachable objects: %w", err)
 		}
 	}
 	return nil
 }
 
-// Branches returns the head of every remote branch as of the last Fetch or Push.
-func (r *Repository) Branches() (map[string]Hash, error) {
-	iter, err := r.repo.References()
+// rewritten reports whether a ref of before is gone from after, or moved
+// to a commit that does not descend from where it was.
+func (r *Repository) rewritten(before, after Refs) bool {
+	for name, old := range before {
+		now, ok := after[name]
+		if !ok {
+			return true
+		}
+		if now == old {
+			continue
+		}
+		if ff, err := r.Published().IsAncestor(old, now); err != nil || !ff {
+			return true
+		}
+	}
+	return false
+}
+
+// readRefs lists the remote's refs as the mirror holds them.
+func (r *Repository) readRefs() (Refs, error) {
+	iter, err := r.fs.IterReferences()
 	if err != nil {
 		return nil, fmt.Errorf("listing references: %w", err)
 	}
-	heads := map[string]Hash{}
+	refs := Refs{}
 	err = iter.ForEach(func(ref *plumbing.Reference) error {
 		name := ref.Name().String()
-		if ref.Type() == plumbing.HashReference && strings.HasPrefix(name, remoteRefsRoot) {
-			heads[strings.TrimPrefix(name, remoteRefsRoot)] = fromPlumbing(ref.Hash())
+		if ref.Type() == plumbing.HashReference && strings.HasPrefix(name, mirrorRefs) {
+			refs["refs/"+strings.TrimPrefix(name, mirrorRefs)] = fromPlumbing(ref.Hash())
 		}
 		return nil
 	})
-	return heads, err
+	return refs, err
 }
 
-// PushRequest moves one remote branch.
-type PushRequest struct {
-	// Branch is the branch name, without refs/heads/.
-	Branch string
-	// Old is the commit the branch must be at, or ZeroHash when it must not exist.
-	Old Hash
-	// New is the commit to move it to; it must be in the mirror.
-	New Hash
-}
-
-// Push moves a remote branch from Old to New, atomically: when the remote
-// branch is no longer at Old, it returns an error wrapping ErrRemoteMoved
-// and changes nothing. Network failures wrap ErrUnavailable. On success the
-// mirror's view of the branch is New.
-func (r *Repository) Push(ctx context.Context, req PushRequest) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	dst := "refs/heads/" + req.Branch
-	opts := &git.PushOptions{
-		RemoteName: remoteName,
-		// Without "+", go-git refuses to replace a branch that exists.
-		RefSpecs: []config.RefSpec{config.RefSpec(req.New.String() + ":" + dst)},
-		Auth:     r.auth,
-		CABundle: r.caBundle,
+// setRef records that the remote's ref is now at h.
+func (r *Repository) setRef(name string, h Hash) error {
+	local := plumbing.ReferenceName(mirrorRefs + strings.TrimPrefix(name, "refs/"))
+	if err := r.fs.SetReference(plumbing.NewHashReference(local, h.plumbing())); err != nil {
+		return fmt.Errorf("recording pushed ref %s: %w", name, err)
 	}
-	if !req.Old.IsZero() {
-		// Forced, but only while the remote is at Old: go-git checks the
-		// advertised ref and git receive-pack re-checks it under its lock.
-		opts.RefSpecs = []config.RefSpec{config.RefSpec("+" + req.New.String() + ":" + dst)}
-		opts.RequireRemoteRefs = []config.RefSpec{config.RefSpec(req.Old.String() + ":" + dst)}
-	} else if err := r.requireAbsent(ctx, dst); err != nil {
-		// go-git would fast-forward an existing branch; a new branch must be new.
-		return err
+	refs := Refs{}
+	for k, v := range r.Refs() {
+		refs[k] = v
 	}
-	err := r.repo.PushContext(ctx, opts)
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		msg := err.Error()
-		if strings.Contains(msg, "required to be") || strings.Contains(msg, "but is absent") ||
-			strings.Contains(msg, "non-fast-forward") || strings.Contains(msg, "failed to update ref") ||
-			strings.Contains(msg, "cannot lock ref") || strings.Contains(msg, "fetch first") {
-			return fmt.Errorf("pushing %s: %w: %w", req.Branch, ErrRemoteMoved, err)
-		}
-		return fmt.Errorf("pushing %s to %s: %w: %w", req.Branch, r.URL(), ErrUnavailable, err)
-	}
-	ref := plumbing.NewHashReference(plumbing.ReferenceName(remoteRefsRoot+req.Branch), req.New.plumbing())
-	if err := r.repo.Storer.SetReference(ref); err != nil {
-		return fmt.Errorf("recording pushed branch %s: %w", req.Branch, err)
-	}
+	refs[name] = h
+	r.mirrored.Store(&refs)
 	return nil
 }
+
+// Refs returns the remote's refs as of the last Fetch or Push: every
+// branch and every ref under GitgateRefs. It is safe for concurrent use;
+// the map must not be changed.
+func (r *Repository) Refs() Refs { return *r.mirrored.Load() }
+
+// Branches returns the head of every remote branch as of the last Fetch or Push.
+func (r *Repository) Branches() (map[string]Hash, error) {
+	heads := map[string]Hash{}
+	for name, h := range r.Refs() {
+		if b, ok := strings.CutPrefix(name, branchRefs); ok {
+			heads[b] = h
+		}
+	}
+	return heads, nil
+}
+
+// mirroredRef reports whether the mirror keeps a remote ref.
+func mirroredRef(name string) bool {
+	return strings.HasPrefix(name, branchRefs) || strings.HasPrefix(name, GitgateRefs)
+}
+
+// Current reports whether refs (from ListRefs or a PushSession) are what
+// the mirror holds, so that no fetch is needed. It is safe for concurrent use.
+func (r *Repository) Current(refs Refs) bool {
+	mine := r.Refs()
+	if len(mine) != len(refs) {
+		return false
+	}
+	for name, h := range refs {
+		if mine[name] != h {
+			return false
+		}
+	}
+	return true
+}
+
+// ListRefs asks the remote for its refs (one ref advertisement, the
+// cost of `git ls-remote`), those the mirror keeps. It touches nothing in
+// the mirror and is safe for concurrent use. Errors wrap ErrUnavailable.
+func (r *Repository) ListRefs(ctx context.Context) (Refs, error) {
+	c, ep, err := r.client()
+	if err != nil {
+		return nil, err
+	}
+	sess, err := c.NewUploadPackSession(ep, r.auth)
+	if err != nil {
+		return nil, r.fail(ErrUnavailable, "listing the refs of "+r.URL(), err)
+	}
+	defer sess.Close()
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return Refs{}, nil
+	}
+	if err != nil {
+		return nil, r.fail(ErrUnavailable, "listing the refs of "+r.URL(), err)
+	}
+	return advertised(adv.References), nil
+}
+
+func advertised(refs map[string]plumbing.Hash) Refs {
+	out := Refs{}
+	for name, h := range refs {
+		if mirroredRef(name) {
+			out[name] = fromPlumbing(h)
+		}
+	}
+	return out
+}
+
+// client is the transport for the remote's URL.
+func (r *Repository) client() (transport.Transport, *transport.Endpoint, error) {
+	ep, err := transport.NewEndpoint(r.url)
+	if err != nil {
+		return nil, nil, r.fail(ErrUnavailable, "repository URL "+r.URL(), err)
+	}
+	ep.CaBundle = r.caBundle
+	c, err := client.NewClient(ep)
+	if err != nil {
+		return nil, nil, r.fail(ErrUnavailable, "repository URL "+r.URL(), err)
+	}
+	return c, ep, nil
+}
+
+// Discard drops every object staged since the last Push or Discard.
+func (r *Repository) Discard() { r.stage = nil }
+
+// Staged is the number of objects staged and not pushed yet.
+func (r *Repository) Staged() int {
+	if r.stage == nil {
+		return 0
+	}
+	return len(r.stage.objects)
+}
+
+// Objects is the number of objects in the mirror, staged ones left out.
+func (r *Repository) Objects() int { return r.store.len() }

@@ -72,6 +72,9 @@ var (
 	// ErrRemoteMoved means a push found the branch at another commit than
 	// expected: fetch, re-plan and try again.
 	ErrRemoteMoved = errors.New("remote branch moved")
+	// ErrRejected means the remote refused an update for a reason of its
+	// own (a hook, a protected branch): trying again will not help.
+	ErrRejected = errors.New("remote refused the update")
 	// ErrFileNotFound means a path does not exist in a commit.
 	ErrFileNotFound = errors.New("file not found")
 	// ErrCommitNotFound means a commit is not in the mirror.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -115,6 +117,35 @@ func (b *Backend) EngineFor(ctx context.Context, resource schema.GroupResource, 
 		return nil, "", se
 	}
 	return e, ns, nil
+}
+
+// SyncForGet makes a get without a resourceVersion consistent with the
+// remote: the engine checks the remote's refs (one advertisement shared by
+// concurrent reads) and fetches first when they moved, so a read after a
+// write, on any replica, sees it. A get with a resourceVersion is served
+// from memory. When Git cannot be reached the read is served from memory
+// too: the Environments' GitReachable condition says so.
+func (b *Backend) SyncForGet(ctx context.Context, e *engine.Engine, opts *metav1.GetOptions) {
+	if opts == nil || opts.ResourceVersion == "" {
+		_ = e.Sync(ctx)
+	}
+}
+
+// SyncForList is SyncForGet for a list: every target's engine is brought
+// up to its remote, concurrently.
+func (b *Backend) SyncForList(ctx context.Context, targets []Target, opts *metainternalversion.ListOptions) {
+	if opts != nil && opts.ResourceVersion != "" {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = t.Engine.Sync(ctx)
+		}()
+	}
+	wg.Wait()
 }
 
 // ListResourceVersion is the resourceVersion of a list across targets: the

@@ -37,7 +37,25 @@ func TestGitOutageServesReadsAndRefusesWritesWith503(t *testing.T) {
 		}
 		return ""
 	})
-	_, err := clientset(t, "alice").GitgateV1alpha1().Promotions("shop").Create(context.Background(),
+	if msg := kubectl(t, "alice", "get", "env", "dev", "-n", "shop", "-o", `jsonpath={.status.conditions[?(@.type=="GitReachable")].message}`); strings.Contains(msg, stackGitPassword(t)) {
+		t.Fatalf("GitReachable's message carries the Git password: %s", msg)
+	}
+	// One request, without client-go's retries of a 503 (kubectl retries
+	// it up to 10 times, Retry-After apart): the answer itself is a 503
+	// with Retry-After. BenchmarkPromoteWhileGitRefuses measures its time.
+	start := time.Now()
+	err := clientset(t, "alice").GitgateV1alpha1().RESTClient().Post().Namespace("shop").Resource("promotions").
+		Body(&v1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "during-outage-once"}, Spec: v1alpha1.PromotionSpec{Environment: "test"}}).
+		MaxRetries(0).Do(context.Background()).Error()
+	if seconds, ok := apierrors.SuggestsClientDelay(err); !apierrors.IsServiceUnavailable(err) || !ok || seconds <= 0 {
+		t.Fatalf("one create during the outage: %v, want a 503 with Retry-After", err)
+	}
+	t.Logf("one create during the outage answered 503 in %v", time.Since(start))
+	if strings.Contains(err.Error(), stackGitPassword(t)) {
+		t.Fatalf("the 503 carries the Git password: %v", err)
+	}
+
+	_, err = clientset(t, "alice").GitgateV1alpha1().Promotions("shop").Create(context.Background(),
 		&v1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "during-outage"}, Spec: v1alpha1.PromotionSpec{Environment: "test"}}, metav1.CreateOptions{})
 	if !apierrors.IsServiceUnavailable(err) {
 		t.Fatalf("create during the outage: %v, want 503", err)
@@ -71,11 +89,7 @@ func TestAPIServiceStaysAvailableAndSecretsStayOutOfLogs(t *testing.T) {
 			t.Errorf("api-resources lacks %q:\n%s", s, out)
 		}
 	}
-	u, err := url.Parse(stack.GitURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	password, _ := u.User.Password()
+	password := stackGitPassword(t)
 	logs, err := os.ReadFile(stack.Logs("gitgate-apiserver"))
 	if err != nil {
 		t.Fatal(err)
@@ -86,4 +100,18 @@ func TestAPIServiceStaysAvailableAndSecretsStayOutOfLogs(t *testing.T) {
 	if strings.Contains(string(logs), stack.WebhookToken) {
 		t.Fatal("gitgate-apiserver's log contains the push-webhook token")
 	}
+}
+
+// stackGitPassword is the password in the stack's Git URL.
+func stackGitPassword(t *testing.T) string {
+	t.Helper()
+	u, err := url.Parse(stack.GitURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, _ := u.User.Password()
+	if password == "" {
+		t.Fatal("the stack's Git URL carries no password: the test would prove nothing")
+	}
+	return password
 }

@@ -101,11 +101,12 @@ func fieldSet(env *gitgate.Environment) fields.Set {
 }
 
 // Get returns one environment as of the latest state read from Git.
-func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+func (r *REST) Get(ctx context.Context, name string, opts *metav1.GetOptions) (runtime.Object, error) {
 	e, ns, err := r.backend.EngineFor(ctx, resource, name)
 	if err != nil {
 		return nil, err
 	}
+	r.backend.SyncForGet(ctx, e, opts)
 	s := e.Snapshot()
 	env, err := s.Environment(name)
 	if err != nil {
@@ -117,6 +118,7 @@ func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runt
 // List returns the environments of the namespace (or of every namespace).
 func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
 	targets := r.backend.Targets(ctx)
+	r.backend.SyncForList(ctx, targets, opts)
 	list := &gitgate.EnvironmentList{}
 	list.ResourceVersion = registry.ListResourceVersion(targets)
 	for _, t := range targets {

@@ -80,11 +80,12 @@ func fieldSet(p *gitgate.Promotion) fields.Set {
 }
 
 // Get reads one promotion from the history index.
-func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+func (r *REST) Get(ctx context.Context, name string, opts *metav1.GetOptions) (runtime.Object, error) {
 	e, ns, err := r.backend.EngineFor(ctx, resource, name)
 	if err != nil {
 		return nil, err
 	}
+	r.backend.SyncForGet(ctx, e, opts)
 	s := e.Snapshot()
 	p, err := s.Promotion(name)
 	if err != nil {
@@ -97,6 +98,7 @@ func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runt
 // spec.environment narrows them without walking history.
 func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
 	targets := r.backend.Targets(ctx)
+	r.backend.SyncForList(ctx, targets, opts)
 	list := &gitgate.PromotionList{}
 	list.ResourceVersion = registry.ListResourceVersion(targets)
 	for _, t := range targets {
