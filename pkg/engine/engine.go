@@ -62,6 +62,8 @@ type Engine struct {
 	opts   Options
 	events *broadcaster
 	snap   atomic.Pointer[Snapshot]
+	// audit indexes the break-glass audit chain (audit.go).
+	audit atomic.Pointer[auditIndex]
 
 	// mu serializes every use of repo and of the fields below it.
 	mu       sync.Mutex
@@ -184,6 +186,7 @@ func (e *Engine) rebuildLocked() error {
 	e.heads = heads
 	e.snap.Store(next)
 	e.events.publish(old, next)
+	e.refreshAuditLocked()
 	return nil
 }
 

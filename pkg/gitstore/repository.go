@@ -20,6 +20,11 @@ const DefaultTimeout = 60 * time.Second
 const (
 	remoteName     = "origin"
 	remoteRefsRoot = "refs/remotes/" + remoteName + "/"
+	// GitgateRefsRoot holds gitgate's own refs on the remote, such as the
+	// break-glass audit chain: not branches, so Flux never reads them.
+	GitgateRefsRoot = "refs/gitgate/"
+	// gitgateTrackingRoot is where the mirror keeps them.
+	gitgateTrackingRoot = "refs/remotes/" + remoteName + "-gitgate/"
 )
 
 // Options configure a Repository.
@@ -55,7 +60,10 @@ func Open(opts Options) (*Repository, error) {
 	if _, err := repo.CreateRemote(&config.RemoteConfig{
 		Name:  remoteName,
 		URLs:  []string{opts.URL},
-		Fetch: []config.RefSpec{config.RefSpec("+refs/heads/*:" + remoteRefsRoot + "*")},
+		Fetch: []config.RefSpec{
+			config.RefSpec("+refs/heads/*:" + remoteRefsRoot + "*"),
+			config.RefSpec("+" + GitgateRefsRoot + "*:" + gitgateTrackingRoot + "*"),
+		},
 	}); err != nil {
 		return nil, fmt.Errorf("configuring remote: %w", err)
 	}
@@ -128,10 +136,31 @@ func (r *Repository) Branches() (map[string]Hash, error) {
 	return heads, err
 }
 
+// GitgateRef returns the commit a ref under GitgateRefsRoot (a full name,
+// such as refs/gitgate/audit) is at as of the last Fetch or Push, or
+// ZeroHash when the remote has no such ref.
+func (r *Repository) GitgateRef(name string) (Hash, error) {
+	rest, ok := strings.CutPrefix(name, GitgateRefsRoot)
+	if !ok {
+		return ZeroHash, fmt.Errorf("%s is not under %s", name, GitgateRefsRoot)
+	}
+	ref, err := r.repo.Storer.Reference(plumbing.ReferenceName(gitgateTrackingRoot + rest))
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return ZeroHash, nil
+	}
+	if err != nil {
+		return ZeroHash, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return fromPlumbing(ref.Hash()), nil
+}
+
 // PushRequest moves one remote branch.
 type PushRequest struct {
 	// Branch is the branch name, without refs/heads/.
 	Branch string
+	// Ref, when set, is the full name of a ref under GitgateRefsRoot to
+	// move instead of Branch.
+	Ref string
 	// Old is the commit the branch must be at, or ZeroHash when it must not exist.
 	Old Hash
 	// New is the commit to move it to; it must be in the mirror.
@@ -145,7 +174,12 @@ type PushRequest struct {
 func (r *Repository) Push(ctx context.Context, req PushRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	dst := "refs/heads/" + req.Branch
+	dst, tracking := "refs/heads/"+req.Branch, remoteRefsRoot+req.Branch
+	if rest, ok := strings.CutPrefix(req.Ref, GitgateRefsRoot); ok {
+		dst, tracking = req.Ref, gitgateTrackingRoot+rest
+	} else if req.Ref != "" {
+		return fmt.Errorf("pushing %s: only refs under %s or branches can be pushed", req.Ref, GitgateRefsRoot)
+	}
 	opts := &git.PushOptions{
 		RemoteName: remoteName,
 		// Without "+", go-git refuses to replace a branch that exists.
@@ -168,13 +202,13 @@ func (r *Repository) Push(ctx context.Context, req PushRequest) error {
 		if strings.Contains(msg, "required to be") || strings.Contains(msg, "but is absent") ||
 			strings.Contains(msg, "non-fast-forward") || strings.Contains(msg, "failed to update ref") ||
 			strings.Contains(msg, "cannot lock ref") || strings.Contains(msg, "fetch first") {
-			return fmt.Errorf("pushing %s: %w: %w", req.Branch, ErrRemoteMoved, err)
+			return fmt.Errorf("pushing %s: %w: %w", strings.TrimPrefix(dst, "refs/heads/"), ErrRemoteMoved, err)
 		}
-		return fmt.Errorf("pushing %s to %s: %w: %w", req.Branch, r.URL(), ErrUnavailable, err)
+		return fmt.Errorf("pushing %s to %s: %w: %w", strings.TrimPrefix(dst, "refs/heads/"), r.URL(), ErrUnavailable, err)
 	}
-	ref := plumbing.NewHashReference(plumbing.ReferenceName(remoteRefsRoot+req.Branch), req.New.plumbing())
+	ref := plumbing.NewHashReference(plumbing.ReferenceName(tracking), req.New.plumbing())
 	if err := r.repo.Storer.SetReference(ref); err != nil {
-		return fmt.Errorf("recording pushed branch %s: %w", req.Branch, err)
+		return fmt.Errorf("recording pushed branch %s: %w", strings.TrimPrefix(dst, "refs/heads/"), err)
 	}
 	return nil
 }
