@@ -421,6 +421,13 @@ func (s *Stack) RestartGitgate(ctx context.Context, extra ...string) error {
 	return s.SetAdmissionMode(ctx, AdmissionWebhook)
 }
 
+// AdmissionClientKubeconfig is the kubeconfig that gives kube-apiserver its
+// client certificate for gitgate's webhook (what an attacker would have to
+// steal to be heard by the webhook).
+func (s *Stack) AdmissionClientKubeconfig() string {
+	return s.path("pki", "admission-webhook-client.kubeconfig")
+}
+
 // Kubectl runs the stack's kubectl binary as a context's user.
 func (s *Stack) Kubectl(ctx context.Context, kubeContext string, args ...string) (string, error) {
 	return s.KubectlStdin(ctx, kubeContext, nil, args...)
