@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -144,7 +145,10 @@ func (s *Stack) writeKubeconfigs(server string, certs *stackCerts) error {
 func (s *Stack) writeAdmissionConfiguration(addr string, certs *stackCerts) (string, error) {
 	kubeconfig := clientcmdapi.NewConfig()
 	kubeconfig.AuthInfos[addr] = &clientcmdapi.AuthInfo{ClientCertificateData: certs.admissionClient.CertPEM, ClientKeyData: certs.admissionClient.KeyPEM}
-	kubeconfigFile := s.path("pki", "admission-webhook-client.kubeconfig")
+	kubeconfigFile, err := filepath.Abs(s.AdmissionClientKubeconfig()) // kube-apiserver wants it absolute
+	if err != nil {
+		return "", err
+	}
 	if err := clientcmd.WriteToFile(*kubeconfig, kubeconfigFile); err != nil {
 		return "", err
 	}
