@@ -38,10 +38,11 @@ func (c *fleetClone) auditLog() string {
 }
 
 // appState is what a refused request must leave as it was: the managed
-// Deployment's resourceVersion and its break-glass annotation.
+// Deployment's spec generation, labels and annotations (its status, and so
+// its resourceVersion, moves with the Deployment controller).
 func appState(t *testing.T) string {
 	return kubectl(t, "admin", "get", "deployment", "app", "-n", "shop-prod",
-		"-o", `jsonpath={.metadata.resourceVersion} {.metadata.annotations.gitgate\.dev/break-glass}`)
+		"-o", `jsonpath={.metadata.generation} {.metadata.labels} {.metadata.annotations}`)
 }
 
 func breakGlassEvents(t *testing.T) string {
