@@ -58,8 +58,8 @@ func Open(opts Options) (*Repository, error) {
 		return nil, fmt.Errorf("initializing in-memory repository: %w", err)
 	}
 	if _, err := repo.CreateRemote(&config.RemoteConfig{
-		Name:  remoteName,
-		URLs:  []string{opts.URL},
+		Name: remoteName,
+		URLs: []string{opts.URL},
 		Fetch: []config.RefSpec{
 			config.RefSpec("+refs/heads/*:" + remoteRefsRoot + "*"),
 			config.RefSpec("+" + GitgateRefsRoot + "*:" + gitgateTrackingRoot + "*"),

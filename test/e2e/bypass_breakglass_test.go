@@ -85,8 +85,8 @@ func forgedReview(t *testing.T, reason string) []byte {
 			Kind:      metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
 			Resource:  metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"},
 			Namespace: "shop-prod", Name: "app",
-			UserInfo:  authenticationv1.UserInfo{Username: "bob", Groups: []string{"shop-release-managers", "system:authenticated"}},
-			Object:    runtime.RawExtension{Raw: changed}, OldObject: runtime.RawExtension{Raw: stored},
+			UserInfo: authenticationv1.UserInfo{Username: "bob", Groups: []string{"shop-release-managers", "system:authenticated"}},
+			Object:   runtime.RawExtension{Raw: changed}, OldObject: runtime.RawExtension{Raw: stored},
 		},
 	})
 	if err != nil {
