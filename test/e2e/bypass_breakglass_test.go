@@ -189,7 +189,8 @@ func TestBypassForgedBreakGlassIsNotHeard(t *testing.T) {
 // kube-apiserver's own certificate) records nothing, because the change it
 // claims never reaches the object. bob's real break-glass right after it
 // is recorded exactly once, in Git and as an Event, shows as drift and in
-// kubectl gitgate history; the branches do not move.
+// kubectl gitgate history; the branches do not move. A dry run records
+// nothing.
 func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
 	setupAdmission(t)
 	fleet := cloneFleet(t)
@@ -203,6 +204,12 @@ func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
 	}
 	if !resp.Allowed {
 		t.Fatalf("a review with kube-apiserver's certificate and bob's name was refused: %+v", resp.Result)
+	}
+
+	// A server-side dry run gets the same answer and is never recorded.
+	dryRun := "DRY-" + suffix
+	if out := kubectl(t, "bob", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass="+dryRun, "--overwrite", "--dry-run=server"); !strings.Contains(out, "break-glass change by bob") {
+		t.Errorf("the dry run got no break-glass warning:\n%s", out)
 	}
 
 	out := kubectl(t, "bob", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass="+real, "--overwrite")
@@ -225,8 +232,8 @@ func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
 		}
 	}
 	// The forged claim was decided by the revision bob's change made.
-	if strings.Contains(log, forged) {
-		t.Errorf("the forged review was recorded in Git:\n%s", log)
+	if strings.Contains(log, forged) || strings.Contains(log, dryRun) {
+		t.Errorf("the forged review or the dry run was recorded in Git:\n%s", log)
 	}
 	if got := fleet.git(fleet.dir, "ls-remote", "--heads", "origin"); got != branches {
 		t.Errorf("recording moved a branch:\nbefore %s\nafter  %s", branches, got)
