@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -38,13 +39,20 @@ type Handler struct {
 	// Metadata reads the metadata of an object's controllers, from a cache,
 	// to decide derived objects (a Pod of a managed Deployment); may be nil.
 	Metadata MetadataLookup
-	// Owners finds the gitgate Environment of a Flux Kustomization; may be nil.
+	// Owners finds the gitgate Environment of a Flux Kustomization, for
+	// denial messages; may be nil.
 	Owners OwnerLookup
+	// Claimants lists the environments that claim a Flux Kustomization,
+	// to find whose breakglass verb decides (breakglass.go); may be nil.
+	Claimants ClaimantLookup
 	// Authorizer checks the breakglass verb (a cached SubjectAccessReview).
 	Authorizer authorizer.Authorizer
-	// Record is told about every admitted break-glass change that is not a
-	// dry run (an Event, a status note); may be nil.
-	Record func(ctx context.Context, req *Request, v Verdict)
+	// Claims is handed every admitted break-glass change that is not a dry
+	// run, to record once the change is seen on the object; break-glass is
+	// refused while it is nil.
+	Claims Claims
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 	// Observe is told every verdict, for metrics; may be nil.
 	Observe func(v Verdict)
 	// ParentMeta returns the metadata of the object a subresource belongs to
@@ -103,9 +111,6 @@ func (h *Handler) review(ctx context.Context, ar *admissionv1.AdmissionRequest) 
 		if v.Allowed {
 			resp.Allowed = true
 			resp.Warnings = []string{fmt.Sprintf("gitgate: break-glass change by %s (%s); Flux will revert it at its next reconcile unless Git changes too", req.User, v.BreakGlassNote)}
-			if h.Record != nil && (ar.DryRun == nil || !*ar.DryRun) {
-				h.Record(ctx, req, v)
-			}
 		}
 	}
 	if !resp.Allowed {
@@ -118,9 +123,24 @@ func (h *Handler) review(ctx context.Context, ar *admissionv1.AdmissionRequest) 
 }
 
 // breakGlass asks the authorizer whether the user has the breakglass verb
-// on the environment that holds the object (or on environments in the
-// object's namespace when no environment is known).
+// on the environment that owns the object (or on environments in the
+// object's namespace when none does), then hands the admitted change over
+// to be recorded once it is seen (breakglass.go).
 func (h *Handler) breakGlass(ctx context.Context, ar *admissionv1.AdmissionRequest, req *Request, v Verdict) Verdict {
+	owner, refusal := breakGlassOwner(req, h.Claimants)
+	v.Owner = owner
+	if refusal != "" {
+		v.Message = "gitgate: break-glass refused: " + refusal
+		return v
+	}
+	if v = h.authorizeBreakGlass(ctx, ar, req, v); !v.Allowed {
+		return v
+	}
+	return h.claim(ctx, ar, req, v)
+}
+
+// authorizeBreakGlass checks the breakglass verb.
+func (h *Handler) authorizeBreakGlass(ctx context.Context, ar *admissionv1.AdmissionRequest, req *Request, v Verdict) Verdict {
 	attrs := authorizer.AttributesRecord{
 		User:     &user.DefaultInfo{Name: ar.UserInfo.Username, UID: ar.UserInfo.UID, Groups: ar.UserInfo.Groups, Extra: extra(ar.UserInfo.Extra)},
 		Verb:     VerbBreakGlass,

@@ -37,13 +37,14 @@ func review(op admissionv1.Operation, user string, dryRun bool, oldObj, obj *Obj
 		if m == nil {
 			return runtime.RawExtension{}
 		}
-		b, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": m.Labels, "annotations": m.Annotations}})
+		b, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": m.Labels, "annotations": m.Annotations, "uid": "uid-app", "resourceVersion": "7"}})
 		return runtime.RawExtension{Raw: b}
 	}
 	b, _ := json.Marshal(admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request: &admissionv1.AdmissionRequest{
 			UID: "42", Operation: op, Kind: metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
+			Resource:  metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"},
 			Namespace: "shop-prod", Name: "app", UserInfo: authenticationv1.UserInfo{Username: user},
 			Object: raw(obj), OldObject: raw(oldObj), DryRun: &dryRun,
 		},
@@ -51,15 +52,28 @@ func review(op admissionv1.Operation, user string, dryRun bool, oldObj, obj *Obj
 	return b
 }
 
+// respond posts a review and returns the webhook's response.
+func respond(t *testing.T, h http.Handler, body []byte) *admissionv1.AdmissionResponse {
+	t.Helper()
+	rec := post(t, h, body)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("HTTP %d: %s", rec.Code, rec.Body)
+	}
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || out.Response.UID != "42" {
+		t.Fatalf("response %s: %v", rec.Body, err)
+	}
+	return out.Response
+}
+
 func TestWebhook(t *testing.T) {
-	var recorded []string
+	claims := &fakeClaims{}
 	h := &Handler{
 		Policy:     DefaultPolicy(),
 		Owners:     lookup,
+		Claimants:  fleetClaimants,
 		Authorizer: onlyBob,
-		Record: func(_ context.Context, r *Request, v Verdict) {
-			recorded = append(recorded, r.User+": "+v.BreakGlassNote)
-		},
+		Claims:     claims,
 	}
 	cases := []struct {
 		name     string
@@ -78,15 +92,7 @@ func TestWebhook(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := post(t, h, tc.body)
-			if rec.Code != http.StatusOK {
-				t.Fatalf("HTTP %d: %s", rec.Code, rec.Body)
-			}
-			var out admissionv1.AdmissionReview
-			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || out.Response.UID != "42" {
-				t.Fatalf("response %s: %v", rec.Body, err)
-			}
-			r := out.Response
+			r := respond(t, h, tc.body)
 			if r.Allowed != tc.allowed {
 				t.Fatalf("allowed = %v, want %v (%+v)", r.Allowed, tc.allowed, r.Result)
 			}
@@ -96,8 +102,8 @@ func TestWebhook(t *testing.T) {
 			if (len(r.Warnings) > 0) != tc.warning {
 				t.Fatalf("warnings = %v", r.Warnings)
 			}
-			if len(recorded) != tc.recorded {
-				t.Fatalf("recorded %v, want %d records", recorded, tc.recorded)
+			if len(claims.claims) != tc.recorded {
+				t.Fatalf("claimed %v, want %d claims", claims.claims, tc.recorded)
 			}
 		})
 	}

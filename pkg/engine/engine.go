@@ -68,6 +68,8 @@ type Engine struct {
 	opts   Options
 	events *broadcaster
 	snap   atomic.Pointer[Snapshot]
+	// audit indexes the break-glass audit chain (audit.go).
+	audit atomic.Pointer[auditIndex]
 
 	// syncs shares ref checks between concurrent consistent reads.
 	syncs syncGroup
@@ -222,6 +224,7 @@ func (e *Engine) rebuildLocked() error {
 	e.snap.Store(next)
 	e.events.publish(old, next)
 	e.pruneCachesLocked()
+	e.refreshAuditLocked()
 	return nil
 }
 

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -15,6 +18,7 @@ const maxHistoryWalk = 5000
 // History lists up to limit commits that changed an environment's path on
 // its branch, newest first, following first parents (what `git log
 // --first-parent -- <path>` shows). Promotion commits carry their name.
+// The environment's break-glass records (audit.go) are interleaved by time.
 // It reads the mirror's published objects: it never waits on a write.
 func (e *Engine) History(name string, limit int) (*gitgate.EnvironmentHistory, error) {
 	s := e.snap.Load()
@@ -42,6 +46,17 @@ func (e *Engine) History(name string, limit int) (*gitgate.EnvironmentHistory, e
 			break
 		}
 		cur = c.Parents[0]
+	}
+	for _, b := range e.BreakGlassRecords(name, time.Time{}) {
+		when := metav1.NewTime(b.Time)
+		out.Entries = append(out.Entries, gitgate.HistoryEntry{
+			Commit: b.Commit, Time: &when, Author: b.User,
+			Subject: fmt.Sprintf("break-glass %s of %s: %s", b.Operation, b.Object(), b.Reason),
+		})
+	}
+	sort.SliceStable(out.Entries, func(i, j int) bool { return out.Entries[j].Time.Before(out.Entries[i].Time) })
+	if len(out.Entries) > limit {
+		out.Entries = out.Entries[:limit]
 	}
 	return out, nil
 }

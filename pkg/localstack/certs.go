@@ -5,8 +5,10 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -19,8 +21,15 @@ type stackCerts struct {
 	admin             pki.KeyPair
 	users             map[string]pki.KeyPair // kubeconfig context -> client certificate
 	controllerManager pki.KeyPair
-	gitPassword       string
+	// admissionClient is kube-apiserver's client certificate towards
+	// gitgate's webhook (AdmissionWebhookClientName).
+	admissionClient pki.KeyPair
+	gitPassword     string
 }
+
+// AdmissionWebhookClientName is the common name of the client certificate
+// kube-apiserver presents to gitgate's webhook, the only one it accepts.
+const AdmissionWebhookClientName = "kube-apiserver-webhook-client"
 
 // writePKI makes the stack's CAs and certificates under pki/.
 func (s *Stack) writePKI() (*stackCerts, error) {
@@ -59,7 +68,8 @@ func (s *Stack) writePKI() (*stackCerts, error) {
 		ContextAlice: {CommonName: "alice", Organizations: []string{"shop-developers"}, Client: true},
 		ContextBob:   {CommonName: "bob", Organizations: []string{"shop-release-managers"}, Client: true},
 		// The local controller manager runs every controller under one identity.
-		"kube-controller-manager": {CommonName: "system:kube-controller-manager", Organizations: []string{"system:masters"}, Client: true},
+		"kube-controller-manager":  {CommonName: "system:kube-controller-manager", Organizations: []string{"system:masters"}, Client: true},
+		AdmissionWebhookClientName: {CommonName: AdmissionWebhookClientName, Client: true},
 	}
 	for name, req := range clients {
 		pair, err := ca.Issue(req)
@@ -69,7 +79,9 @@ func (s *Stack) writePKI() (*stackCerts, error) {
 		certs.users[name] = pair
 	}
 	certs.admin, certs.controllerManager = certs.users[ContextAdmin], certs.users["kube-controller-manager"]
+	certs.admissionClient = certs.users[AdmissionWebhookClientName]
 	delete(certs.users, "kube-controller-manager")
+	delete(certs.users, AdmissionWebhookClientName)
 	for file, data := range map[string][]byte{"ca.crt": ca.CertPEM, "front-proxy-ca.crt": frontProxyCA.CertPEM} {
 		if err := os.WriteFile(s.path("pki", file), data, 0o600); err != nil {
 			return nil, err
@@ -124,6 +136,38 @@ func (s *Stack) writeKubeconfigs(server string, certs *stackCerts) error {
 		}
 	}
 	return nil
+}
+
+// writeAdmissionConfiguration gives kube-apiserver, through its
+// --admission-control-config-file, a client certificate for gitgate's
+// webhook at addr (host:port, how kube-apiserver matches it), and returns
+// the file's path.
+func (s *Stack) writeAdmissionConfiguration(addr string, certs *stackCerts) (string, error) {
+	kubeconfig := clientcmdapi.NewConfig()
+	kubeconfig.AuthInfos[addr] = &clientcmdapi.AuthInfo{ClientCertificateData: certs.admissionClient.CertPEM, ClientKeyData: certs.admissionClient.KeyPEM}
+	kubeconfigFile, err := filepath.Abs(s.AdmissionClientKubeconfig()) // kube-apiserver wants it absolute
+	if err != nil {
+		return "", err
+	}
+	if err := clientcmd.WriteToFile(*kubeconfig, kubeconfigFile); err != nil {
+		return "", err
+	}
+	config := fmt.Sprintf(`apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: ValidatingAdmissionWebhook
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: WebhookAdmissionConfiguration
+    kubeConfigFile: %q
+- name: MutatingAdmissionWebhook
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: WebhookAdmissionConfiguration
+    kubeConfigFile: %q
+`, kubeconfigFile, kubeconfigFile)
+	file := s.path("admission-configuration.yaml")
+	return file, os.WriteFile(file, []byte(config), 0o600)
 }
 
 func newPool(ca *pki.CA) *x509.CertPool {

@@ -61,6 +61,9 @@ type Stack struct {
 	// ReceiverURL is the fleet's push-webhook address; WebhookToken
 	// authenticates notifications to it.
 	ReceiverURL, WebhookToken string
+	// AdmissionAddr is gitgate's admission webhook (host:port, HTTPS,
+	// /validate); it answers only kube-apiserver's client certificate.
+	AdmissionAddr string
 
 	procs         []*process
 	gitgate       *process
@@ -211,6 +214,12 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 	s.CAFile = s.path("pki", "ca.crt")
+	// kube-apiserver authenticates to gitgate's webhook, which answers no one else.
+	s.AdmissionAddr = fmt.Sprintf("127.0.0.1:%d", admissionPort)
+	admissionConfig, err := s.writeAdmissionConfiguration(s.AdmissionAddr, certs)
+	if err != nil {
+		return err
+	}
 
 	// etcd, then kube-apiserver.
 	etcd, err := startProcess("etcd", s.path("logs"), s.bin("etcd"),
@@ -240,6 +249,7 @@ func (s *Stack) start(ctx context.Context) error {
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file="+s.path("pki", "front-proxy-client.crt"), "--proxy-client-key-file="+s.path("pki", "front-proxy-client.key"),
 		"--cert-dir="+s.path("pki", "kube-apiserver-generated"),
+		"--admission-control-config-file="+admissionConfig,
 		"--endpoint-reconciler-type=none", "--profiling=false")
 	if err != nil {
 		return err
@@ -318,6 +328,7 @@ func (s *Stack) start(ctx context.Context) error {
 		"--authorization-kubeconfig=" + serverKubeconfig,
 		"--config=" + configFile, "--cert-dir=" + s.path("pki", "gitgate-generated"),
 		"--admission-bind-address=127.0.0.1", fmt.Sprintf("--admission-port=%d", admissionPort),
+		"--admission-client-ca-file=" + s.path("pki", "ca.crt"), "--admission-client-allowed-names=" + AdmissionWebhookClientName,
 		"--receiver-bind-address=127.0.0.1", fmt.Sprintf("--receiver-port=%d", receiverPort),
 	}
 	if err := s.startGitgate(); err != nil {
@@ -405,6 +416,13 @@ func (s *Stack) RestartGitgate(ctx context.Context, extra ...string) error {
 		return err
 	}
 	return s.SetAdmissionMode(ctx, AdmissionWebhook)
+}
+
+// AdmissionClientKubeconfig is the kubeconfig that gives kube-apiserver its
+// client certificate for gitgate's webhook (what an attacker would have to
+// steal to be heard by the webhook).
+func (s *Stack) AdmissionClientKubeconfig() string {
+	return s.path("pki", "admission-webhook-client.kubeconfig")
 }
 
 // Kubectl runs the stack's kubectl binary as a context's user.

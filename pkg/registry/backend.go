@@ -45,6 +45,8 @@ type FluxKustomization struct {
 	Message string
 	// AppliedRevision is status.lastAppliedRevision, e.g. main@sha1:3f2a….
 	AppliedRevision string
+	// TargetNamespace is spec.targetNamespace, empty when unset.
+	TargetNamespace string
 }
 
 // SyncSource reads the Flux Kustomizations that apply environments.

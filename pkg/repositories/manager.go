@@ -274,13 +274,38 @@ func (m *Manager) stopAll() {
 	}
 }
 
-// FluxOwner finds the Environment whose fluxKustomization is the given Flux
-// Kustomization, from the repositories' snapshots (no I/O). A
-// fluxKustomization without a namespace means flux-system.
-func (m *Manager) FluxOwner(kustomizationNamespace, kustomizationName string) (environment, namespace, repository, path string, ok bool) {
+// FluxClaim is an environment that names a Flux Kustomization as its
+// fluxKustomization.
+type FluxClaim struct {
+	// Environment is its name; Namespace the first (sorted) namespace its
+	// repository serves, where its RBAC is read.
+	Environment, Namespace string
+	// Repository and Path are where its manifests live.
+	Repository, Path string
+	// OverlayNamespace is its overlay's namespace: field, empty when unset.
+	OverlayNamespace string
+}
+
+// FluxClaims lists every environment, of every repository, whose
+// fluxKustomization is the given Flux Kustomization, from the
+// repositories' snapshots (no I/O). One environment appears once however
+// many namespaces its repository serves. A fluxKustomization without a
+// namespace means flux-system.
+func (m *Manager) FluxClaims(kustomizationNamespace, kustomizationName string) []FluxClaim {
 	b := m.bindings.Load()
+	firstNamespace := map[*repository]string{}
 	for _, ns := range sortedKeys(b.byNamespace) {
-		r := b.byNamespace[ns]
+		if r := b.byNamespace[ns]; firstNamespace[r] == "" {
+			firstNamespace[r] = ns
+		}
+	}
+	var out []FluxClaim
+	for _, name := range sortedKeys(b.repos) {
+		r := b.repos[name]
+		ns, ok := firstNamespace[r]
+		if !ok {
+			continue // serves no namespace: nobody's RBAC applies
+		}
 		for _, env := range r.engine.Snapshot().Environments() {
 			ref := env.Spec.FluxKustomization
 			if ref == nil || ref.Name != kustomizationName {
@@ -291,11 +316,22 @@ func (m *Manager) FluxOwner(kustomizationNamespace, kustomizationName string) (e
 				refNamespace = "flux-system"
 			}
 			if refNamespace == kustomizationNamespace {
-				return env.Name, ns, r.cfg.Name, env.Spec.Path, true
+				out = append(out, FluxClaim{Environment: env.Name, Namespace: ns, Repository: r.cfg.Name, Path: env.Spec.Path, OverlayNamespace: env.Status.Namespace})
 			}
 		}
 	}
-	return "", "", "", "", false
+	return out
+}
+
+// FluxOwner finds the Environment whose fluxKustomization is the given Flux
+// Kustomization, when exactly one environment claims it.
+func (m *Manager) FluxOwner(kustomizationNamespace, kustomizationName string) (environment, namespace, repository, path string, ok bool) {
+	claims := m.FluxClaims(kustomizationNamespace, kustomizationName)
+	if len(claims) != 1 {
+		return "", "", "", "", false
+	}
+	c := claims[0]
+	return c.Environment, c.Namespace, c.Repository, c.Path, true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

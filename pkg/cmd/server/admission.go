@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/gitgate-dev/gitgate/pkg/admission"
 	"github.com/gitgate-dev/gitgate/pkg/apiserver"
+	"github.com/gitgate-dev/gitgate/pkg/breakglass"
 	"github.com/gitgate-dev/gitgate/pkg/metrics"
 	"github.com/gitgate-dev/gitgate/pkg/repositories"
 )
@@ -37,11 +37,20 @@ type AdmissionOptions struct {
 	AllowedGroups         []string
 	ManagedLabelKeys      []string
 	ProtectScale          bool
+	// ClientCAFile, when set, makes the webhook require a client
+	// certificate signed by one of its CAs (kube-apiserver's, configured
+	// through its AdmissionConfiguration); ClientAllowedNames, when set,
+	// narrows it to these common names.
+	ClientCAFile       string
+	ClientAllowedNames []string
+	// BreakGlassTTL is how long an admitted break-glass change may take to
+	// show on the object before it is dropped unrecorded.
+	BreakGlassTTL time.Duration
 }
 
 func newAdmissionOptions() *AdmissionOptions {
 	d := admission.DefaultPolicy()
-	return &AdmissionOptions{BindAddress: net.IPv4zero, ApplierNamespaces: d.ApplierNamespaces, ManagedLabelKeys: d.ManagedLabelKeys}
+	return &AdmissionOptions{BindAddress: net.IPv4zero, ApplierNamespaces: d.ApplierNamespaces, ManagedLabelKeys: d.ManagedLabelKeys, BreakGlassTTL: 2 * time.Minute}
 }
 
 // AddFlags adds the webhook's flags.
@@ -54,6 +63,9 @@ func (a *AdmissionOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&a.AllowedGroups, "admission-allowed-groups", a.AllowedGroups, "Further groups that may change managed objects.")
 	fs.StringSliceVar(&a.ManagedLabelKeys, "admission-managed-label-keys", a.ManagedLabelKeys, "Labels that mark objects GitOps manages.")
 	fs.BoolVar(&a.ProtectScale, "admission-protect-scale", a.ProtectScale, "Refuse the scale subresource on managed objects too (by default it is allowed, for HorizontalPodAutoscalers).")
+	fs.StringVar(&a.ClientCAFile, "admission-client-ca-file", a.ClientCAFile, "PEM CA bundle: when set, the webhook answers only clients (kube-apiserver, through its AdmissionConfiguration's kubeConfigFile) that present a certificate it signed. Reloaded when it changes.")
+	fs.StringSliceVar(&a.ClientAllowedNames, "admission-client-allowed-names", a.ClientAllowedNames, "Common names allowed among the certificates of --admission-client-ca-file; empty allows any it signed.")
+	fs.DurationVar(&a.BreakGlassTTL, "admission-break-glass-ttl", a.BreakGlassTTL, "How long an admitted break-glass change may take to show on the object; it is recorded only once it does.")
 }
 
 func (a *AdmissionOptions) policy() admission.Policy {
@@ -73,13 +85,18 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 	if cert == nil {
 		return errors.New("the admission webhook needs a serving certificate (--tls-cert-file)")
 	}
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
-	broadcaster.StartRecordingToSink(ctx.Done())
-	recorder := broadcaster.NewRecorder(scheme.Scheme, "gitgate-admission")
+	clients, err := a.clientAuthentication(ctx)
+	if err != nil {
+		return err
+	}
 	metadataClient, err := metadata.NewForConfig(cfg.GenericConfig.ClientConfig)
 	if err != nil {
 		return err
 	}
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
+	broadcaster.StartRecordingToSink(ctx.Done())
+	recorder := &breakGlassRecorder{manager: manager, events: broadcaster.NewRecorder(scheme.Scheme, "gitgate-admission")}
+	observer := breakglass.NewObserver(ctx, breakglass.Options{Metadata: metadataClient, Kubernetes: client, Record: recorder.record, TTL: a.BreakGlassTTL})
 	objects := newObjectMetadata(ctx, metadataClient, client.Discovery())
 	handler := &admission.Handler{
 		Policy:          a.policy(),
@@ -89,17 +106,10 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 			env, envNamespace, repo, path, ok := manager.FluxOwner(ns, name)
 			return admission.Owner{Environment: env, EnvironmentNamespace: envNamespace, Repository: repo, Path: path}, ok
 		},
+		Claimants:  fluxClaimants(manager, cfg.ExtraConfig.Sync),
 		Authorizer: cfg.GenericConfig.Authorization.Authorizer,
-		Record: func(_ context.Context, r *admission.Request, v admission.Verdict) {
-			ref := &corev1.ObjectReference{APIVersion: r.Kind.GroupVersion().String(), Kind: r.Kind.Kind, Namespace: r.Namespace, Name: r.Name}
-			var related *corev1.ObjectReference // the Environment shows the drift
-			if v.Owner != nil {
-				related = &corev1.ObjectReference{APIVersion: "gitgate.dev/v1alpha1", Kind: "Environment", Namespace: v.Owner.EnvironmentNamespace, Name: v.Owner.Environment}
-			}
-			recorder.Eventf(ref, related, corev1.EventTypeWarning, admission.BreakGlassReason, "Admit",
-				"%s changed %s %s outside Git (%s): %s", r.User, r.Kind.Kind, r.Name, string(r.Operation), v.BreakGlassNote)
-		},
-		Observe: func(v admission.Verdict) { metrics.RecordAdmission(string(v.Reason), v.Allowed) },
+		Claims:     observer,
+		Observe:    func(v admission.Verdict) { metrics.RecordAdmission(string(v.Reason), v.Allowed) },
 	}
 	if a.ProtectScale {
 		handler.ParentMeta = objects.Get
@@ -107,12 +117,13 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 	mux := http.NewServeMux()
 	mux.Handle("/validate", handler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	return serveTLS(ctx, "the admission webhook", net.JoinHostPort(a.BindAddress.String(), strconv.Itoa(a.Port)), mux, cert)
+	return serveTLS(ctx, "the admission webhook", net.JoinHostPort(a.BindAddress.String(), strconv.Itoa(a.Port)), mux, cert, clients)
 }
 
 // serveTLS serves handler on addr with the API server's own (reloadable)
-// certificate until ctx ends.
-func serveTLS(ctx context.Context, what, addr string, handler http.Handler, cert dynamiccertificates.CertKeyContentProvider) error {
+// certificate until ctx ends. With clients set, a connection must present
+// a client certificate that clients accepts.
+func serveTLS(ctx context.Context, what, addr string, handler http.Handler, cert dynamiccertificates.CertKeyContentProvider, clients *clientVerifier) error {
 	// Timeouts and a header limit so that a slow or idle client (anyone on
 	// the pod network can reach these ports) cannot hold connections and
 	// memory: kube-apiserver and Git hosts send a request at once.
@@ -125,6 +136,10 @@ func serveTLS(ctx context.Context, what, addr string, handler http.Handler, cert
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certificateFrom(cert)},
+	}
+	if clients != nil {
+		srv.TLSConfig.ClientAuth = tls.RequireAnyClientCert
+		srv.TLSConfig.VerifyPeerCertificate = clients.verify
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -6,26 +6,27 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/gitgate-dev/gitgate/pkg/admission"
 	"github.com/gitgate-dev/gitgate/pkg/registry"
+	"github.com/gitgate-dev/gitgate/pkg/repositories"
 )
 
-// breakGlassEvents reads the Events that record break-glass changes (from
-// any replica) and lists those against an environment.
-type breakGlassEvents struct {
-	lister corelisters.EventLister
+// breakGlassDrift lists the break-glass changes recorded against an
+// environment, from the audit ref of its repository: Events expire and
+// anyone allowed to may create or delete them, so they neither show nor
+// hide drift. The Events only tell Environment watches when to look again.
+type breakGlassDrift struct {
+	manager *repositories.Manager
 }
 
-// newBreakGlassEvents returns the drift source and the informer factory
+// newBreakGlassDrift returns the drift source and the informer factory
 // (only Events with reason BreakGlass) that the server must start; each
 // new Event is told to changes, for the Environment it relates to.
-func newBreakGlassEvents(client kubernetes.Interface, changes *registry.StatusNotifier) (*breakGlassEvents, informers.SharedInformerFactory) {
+func newBreakGlassDrift(client kubernetes.Interface, manager *repositories.Manager, changes *registry.StatusNotifier) (*breakGlassDrift, informers.SharedInformerFactory) {
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "reason=" + admission.BreakGlassReason }))
 	events := factory.Core().V1().Events()
@@ -34,34 +35,19 @@ func newBreakGlassEvents(client kubernetes.Interface, changes *registry.StatusNo
 			changes.Notify(registry.StatusChange{Namespace: ev.Related.Namespace, Environment: ev.Related.Name})
 		}
 	}})
-	return &breakGlassEvents{lister: events.Lister()}, factory
+	return &breakGlassDrift{manager: manager}, factory
 }
 
-// Drift lists the break-glass changes related to namespace/environment
-// that happened after since.
-func (b *breakGlassEvents) Drift(namespace, environment string, since time.Time) []string {
-	all, err := b.lister.List(labels.Everything())
-	if err != nil {
+// Drift lists the break-glass changes recorded against namespace/environment
+// after since (a commit time, to the second, as Git records them).
+func (b *breakGlassDrift) Drift(namespace, environment string, since time.Time) []string {
+	e, _, ok := b.manager.Engine(namespace)
+	if !ok {
 		return nil
 	}
 	var out []string
-	for _, ev := range all {
-		r := ev.Related
-		// Git records commit times to the second: compare at that precision.
-		if r == nil || r.Kind != "Environment" || r.Namespace != namespace || r.Name != environment || !eventTime(ev).Truncate(time.Second).After(since) {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s %s/%s: %s", ev.InvolvedObject.Kind, ev.InvolvedObject.Namespace, ev.InvolvedObject.Name, ev.Message))
+	for _, r := range e.BreakGlassRecords(environment, since) {
+		out = append(out, fmt.Sprintf("%s: %s", r.Object(), r.Summary()))
 	}
 	return out
-}
-
-func eventTime(ev *corev1.Event) time.Time {
-	switch {
-	case !ev.EventTime.IsZero():
-		return ev.EventTime.Time
-	case !ev.LastTimestamp.IsZero():
-		return ev.LastTimestamp.Time
-	}
-	return ev.FirstTimestamp.Time
 }

@@ -87,9 +87,11 @@ func (f *fluxKustomizations) set(obj any, deleted bool) {
 	}
 }
 
-// readKustomization reads the Ready condition and the applied revision.
+// readKustomization reads the Ready condition, the applied revision and
+// the target namespace.
 func readKustomization(u *unstructured.Unstructured) registry.FluxKustomization {
 	var out registry.FluxKustomization
+	out.TargetNamespace, _, _ = unstructured.NestedString(u.Object, "spec", "targetNamespace")
 	out.AppliedRevision, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")
 	conditions, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conditions {

@@ -136,7 +136,7 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
 	state := namespaceState{namespaces.Lister()}
 	statusChanges := &registry.StatusNotifier{}
-	drift, driftInformers := newBreakGlassEvents(client, statusChanges)
+	drift, driftInformers := newBreakGlassDrift(client, manager, statusChanges)
 	dyn, err := dynamic.NewForConfig(serverConfig.ClientConfig)
 	if err != nil {
 		return nil, nil, nil, namespaceState{}, fmt.Errorf("dynamic client: %w", err)

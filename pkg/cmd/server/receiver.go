@@ -41,5 +41,5 @@ func (r *ReceiverOptions) start(ctx context.Context, cfg *apiserver.Config, mana
 	}
 	mux := http.NewServeMux()
 	mux.Handle(receiver.PathPrefix, &receiver.Handler{Lookup: manager.Receiver})
-	return serveTLS(ctx, "the push-webhook receiver", net.JoinHostPort(r.BindAddress.String(), strconv.Itoa(r.Port)), mux, cert)
+	return serveTLS(ctx, "the push-webhook receiver", net.JoinHostPort(r.BindAddress.String(), strconv.Itoa(r.Port)), mux, cert, nil)
 }

@@ -15,11 +15,14 @@ import (
 func newHistory(c *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "history ENV",
-		Short: "List the commits that changed an environment, newest first",
+		Short: "List the commits and break-glass changes of an environment, newest first",
 		Long: templates.LongDesc(`
 			List the commits that changed an environment's directory on its branch,
 			newest first: promotions (with their name and who promoted) and any
-			other commit, such as a developer's change or Flux's image automation.`),
+			other commit, such as a developer's change or Flux's image automation.
+			Break-glass changes made outside Git are listed among them, with who
+			made them and why; each is a commit on the repository's audit ref
+			refs/gitgate/audit, which Flux does not read.`),
 		Example: templates.Examples(`
 			kubectl gitgate history prod
 			kubectl gitgate history prod -n shop --context bob`),
