@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,16 +51,7 @@ func (c *fleetClone) head() string {
 // pushing straight to Git, and waits until gitgate reports it.
 func (c *fleetClone) setTag(env, prefix string) string {
 	c.t.Helper()
-	tag := fmt.Sprintf("%s%d.%d", prefix, time.Now().Unix()%100000, tagCounter.Add(1))
-	c.git(c.dir, "fetch", "-q", "origin")
-	c.git(c.dir, "checkout", "-q", "-B", "main", "origin/main")
-	file := filepath.Join(c.dir, "overlays", env, "kustomization.yaml")
-	content := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: shop-%s\nresources:\n- ../../base\nimages:\n- name: app\n  newName: registry.example.com/app\n  newTag: %s # {\"$imagepolicy\": \"flux-system:app-%s:tag\"}\n", env, tag, env)
-	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-		c.t.Fatal(err)
-	}
-	c.git(c.dir, "commit", "-q", "-am", "Build "+tag+" for "+env)
-	c.git(c.dir, "push", "-q", "origin", "main")
+	tag := c.pushTag(env, prefix)
 	eventually(c.t, env+" shows tag "+tag, 30*time.Second, func() string {
 		out, _ := stack.Kubectl(context.Background(), "admin", "get", "environment", env, "-n", "shop",
 			"-o", `jsonpath={.status.images[?(@.name=="app")].tag}`)
