@@ -49,7 +49,8 @@ func TestAuditListsWhoCanGetAroundGitgate(t *testing.T) {
 	setupAdmission(t) // Flux's applier as Flux installs it
 
 	// What the example RBAC grants: bob's group holds breakglass on prod,
-	// and Flux's appliers hold everything.
+	// the platform group edits environment definitions, and Flux's
+	// appliers hold everything.
 	baseline := auditFindings(t)
 	for _, want := range []struct {
 		kind, subject string
@@ -57,6 +58,7 @@ func TestAuditListsWhoCanGetAroundGitgate(t *testing.T) {
 		scope         string
 	}{
 		{"Group", "shop-release-managers", rbacaudit.BreakGlass, "prod in namespace shop"},
+		{"Group", "shop-platform", rbacaudit.EditEnvironments, "namespace shop"},
 		{"ServiceAccount", "flux-system/kustomize-controller", rbacaudit.Everything, "the cluster"},
 	} {
 		if !has(baseline, want.kind, want.subject, want.can, want.scope) {
