@@ -67,6 +67,15 @@ func TestGitOutageServesReadsAndRefusesWritesWith503(t *testing.T) {
 	if !strings.Contains(out, "ServiceUnavailable") && !strings.Contains(out, "cannot be reached") {
 		t.Errorf("kubectl during the outage: %s", out)
 	}
+	// The plugin shows the 503 after one request: it does not repeat it
+	// ten times, Retry-After apart, as client-go would.
+	out, err = plugin("alice", "create", "promotion", "--to", "test", "-n", "shop", "-v=6")
+	if err == nil || !strings.Contains(out, "ServiceUnavailable") {
+		t.Fatalf("kubectl create promotion during the outage: %v\n%s", err, out)
+	}
+	if posts := strings.Count(out, `"Response" verb="POST"`); posts != 1 {
+		t.Errorf("kubectl create promotion sent %d requests during the outage, want 1:\n%s", posts, out)
+	}
 
 	if err := stack.Git.Restart(); err != nil {
 		t.Fatal(err)

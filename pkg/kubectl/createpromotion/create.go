@@ -187,7 +187,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.dryRun == cmdutil.DryRunServer {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	created, err := o.client.GitgateV1alpha1().Promotions(o.namespace).Create(ctx, p, opts)
+	created, err := plugin.CreatePromotion(ctx, o.client, o.namespace, p, opts)
 	if err != nil {
 		return err
 	}

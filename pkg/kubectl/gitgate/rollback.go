@@ -11,6 +11,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/kubectl/plugin"
 )
 
 var shaLike = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
@@ -51,7 +52,7 @@ func newRollback(c *common) *cobra.Command {
 				ObjectMeta: metav1.ObjectMeta{GenerateName: env + "-rollback-"},
 				Spec:       v1alpha1.PromotionSpec{Environment: env, From: env, Revision: revision, Message: message},
 			}
-			created, err := c.client.GitgateV1alpha1().Promotions(c.namespace).Create(cmd.Context(), p, metav1.CreateOptions{})
+			created, err := plugin.CreatePromotion(cmd.Context(), c.client, c.namespace, p, metav1.CreateOptions{})
 			cmdutil.CheckErr(err)
 			fmt.Fprintf(c.Out, "promotion.gitgate.dev/%s created\n", created.Name)
 		},
