@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/gitgate-dev/gitgate/pkg/localstack"
+	"github.com/gitgate-dev/gitgate/internal/localstack"
 )
 
 func main() {

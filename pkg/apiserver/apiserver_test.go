@@ -22,10 +22,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/gitgate-dev/gitgate/internal/gitserver"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
 	"github.com/gitgate-dev/gitgate/pkg/generated/informers/externalversions"
-	"github.com/gitgate-dev/gitgate/pkg/gitserver"
 	"github.com/gitgate-dev/gitgate/pkg/repositories"
 )
 

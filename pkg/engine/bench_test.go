@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+	"github.com/gitgate-dev/gitgate/internal/gitserver"
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
 )
 

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitgate-dev/gitgate/internal/gitserver"
+	"github.com/gitgate-dev/gitgate/internal/pki"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
-	"github.com/gitgate-dev/gitgate/pkg/gitserver"
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
-	"github.com/gitgate-dev/gitgate/pkg/pki"
 )
 
 // fixture is a real Git server on loopback (HTTPS, basic auth) serving a

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+	"github.com/gitgate-dev/gitgate/internal/gitserver"
 )
 
 func gitOut(t *testing.T, args ...string) string {

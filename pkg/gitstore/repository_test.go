@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+	"github.com/gitgate-dev/gitgate/internal/gitserver"
 )
 
 func serveFleet(t *testing.T, opts gitserver.Options) *gitserver.Server {

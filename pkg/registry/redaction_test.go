@@ -17,11 +17,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gitgate-dev/gitgate/internal/gitserver"
+	"github.com/gitgate-dev/gitgate/internal/pki"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
-	"github.com/gitgate-dev/gitgate/pkg/gitserver"
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
-	"github.com/gitgate-dev/gitgate/pkg/pki"
 )
 
 const (

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitgate-dev/gitgate/pkg/gitserver"
+	"github.com/gitgate-dev/gitgate/internal/gitserver"
 )
 
 // Every repository's claim of a Kustomization counts, once per repository

@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/gitgate-dev/gitgate/pkg/localstack"
+	"github.com/gitgate-dev/gitgate/internal/localstack"
 )
 
 const fluxApplier = "system:serviceaccount:flux-system:kustomize-controller"

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitgate-dev/gitgate/pkg/localstack"
+	"github.com/gitgate-dev/gitgate/internal/localstack"
 )
 
 // managedService is a Service Flux applies into prod. A Service's status

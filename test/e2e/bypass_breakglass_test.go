@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/gitgate-dev/gitgate/pkg/pki"
+	"github.com/gitgate-dev/gitgate/internal/pki"
 )
 
 // gitRefs is every ref of the fleet's remote (branches and the audit ref

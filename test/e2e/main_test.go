@@ -19,8 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/gitgate-dev/gitgate/internal/localstack"
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
-	"github.com/gitgate-dev/gitgate/pkg/localstack"
 )
 
 var stack *localstack.Stack

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/gitgate-dev/gitgate/pkg/localstack"
+	"github.com/gitgate-dev/gitgate/internal/localstack"
 )
 
 // crudRounds is how many create-scale-delete rounds one measurement takes.

@@ -16,7 +16,7 @@ import (
 
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 
-	"github.com/gitgate-dev/gitgate/pkg/pki"
+	"github.com/gitgate-dev/gitgate/internal/pki"
 )
 
 func issue(t *testing.T, ca *pki.CA, req pki.Request) tls.Certificate {

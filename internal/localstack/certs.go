@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/gitgate-dev/gitgate/pkg/pki"
+	"github.com/gitgate-dev/gitgate/internal/pki"
 )
 
 type stackCerts struct {

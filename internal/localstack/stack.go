@@ -23,8 +23,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/gitgate-dev/gitgate/pkg/gitserver"
-	"github.com/gitgate-dev/gitgate/pkg/pki"
+	"github.com/gitgate-dev/gitgate/internal/gitserver"
+	"github.com/gitgate-dev/gitgate/internal/pki"
 )
 
 // Options configure a stack.
