@@ -37,12 +37,14 @@ func (c *fleetClone) auditLog() string {
 	return c.git(c.dir, "log", "--format=%B%x00", "refs/gitgate/audit")
 }
 
-// appState is what a refused request must leave as it was: the managed
-// Deployment's spec generation, labels and annotations (its status, and so
-// its resourceVersion, moves with the Deployment controller).
+// appState is what a refused break-glass would have changed on the managed
+// Deployment: its break-glass annotation and whether Flux still manages
+// it. Its generation, other labels and image are not compared: Flux
+// re-applies the real overlay over setupAdmission's copy every few
+// seconds, so they move while the test runs, refusal or not.
 func appState(t *testing.T) string {
 	return kubectl(t, "admin", "get", "deployment", "app", "-n", "shop-prod",
-		"-o", `jsonpath={.metadata.generation} {.metadata.labels} {.metadata.annotations}`)
+		"-o", `jsonpath=break-glass={.metadata.annotations.gitgate\.dev/break-glass} reconcile={.metadata.labels.kustomize\.toolkit\.fluxcd\.io/reconcile}{.metadata.annotations.kustomize\.toolkit\.fluxcd\.io/reconcile} owner={.metadata.labels.kustomize\.toolkit\.fluxcd\.io/name}`)
 }
 
 func breakGlassEvents(t *testing.T) string {
