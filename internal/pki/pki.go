@@ -115,3 +115,13 @@ func serial() *big.Int {
 	}
 	return n
 }
+
+// LoopbackServer issues a serving certificate for 127.0.0.1 named
+// commonName, ready for a tls.Config: what a test server on loopback needs.
+func (ca *CA) LoopbackServer(commonName string) (tls.Certificate, error) {
+	pair, err := ca.Issue(Request{CommonName: commonName, IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return pair.TLSCertificate()
+}

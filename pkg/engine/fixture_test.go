@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,11 +38,7 @@ func newFixture(t *testing.T, fleet, defaultBranch string, extraBranches ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := ca.Issue(pki.Request{CommonName: "git", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := pair.TLSCertificate()
+	cert, err := ca.LoopbackServer("git")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -56,11 +55,7 @@ func newFailingGit(t *testing.T) *failingGit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pair, err := ca.Issue(pki.Request{CommonName: "git", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := pair.TLSCertificate()
+	cert, err := ca.LoopbackServer("git")
 	if err != nil {
 		t.Fatal(err)
 	}
