@@ -16,7 +16,7 @@ import (
 // real controller's certificate, checks that Git holds only ciphertext, and
 // lets the controller open what Flux would apply.
 func TestSealedSecretsReachTheClusterOnlyThroughGit(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	ctx := context.Background()
 	fleet := cloneFleet(t)
 	name := fmt.Sprintf("db-%d", time.Now().UnixNano()%1000000)
