@@ -47,6 +47,11 @@ func TestBypassAdmissionRoutesAreRefused(t *testing.T) {
 	if out, err := stack.KubectlStdin(ctx, "admin", []byte(statusWriters), "apply", "--server-side", "-f", "-"); err != nil {
 		t.Fatalf("granting status writes: %v\n%s", err, out)
 	}
+	t.Cleanup(func() { // no later test inherits the grant
+		if out, err := stack.KubectlStdin(ctx, "admin", []byte(statusWriters), "delete", "--ignore-not-found", "-f", "-"); err != nil {
+			t.Errorf("revoking status writes: %v\n%s", err, out)
+		}
+	})
 	svc := newManagedService(t)
 	rs, pod := derivedOf(t, app)
 	type route struct {
