@@ -14,13 +14,13 @@ import (
 // fleetClone is a git CLI clone of the fleet: how a person (or CI) sees the
 // repository, and how commits are pushed "by others".
 type fleetClone struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
 var tagCounter atomic.Int64
 
-func cloneFleet(t *testing.T) *fleetClone {
+func cloneFleet(t testing.TB) *fleetClone {
 	t.Helper()
 	c := &fleetClone{t: t, dir: filepath.Join(t.TempDir(), "fleet")}
 	c.git("", "clone", "-q", stack.GitURL, c.dir)
