@@ -14,7 +14,7 @@ import (
 // fleetClone is a git CLI clone of the fleet: how a person (or CI) sees the
 // repository, and how commits are pushed "by others".
 type fleetClone struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	// ns is the namespace gitgate serves the fleet's environments in.
 	ns string
@@ -24,7 +24,7 @@ var tagCounter atomic.Int64
 
 // cloneFleet clones the stack's example fleet, served in namespace shop
 // and applied by Flux: what every test shares.
-func cloneFleet(t *testing.T) *fleetClone {
+func cloneFleet(t testing.TB) *fleetClone {
 	t.Helper()
 	return cloneOf(t, stack.GitURL, "shop")
 }
@@ -34,7 +34,7 @@ func cloneFleet(t *testing.T) *fleetClone {
 // RBAC, unbound and deleted when the test ends. No Flux applies it, and no
 // other test sees its commits, promotions or environments, so tests on
 // their own fleets may run in parallel.
-func newFleet(t *testing.T) *fleetClone {
+func newFleet(t testing.TB) *fleetClone {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -50,7 +50,7 @@ func newFleet(t *testing.T) *fleetClone {
 	return cloneOf(t, fleet.GitURL, fleet.Name)
 }
 
-func cloneOf(t *testing.T, url, namespace string) *fleetClone {
+func cloneOf(t testing.TB, url, namespace string) *fleetClone {
 	t.Helper()
 	c := &fleetClone{t: t, dir: filepath.Join(t.TempDir(), "fleet"), ns: namespace}
 	c.git("", "clone", "-q", url, c.dir)
