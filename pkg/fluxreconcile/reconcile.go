@@ -194,6 +194,11 @@ func (r *Requester) request(ctx context.Context, logger klog.Logger, envs []*git
 		}
 		seen[ks] = true
 		src, err := r.source(ctx, ks)
+		if apierrors.IsNotFound(err) {
+			// Not applied by Flux (yet): status.sync says so to users.
+			logger.V(1).Info("The environment's Flux Kustomization does not exist", "environment", env.Name, "kustomization", ks.String())
+			continue
+		}
 		if err != nil {
 			logger.Error(err, "Cannot ask Flux to reconcile the environment", "environment", env.Name)
 			continue
