@@ -322,7 +322,7 @@ func parseEnvironment(name string, raw []byte, defaultBranch string) (*gitgate.E
 	if err := v1alpha1.Convert_v1alpha1_EnvironmentSpec_To_gitgate_EnvironmentSpec(&versioned.Spec, &env.Spec, nil); err != nil {
 		return env, &InvalidError{Kind: "Environment", Name: name, Errors: field.ErrorList{field.InternalError(field.NewPath("spec"), err)}}
 	}
-	env.Labels, env.Annotations = versioned.Labels, versioned.Annotations
+	env.Labels, env.Annotations, env.ManagedFields = versioned.Labels, versioned.Annotations, versioned.ManagedFields
 	if env.Spec.Branch == "" {
 		env.Spec.Branch = defaultBranch
 	}
