@@ -314,6 +314,9 @@ func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash, fre
 // however its refreshes grouped the commits. When the change is older than
 // the step (the first read), it is the snapshot's own, rv.
 func (e *Engine) changedAtLocked(head gitstore.Hash, file string, fresh step, rv uint64) uint64 {
+	if fresh.base == 0 {
+		return rv // the first read: every commit is new, and walking them all would be linear in history
+	}
 	for cur := head; ; {
 		i, ok := fresh.index[cur]
 		if !ok {
