@@ -73,12 +73,16 @@ func newBenchRepo(b *testing.B) *benchRepo {
 		fmt.Fprintf(&s, "M 100644 inline apps/app-%04d/config.yaml\n", i)
 		blob(fmt.Sprintf("name: app-%d\nreplicas: %d\n", i, i%5))
 	}
-	for _, env := range []string{"dev", "test", "prod"} {
+	for i, env := range benchEnvironments() {
 		from := map[string]string{"test": "\n  promotesFrom: dev", "prod": "\n  promotesFrom: test"}[env]
 		fmt.Fprintf(&s, "M 100644 inline .gitgate/environments/%s.yaml\n", env)
 		blob(fmt.Sprintf("apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata:\n  name: %s\nspec:\n  path: overlays/%s%s\n", env, env, from))
 		fmt.Fprintf(&s, "M 100644 inline overlays/%s/kustomization.yaml\n", env)
-		blob(overlay(0))
+		tag := 0
+		if i >= 3 { // an overlay of its own: the render cache cannot share it
+			tag = 1000000 + i
+		}
+		blob(overlay(tag))
 	}
 	for n := 2; n <= benchCommits; n++ {
 		commit(n, fmt.Sprintf("Promote ci@%d into dev\n\nGitgate-Promotion: dev-%d\nGitgate-Environment: dev\nGitgate-Branch: main\nGitgate-From: ci@%040d\nGitgate-Change: app v%d -> v%d\nPromoted-By: ci\n", n, n, n, n-1, n))
@@ -201,6 +205,7 @@ func BenchmarkListPromotions(b *testing.B) {
 	}
 	b.ReportMetric(float64(coldStart.Milliseconds()), "cold-start-ms")
 	b.ReportMetric(float64(engineHeap>>20), "engine-heap-MB")
+	b.ReportMetric(float64(peakRSS()>>20), "peak-RSS-MB")
 }
 
 // BenchmarkRefreshAfterOneCommit fetches and re-indexes after one new

@@ -212,17 +212,18 @@ func (e *Engine) rebuildLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := e.updateHistoryLocked(heads); err != nil {
+	st, err := e.updateHistoryLocked(heads)
+	if err != nil {
 		return err
 	}
 	old := e.snap.Load()
-	next, err := e.buildSnapshotLocked(heads)
+	next, err := e.buildSnapshotLocked(heads, st)
 	if err != nil {
 		return err
 	}
 	e.heads = heads
 	e.snap.Store(next)
-	e.events.publish(old, next)
+	e.events.publish(old, next, st)
 	e.pruneCachesLocked()
 	e.refreshAuditLocked()
 	return nil
@@ -252,8 +253,9 @@ func (e *Engine) pruneCachesLocked() {
 
 // updateHistoryLocked discovers the commits that the branches gained and
 // indexes their promotion trailers. When a branch was deleted or rewritten,
-// it starts over from the current branches.
-func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) error {
+// it starts over from the current branches. It returns the commits found,
+// in the order the step gives them.
+func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) (step, error) {
 	for branch, old := range e.heads {
 		head, ok := heads[branch]
 		if ok && head == old {
@@ -263,7 +265,7 @@ func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) error {
 		if ok {
 			var err error
 			if ff, err = e.repo.IsAncestor(old, head); err != nil {
-				return err
+				return step{}, err
 			}
 		}
 		if !ff {
@@ -274,18 +276,21 @@ func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) error {
 			break
 		}
 	}
+	base := uint64(len(e.known))
+	var fresh []*gitstore.Commit
 	for _, branch := range branchOrder(heads, e.opts.DefaultBranch) {
 		err := e.repo.Walk([]gitstore.Hash{heads[branch]}, func(h gitstore.Hash) bool {
 			_, ok := e.known[h]
 			return ok
 		}, func(c *gitstore.Commit) error {
 			e.known[c.Hash] = struct{}{}
+			fresh = append(fresh, c)
 			e.history.add(c, branch)
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("reading history of %s: %w", branch, err)
+			return step{}, fmt.Errorf("reading history of %s: %w", branch, err)
 		}
 	}
-	return e.history.settle(e.repo, heads)
+	return newStep(base, fresh), e.history.settle(e.repo, heads)
 }

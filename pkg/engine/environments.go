@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -84,6 +86,9 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 		if err != nil {
 			return gitstore.PushRequest{}, err
 		}
+		if op == opUpdate && definitionUnchanged(s.envs[env.Name], content, e.opts.DefaultBranch) {
+			return gitstore.PushRequest{}, errUnchanged
+		}
 		head := s.heads[e.opts.DefaultBranch]
 		verb := map[envOp]string{opCreate: "Add", opUpdate: "Update", opDelete: "Remove"}[op]
 		msg := formatMessage(fmt.Sprintf("%s environment %s", verb, env.Name), "",
@@ -97,13 +102,30 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 		}
 		return gitstore.PushRequest{Branch: e.opts.DefaultBranch, Old: head, New: commit}, nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errUnchanged) {
 		return nil, err
 	}
 	if op == opDelete {
 		return env, nil
 	}
 	return e.snap.Load().Environment(env.Name)
+}
+
+// errUnchanged ends a write whose definition file would read as it does:
+// no commit is made, as kube-apiserver writes nothing for a no-op update
+// (a server-side apply of the same manifest, a replace with the object
+// read).
+var errUnchanged = errors.New("the definition is unchanged")
+
+// definitionUnchanged reports whether content is what the stored
+// definition encodes to (spec, labels, annotations, managed fields), so that
+// formatting differences of a hand-written file do not count as a change.
+func definitionUnchanged(cur *envState, content []byte, defaultBranch string) bool {
+	if cur == nil || cur.err != nil {
+		return false
+	}
+	stored, err := encodeEnvironment(cur.env, defaultBranch)
+	return err == nil && bytes.Equal(stored, content)
 }
 
 // DefaultBranch is the repository's default branch: where definitions
@@ -191,7 +213,9 @@ func (e *Engine) checkEnvironmentWriteLocked(s *Snapshot, env *gitgate.Environme
 	return encodeEnvironment(env, e.opts.DefaultBranch)
 }
 
-// encodeEnvironment renders the definition file: v1alpha1, spec only.
+// encodeEnvironment renders the definition file: v1alpha1, spec, labels,
+// annotations and the managed fields of server-side apply (kept in Git so
+// that every replica, and every restart, sees the same field owners).
 func encodeEnvironment(env *gitgate.Environment, defaultBranch string) ([]byte, error) {
 	out := v1alpha1.Environment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: "Environment"},
@@ -215,6 +239,9 @@ func encodeEnvironment(env *gitgate.Environment, defaultBranch string) ([]byte, 
 	}
 	if len(env.Annotations) > 0 {
 		meta["annotations"] = env.Annotations
+	}
+	if len(env.ManagedFields) > 0 {
+		meta["managedFields"] = env.ManagedFields
 	}
 	return yaml.Marshal(file{APIVersion: out.APIVersion, Kind: out.Kind, Metadata: meta, Spec: out.Spec})
 }

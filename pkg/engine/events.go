@@ -80,9 +80,12 @@ func (e *Engine) Watch(resourceVersion uint64) (*Subscription, error) {
 	b := e.events
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if resourceVersion == 0 || resourceVersion > current {
+	if resourceVersion == 0 {
 		resourceVersion = current
 	}
+	// A resourceVersion beyond this replica's state (read from another
+	// replica that fetched first) is kept: the changes up to it, once
+	// read here, are not sent again.
 	if resourceVersion < b.floor {
 		return nil, fmt.Errorf("resourceVersion %d is older than the oldest change remembered (%d): list again: %w",
 			resourceVersion, b.floor, ErrExpired)
@@ -102,8 +105,9 @@ func (e *Engine) Watch(resourceVersion uint64) (*Subscription, error) {
 	return s, nil
 }
 
-// publish computes the events between two snapshots and delivers them.
-func (b *broadcaster) publish(old, next *Snapshot) {
+// publish computes the events between two snapshots and delivers them;
+// st is the commits that lead from one to the other.
+func (b *broadcaster) publish(old, next *Snapshot, st step) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !old.ready || next.rv < old.rv {
@@ -114,14 +118,7 @@ func (b *broadcaster) publish(old, next *Snapshot) {
 		b.buf, b.floor = nil, next.rv
 		return
 	}
-	events := diffSnapshots(old, next)
-	k := uint64(len(events))
-	for i := range events {
-		events[i].ResourceVersion = next.rv
-		if next.rv-old.rv >= k {
-			events[i].ResourceVersion = next.rv - k + 1 + uint64(i)
-		}
-	}
+	events := assignResourceVersions(diffSnapshots(old, next), old.rv, next.rv, st)
 	for _, ev := range events {
 		b.buf = append(b.buf, ev)
 		for s := range b.subs {

@@ -195,7 +195,7 @@ func (s *Snapshot) Promotion(name string) (*gitgate.Promotion, error) {
 	return nil, notFound("promotion", name)
 }
 
-func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash) (_ *Snapshot, err error) {
+func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash, st step) (_ *Snapshot, err error) {
 	old := e.snap.Load()
 	s := &Snapshot{
 		ready:         e.hadFetch,
@@ -220,7 +220,7 @@ func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash) (_ *Snapsho
 		}()
 	}
 	if head, ok := heads[e.opts.DefaultBranch]; ok {
-		if err := e.readDefinitionsLocked(s, old, head); err != nil {
+		if err := e.readDefinitionsLocked(s, old, head, st); err != nil {
 			return nil, err
 		}
 	}
@@ -255,7 +255,7 @@ func (e *Engine) addedAtLocked(head gitstore.Hash, file string) time.Time {
 }
 
 // readDefinitionsLocked parses every environment file on the default branch.
-func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash) error {
+func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash, fresh step) error {
 	files, err := e.repo.ListFiles(head, EnvironmentsDir)
 	if errors.Is(err, gitstore.ErrFileNotFound) {
 		return nil
@@ -272,7 +272,7 @@ func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash) err
 		if err != nil {
 			return err
 		}
-		st := &envState{raw: raw, modRV: s.rv}
+		st := &envState{raw: raw, modRV: e.changedAtLocked(head, path.Join(EnvironmentsDir, f), fresh, s.rv)}
 		prev, known := old.envs[name]
 		if known && bytes.Equal(prev.raw, raw) {
 			st.modRV = prev.modRV
@@ -308,6 +308,35 @@ func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash) err
 	return nil
 }
 
+// changedAtLocked is the lowest resourceVersion that reflects the commit
+// which last changed file: that commit is found among the step's commits on
+// head's first-parent chain, so that every replica gives the same number
+// however its refreshes grouped the commits. When the change is older than
+// the step (the first read), it is the snapshot's own, rv.
+func (e *Engine) changedAtLocked(head gitstore.Hash, file string, fresh step, rv uint64) uint64 {
+	if fresh.base == 0 {
+		return rv // the first read: every commit is new, and walking them all would be linear in history
+	}
+	for cur := head; ; {
+		i, ok := fresh.index[cur]
+		if !ok {
+			return rv
+		}
+		c, err := e.repo.Commit(cur)
+		if err != nil || len(c.Parents) == 0 {
+			return rv
+		}
+		now, errNow := e.repo.ReadFile(cur, file)
+		before, errBefore := e.repo.ReadFile(c.Parents[0], file)
+		if errNow != nil || errBefore != nil || !bytes.Equal(now, before) {
+			// The first resourceVersion of that commit's place: its events
+			// and every later state are at or above it.
+			return (fresh.base+i-1)*rvScale + 1
+		}
+		cur = c.Parents[0]
+	}
+}
+
 // parseEnvironment decodes a definition file. A broken file still yields an
 // Environment (with its name and whatever spec could be read) and the error.
 func parseEnvironment(name string, raw []byte, defaultBranch string) (*gitgate.Environment, *InvalidError) {
@@ -322,7 +351,7 @@ func parseEnvironment(name string, raw []byte, defaultBranch string) (*gitgate.E
 	if err := v1alpha1.Convert_v1alpha1_EnvironmentSpec_To_gitgate_EnvironmentSpec(&versioned.Spec, &env.Spec, nil); err != nil {
 		return env, &InvalidError{Kind: "Environment", Name: name, Errors: field.ErrorList{field.InternalError(field.NewPath("spec"), err)}}
 	}
-	env.Labels, env.Annotations = versioned.Labels, versioned.Annotations
+	env.Labels, env.Annotations, env.ManagedFields = versioned.Labels, versioned.Annotations, versioned.ManagedFields
 	if env.Spec.Branch == "" {
 		env.Spec.Branch = defaultBranch
 	}

@@ -70,6 +70,18 @@ func (b *Backend) Watch(ctx context.Context, opts *metainternalversion.ListOptio
 	var starts []start
 	for _, t := range targets {
 		snap := t.Engine.Snapshot()
+		if rv > snap.ResourceVersion() {
+			// Resumed from a state another replica read first: catch up
+			// with the remote, as kube-apiserver waits for its cache.
+			_ = t.Engine.Sync(ctx)
+			if snap = t.Engine.Snapshot(); rv > snap.ResourceVersion() {
+				for _, s := range starts {
+					s.sub.Stop()
+				}
+				return nil, apierrors.NewResourceExpired("resourceVersion " + opts.ResourceVersion +
+					" is newer than the repository holds (history was rewritten, or Git is unreachable): list again")
+			}
+		}
 		from := rv
 		if from == 0 {
 			from = snap.ResourceVersion()

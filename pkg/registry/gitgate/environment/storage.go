@@ -205,12 +205,19 @@ func (v view) FromStatusChange(c registry.StatusChange, s *engine.Snapshot, ns s
 
 // Create commits a new definition file.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
-	env := obj.(*gitgate.Environment)
-	if err := registry.BeforeCreate(ctx, r.strategy, obj); err != nil {
+	return r.create(ctx, obj.(*gitgate.Environment), createValidation, registry.IsDryRun(opts.DryRun))
+}
+
+// create is every way to a new environment, POST and a server-side apply
+// of a missing one: the strategy (status cleared, validation), admission
+// and, for an apply, RBAC's create verb (both in createValidation), then
+// the engine's checks (ownership of branch and path, overlay, upstream).
+func (r *REST) create(ctx context.Context, env *gitgate.Environment, createValidation rest.ValidateObjectFunc, dryRun bool) (*gitgate.Environment, error) {
+	if err := registry.BeforeCreate(ctx, r.strategy, env); err != nil {
 		return nil, err
 	}
 	if createValidation != nil {
-		if err := createValidation(ctx, obj); err != nil {
+		if err := createValidation(ctx, env); err != nil {
 			return nil, err
 		}
 	}
@@ -218,7 +225,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err != nil {
 		return nil, err
 	}
-	out, err := e.CreateEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun)})
+	out, err := e.CreateEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx), DryRun: dryRun})
 	if err != nil {
 		return nil, registry.StatusError(err, resource, "Environment", env.Name)
 	}
@@ -229,13 +236,27 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 // Branch and path are immutable (422); an update that weakens the
 // environment's protections also needs the verb promote on it (403), and
 // is written only if the definition is still the one that was decided on.
-func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc,
-	updateValidation rest.ValidateObjectUpdateFunc, _ bool, opts *metav1.UpdateOptions) (runtime.Object, bool, error) {
+// An update that changes nothing makes no commit. A server-side apply of a
+// missing environment (forceAllowCreate) is a create, with everything
+// Create checks.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
+	updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, opts *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	e, ns, err := r.backend.EngineFor(ctx, resource, name)
 	if err != nil {
 		return nil, false, err
 	}
 	old, err := r.Get(ctx, name, nil)
+	if apierrors.IsNotFound(err) && forceAllowCreate {
+		obj, err := objInfo.UpdatedObject(ctx, r.New())
+		if err != nil {
+			return nil, false, err
+		}
+		out, err := r.create(ctx, obj.(*gitgate.Environment), createValidation, registry.IsDryRun(opts.DryRun))
+		if err != nil {
+			return nil, false, err
+		}
+		return out, true, nil
+	}
 	if err != nil {
 		return nil, false, err
 	}
