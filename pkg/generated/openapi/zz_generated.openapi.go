@@ -369,7 +369,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 				Properties: map[string]spec.Schema{
 					"revision": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Revision is the head commit of Branch.",
+							Description: "Revision is the last commit on Branch that changed the environment's path (its overlay directory): later commits that leave the path alone do not move it.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
