@@ -220,7 +220,13 @@ type PromotionStatus struct {
 	PromotedBy string
 	// Time is when the promotion commit was made.
 	Time *metav1.Time
-	// Conditions: Succeeded.
+	// AppliedAt is when the target environment's Flux Kustomization first
+	// applied a revision that contains Commit, as Flux's status.history
+	// records it. Derived when the Promotion is read, never stored in Git.
+	AppliedAt *metav1.Time
+	// Conditions: Succeeded, read from Git; Applied and Healthy, derived
+	// from the target environment's Flux Kustomization when the Promotion
+	// is read (reasons Applied, Healthy, Progressing, Failed, NoKustomization).
 	Conditions []metav1.Condition
 }
 

@@ -269,7 +269,14 @@ type PromotionStatus struct {
 	// Time is when the promotion commit was made.
 	// +optional
 	Time *metav1.Time `json:"time,omitempty"`
-	// Conditions: Succeeded.
+	// AppliedAt is when the target environment's Flux Kustomization first
+	// applied a revision that contains Commit, as Flux's status.history
+	// records it. Derived when the Promotion is read, never stored in Git.
+	// +optional
+	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
+	// Conditions: Succeeded, read from Git; Applied and Healthy, derived
+	// from the target environment's Flux Kustomization when the Promotion
+	// is read (reasons Applied, Healthy, Progressing, Failed, NoKustomization).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
