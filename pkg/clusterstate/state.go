@@ -62,9 +62,11 @@ type State struct {
 	namespaces corelisters.NamespaceLister
 	labels     *namespaceLabels
 	flux       *fluxObjects
+	ancestry   *ancestry
 	breakGlass informers.SharedInformerFactory
 	events     events.EventBroadcaster
 	recorder   events.EventRecorder
+	promotions *promotionEvents
 }
 
 // New returns a State; Start starts its informers.
@@ -81,13 +83,17 @@ func New(opts Options) *State {
 	if opts.OnDrift == nil {
 		opts.OnDrift = func(string, string) {}
 	}
-	s := &State{opts: opts}
+	s := &State{opts: opts, ancestry: newAncestry()}
 	s.namespaces = opts.Namespaces.Lister()
 	opts.Namespaces.Informer() // registered now, started with the server's informers
 	s.labels = newNamespaceLabels(s.namespaces, opts.Kubernetes)
 	s.events = events.NewBroadcaster(&events.EventSinkImpl{Interface: opts.Kubernetes.EventsV1()})
 	s.recorder = s.events.NewRecorder(scheme.Scheme, "gitgate")
-	s.flux = newFluxObjects(opts.Dynamic, opts.Kubernetes.Discovery(), opts.OnKustomization)
+	s.promotions = &promotionEvents{state: s, repos: opts.Repositories, recorder: s.recorder}
+	s.flux = newFluxObjects(opts.Dynamic, opts.Kubernetes.Discovery(), func(key string, before, after *Kustomization) {
+		opts.OnKustomization(key, before, after)
+		s.promotions.observe(key, before, after)
+	})
 	s.breakGlass = breakGlassEvents(opts.Kubernetes, opts.OnDrift)
 	return s
 }

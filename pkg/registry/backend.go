@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
 )
@@ -38,12 +39,18 @@ type DriftSource interface {
 	Drift(namespace, environment string, since time.Time) []string
 }
 
-// SyncSource reads the Flux Kustomizations that apply environments
+// SyncSource is what Flux says of Environments and Promotions
 // (clusterstate.State).
 type SyncSource interface {
 	// Kustomization returns the named Kustomization, and false when it is
 	// not known (not created, or Flux not installed).
 	Kustomization(namespace, name string) (clusterstate.Kustomization, bool)
+	// PromotionState derives a promotion's Applied and Healthy conditions;
+	// false when it has none (it is not Succeeded).
+	PromotionState(e *engine.Engine, s *engine.Snapshot, p *gitgate.Promotion) (clusterstate.PromotionState, bool)
+	// PromotionsTouched calls fn for each promotion of s whose state a
+	// change of Kustomization key from before to after changes.
+	PromotionsTouched(e *engine.Engine, s *engine.Snapshot, key string, before, after *clusterstate.Kustomization, fn func(p *gitgate.Promotion, was, now clusterstate.PromotionState))
 }
 
 // Backend is what every storage of gitgate.dev reads and writes through.
