@@ -33,14 +33,16 @@ type chartRepository struct {
 }
 
 // renderChart runs helm template on charts/gitgate for the stack's
-// repository, serving namespaces, and returns the templates asked for.
+// repository, serving namespaces, and the fleets' (see NewFleet), and
+// returns the templates asked for. Callers hold s.fleets.mu, or run before
+// the stack is shared.
 func (s *Stack) renderChart(ctx context.Context, namespaces []string, templates ...string) ([]byte, error) {
-	repos, err := json.Marshal([]chartRepository{{
+	repos, err := json.Marshal(append([]chartRepository{{
 		Name: "shop-fleet", URL: s.Git.URL("fleet"), DefaultBranch: "main", Namespaces: namespaces,
 		SecretRef:    map[string]string{"namespace": releaseNamespace, "name": "shop-fleet-auth"},
 		PollInterval: s.opts.PollInterval.String(),
 		CommitAuthor: map[string]string{"name": "gitgate", "email": "gitgate@example.com"},
-	}})
+	}}, s.extraRepositories()...))
 	if err != nil {
 		return nil, err
 	}

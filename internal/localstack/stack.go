@@ -72,6 +72,8 @@ type Stack struct {
 	// admissionFlags are the --admission-* flags gitgate-apiserver runs
 	// with beyond the stack's own; the webhook is rendered with them too.
 	admissionFlags []string
+	// fleets are the repositories bound beyond the example fleet (fleets.go).
+	fleets fleetSet
 }
 
 // Admission enforcement modes.
@@ -377,6 +379,9 @@ func (s *Stack) start(ctx context.Context) error {
 // so that the fleet repository serves these namespaces; the server reloads
 // it by itself.
 func (s *Stack) BindNamespaces(namespaces ...string) error {
+	s.fleets.mu.Lock()
+	defer s.fleets.mu.Unlock()
+	s.fleets.shop = namespaces
 	return s.writeChartConfig(context.Background(), namespaces)
 }
 

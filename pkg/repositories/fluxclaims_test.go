@@ -3,7 +3,6 @@ package repositories
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,12 +21,7 @@ func TestFluxClaimsCountEveryRepositoryOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "config.yaml")
-	write := func(content string) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(content string) { t.Helper(); writeConfig(t, file, content) }
 	write(fmt.Sprintf("repositories:\n- {name: fleet, url: %s, namespaces: [shop-b, shop-a]}\n", git.URL("fleet")))
 	m := New(Options{ConfigPath: file, ReloadInterval: 10 * time.Millisecond})
 	if err := m.Start(ctx); err != nil {

@@ -44,6 +44,10 @@ type Options struct {
 	RetryAfter time.Duration
 	// ObserveGit, when set, returns the Git operation observer of a repository.
 	ObserveGit func(repository string) func(operation string, took time.Duration, err error)
+	// Follow, when set, runs beside each repository's engine for as long
+	// as that engine serves, for example to ask Flux to reconcile after
+	// every commit.
+	Follow func(ctx context.Context, repository string, e *engine.Engine)
 }
 
 // Manager owns the engines.
@@ -265,6 +269,9 @@ func (m *Manager) startRepository(ctx context.Context, rc config.Repository, cre
 		}
 		e.Run(runCtx, rc.PollInterval.Duration, func(err error) { logger.Error(err, "Refreshing the repository") })
 	}()
+	if m.opts.Follow != nil {
+		go m.opts.Follow(klog.NewContext(runCtx, logger), rc.Name, e)
+	}
 	return &repository{cfg: rc, key: key, engine: e, stop: stop}, nil
 }
 

@@ -23,12 +23,7 @@ func TestReloadRebindsNamespacesAndKeepsEngines(t *testing.T) {
 	defer cancel()
 	git := serveFleet(t, gitserver.Options{})
 	file := filepath.Join(t.TempDir(), "config.yaml")
-	write := func(content string) {
-		t.Helper()
-		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(content string) { t.Helper(); writeConfig(t, file, content) }
 	config := func(namespaces string) string {
 		return fmt.Sprintf("repositories:\n- {name: fleet, url: %s, namespaces: [%s]}\n", git.URL("fleet"), namespaces)
 	}
@@ -60,6 +55,21 @@ func TestReloadRebindsNamespacesAndKeepsEngines(t *testing.T) {
 	waitUntil(t, "shop is unbound", func() bool { _, _, ok := m.Engine("shop"); return !ok })
 	if got := m.Namespaces(); len(got) != 1 || got[0] != "other" {
 		t.Fatalf("namespaces = %v, want [other]", got)
+	}
+}
+
+// writeConfig replaces the configuration file whole, as a mounted
+// ConfigMap is replaced: the manager, polling every few milliseconds,
+// must never read it half-written (an empty file binds nothing, and
+// rebinding then makes new engines).
+func writeConfig(t *testing.T, file, content string) {
+	t.Helper()
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -46,7 +46,7 @@ func has(findings []rbacaudit.Finding, kind, subject string, can rbacaudit.Capab
 // itself), then adds a dangerous grant and checks that CI would fail on it.
 func TestAuditListsWhoCanGetAroundGitgate(t *testing.T) {
 	ctx := context.Background()
-	setupAdmission(t) // Flux's applier as Flux installs it
+	admissionRBAC(t) // Flux's applier as Flux installs it
 
 	// What the example RBAC grants: bob's group holds breakglass on prod,
 	// the platform group edits environment definitions, and Flux's

@@ -4,26 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gitgate-dev/gitgate/internal/localstack"
 )
-
-// managedService is a Service Flux applies into prod. A Service's status
-// strategy keeps labels (a Deployment's puts the stored ones back, not its
-// annotations), so it is where a label change through status would stick.
-const managedService = `apiVersion: v1
-kind: Service
-metadata:
-  name: app
-  namespace: shop-prod
-  labels:
-    kustomize.toolkit.fluxcd.io/name: apps-prod
-    kustomize.toolkit.fluxcd.io/namespace: flux-system
-spec:
-  selector: {app: app}
-  ports: [{port: 80}]
-`
 
 // statusWriters lets the teams write status and ephemeral containers in
 // shop-prod, as some roles do: RBAC is not what must stop them.
@@ -44,56 +27,14 @@ subjects:
 `
 
 // objectState is what a refused change must leave as it was: the object's
-// resourceVersion, labels, annotations, ownerReferences and spec.
+// generation (which any spec change moves), labels, annotations,
+// ownerReferences, finalizers, deletion mark and spec. Its resourceVersion
+// is not compared: the controllers write status on their own time (a new
+// Deployment's rollout, a scale), and status is not what is guarded here.
 func objectState(t *testing.T, kind, name, namespace string) string {
 	t.Helper()
 	return kubectl(t, "admin", "get", kind, name, "-n", namespace, "-o",
-		"jsonpath={.metadata.resourceVersion} {.metadata.labels} {.metadata.annotations} {.metadata.ownerReferences} {.spec}")
-}
-
-// derivedOfApp returns a ReplicaSet and a Pod that kube-controller-manager
-// made for the managed Deployment app in shop-prod, once Flux has applied
-// Git's version of it and the controllers are done with it. The stack has
-// no kubelet: the Pod never runs, but it is there to be changed.
-func derivedOfApp(t *testing.T) (replicaSet, pod string) {
-	t.Helper()
-	ctx := context.Background()
-	gitImage := "registry.example.com/app:" + kubectl(t, "alice", "get", "environment", "prod", "-n", "shop", "-o", `jsonpath={.status.images[?(@.name=="app")].tag}`)
-	waitForProdImage(t, gitImage)
-	eventually(t, "kube-controller-manager makes a ReplicaSet and a Pod of Git's deployment app", 60*time.Second, func() string {
-		d, _ := stack.Kubectl(ctx, "admin", "get", "deployment", "app", "-n", "shop-prod", "-o", "jsonpath={.metadata.generation} {.status.observedGeneration}")
-		if f := strings.Fields(d); len(f) != 2 || f[0] != f[1] {
-			return "deployment generation, observed: " + d
-		}
-		rsList, _ := stack.Kubectl(ctx, "admin", "get", "replicasets", "-n", "shop-prod", "-o",
-			`jsonpath={range .items[*]}{.metadata.name} {.metadata.ownerReferences[0].name} {.spec.template.spec.containers[0].image}{"\n"}{end}`)
-		replicaSet = ""
-		for _, line := range strings.Split(rsList, "\n") {
-			if f := strings.Fields(line); len(f) == 3 && f[1] == "app" && f[2] == gitImage {
-				replicaSet = f[0]
-			}
-		}
-		pods, _ := stack.Kubectl(ctx, "admin", "get", "pods", "-n", "shop-prod", "-o",
-			`jsonpath={range .items[*]}{.metadata.name} {.metadata.ownerReferences[0].name} {.metadata.deletionTimestamp}{"\n"}{end}`)
-		pod = ""
-		for _, line := range strings.Split(pods, "\n") {
-			if f := strings.Fields(line); len(f) == 2 && replicaSet != "" && f[1] == replicaSet {
-				pod = f[0]
-			}
-		}
-		if replicaSet == "" || pod == "" {
-			return "replicasets:\n" + rsList + "pods:\n" + pods
-		}
-		return ""
-	})
-	return replicaSet, pod
-}
-
-func firstWord(s string) string {
-	if f := strings.Fields(s); len(f) > 0 {
-		return f[0]
-	}
-	return ""
+		"jsonpath={.metadata.generation} {.metadata.labels} {.metadata.annotations} {.metadata.ownerReferences} {.metadata.finalizers} {.metadata.deletionTimestamp} {.spec}")
 }
 
 // TestBypassAdmissionRoutesAreRefused tries, as alice, bob and admin, the
@@ -101,16 +42,18 @@ func firstWord(s string) string {
 // head-on: through its status subresource, or through the objects it
 // controls. Each is refused, and the object it aimed at is unchanged.
 func TestBypassAdmissionRoutesAreRefused(t *testing.T) {
-	setupAdmission(t)
+	app := setupAdmission(t)
 	ctx := context.Background()
 	if out, err := stack.KubectlStdin(ctx, "admin", []byte(statusWriters), "apply", "--server-side", "-f", "-"); err != nil {
 		t.Fatalf("granting status writes: %v\n%s", err, out)
 	}
-	if out, err := stack.KubectlStdin(ctx, "admin", []byte(managedService), "apply", "--server-side", "--force-conflicts",
-		"--field-manager=kustomize-controller", "--as="+fluxApplier, "-f", "-"); err != nil {
-		t.Fatalf("Flux's apply of the Service: %v\n%s", err, out)
-	}
-	rs, pod := derivedOfApp(t)
+	t.Cleanup(func() { // no later test inherits the grant
+		if out, err := stack.KubectlStdin(ctx, "admin", []byte(statusWriters), "delete", "--ignore-not-found", "-f", "-"); err != nil {
+			t.Errorf("revoking status writes: %v\n%s", err, out)
+		}
+	})
+	svc := newManagedService(t)
+	rs, pod := derivedOf(t, app)
 	type route struct {
 		name         string
 		kind, target string // the object that must stay unchanged
@@ -118,14 +61,14 @@ func TestBypassAdmissionRoutesAreRefused(t *testing.T) {
 		derived      bool // needs the webhook: CEL cannot follow ownerReferences
 	}
 	routes := []route{
-		{"disables reconcile with a label through status", "service", "app",
-			[]string{"patch", "service", "app", "--subresource=status", "--type=merge", "-p", `{"metadata":{"labels":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
-		{"disables reconcile with an annotation through status", "deployment", "app",
-			[]string{"patch", "deployment", "app", "--subresource=status", "--type=merge", "-p", `{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
-		{"removes the Flux label through status", "service", "app",
-			[]string{"patch", "service", "app", "--subresource=status", "--type=json", "-p", `[{"op":"remove","path":"/metadata/labels/kustomize.toolkit.fluxcd.io~1name"}]`}, false},
-		{"annotates a Service through status", "service", "app",
-			[]string{"patch", "service", "app", "--subresource=status", "--type=merge", "-p", `{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
+		{"disables reconcile with a label through status", "service", svc,
+			[]string{"patch", "service", svc, "--subresource=status", "--type=merge", "-p", `{"metadata":{"labels":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
+		{"disables reconcile with an annotation through status", "deployment", app,
+			[]string{"patch", "deployment", app, "--subresource=status", "--type=merge", "-p", `{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
+		{"removes the Flux label through status", "service", svc,
+			[]string{"patch", "service", svc, "--subresource=status", "--type=json", "-p", `[{"op":"remove","path":"/metadata/labels/kustomize.toolkit.fluxcd.io~1name"}]`}, false},
+		{"annotates a Service through status", "service", svc,
+			[]string{"patch", "service", svc, "--subresource=status", "--type=merge", "-p", `{"metadata":{"annotations":{"kustomize.toolkit.fluxcd.io/reconcile":"disabled"}}}`}, false},
 		{"sets the image of a Pod of the managed Deployment", "pod", pod,
 			[]string{"set", "image", "pod/" + pod, "app=evil:1"}, true},
 		{"adds an ephemeral container to a Pod of the managed Deployment", "pod", pod,
@@ -152,7 +95,7 @@ func TestBypassAdmissionRoutesAreRefused(t *testing.T) {
 					out := kubectlFails(t, user, "", append(r.args, "-n", "shop-prod")...)
 					want := []string{"by " + user + " refused", "managed by Flux Kustomization flux-system/apps-prod"}
 					if r.derived {
-						want = append(want, "it is controlled by Deployment shop-prod/app, which is managed by",
+						want = append(want, "it is controlled by Deployment shop-prod/"+app+", which is managed by",
 							"gitgate environment prod (namespace shop) holds it in overlays/prod")
 					}
 					for _, s := range want {
@@ -169,7 +112,7 @@ func TestBypassAdmissionRoutesAreRefused(t *testing.T) {
 	})
 	// What still passes: a status write that changes only status, and
 	// bob's break-glass on a derived Pod, as on its Deployment.
-	kubectl(t, "alice", "patch", "deployment", "app", "-n", "shop-prod", "--subresource=status", "--type=merge", "-p", `{"status":{"collisionCount":0}}`)
+	kubectl(t, "alice", "patch", "deployment", app, "-n", "shop-prod", "--subresource=status", "--type=merge", "-p", `{"status":{"collisionCount":0}}`)
 	out := kubectlFails(t, "alice", "", "annotate", "pod", pod, "-n", "shop-prod", "gitgate.dev/break-glass=INC-11 debug")
 	if !strings.Contains(out, `alice may not use the "breakglass" verb`) {
 		t.Errorf("alice's break-glass on a derived Pod: %s", out)

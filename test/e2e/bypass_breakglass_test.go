@@ -37,14 +37,11 @@ func (c *fleetClone) auditLog() string {
 	return c.git(c.dir, "log", "--format=%B%x00", "refs/gitgate/audit")
 }
 
-// appState is what a refused break-glass would have changed on the managed
-// Deployment: its break-glass annotation and whether Flux still manages
-// it. Its generation, other labels and image are not compared: Flux
-// re-applies the real overlay over setupAdmission's copy every few
-// seconds, so they move while the test runs, refusal or not.
-func appState(t *testing.T) string {
-	return kubectl(t, "admin", "get", "deployment", "app", "-n", "shop-prod",
-		"-o", `jsonpath=break-glass={.metadata.annotations.gitgate\.dev/break-glass} reconcile={.metadata.labels.kustomize\.toolkit\.fluxcd\.io/reconcile}{.metadata.annotations.kustomize\.toolkit\.fluxcd\.io/reconcile} owner={.metadata.labels.kustomize\.toolkit\.fluxcd\.io/name}`)
+// appState is what a refused break-glass would have changed on the
+// test's managed Deployment (see objectState).
+func appState(t *testing.T, app string) string {
+	t.Helper()
+	return objectState(t, "deployment", app, "shop-prod")
 }
 
 func breakGlassEvents(t *testing.T) string {
@@ -60,11 +57,11 @@ func prodDrift(t *testing.T) string {
 }
 
 // forgedReview is an AdmissionReview claiming that bob annotates the
-// managed Deployment with a break-glass reason, built from the real
+// managed Deployment app with a break-glass reason, built from the real
 // stored object (so its UID and resourceVersion are right).
-func forgedReview(t *testing.T, reason string) []byte {
+func forgedReview(t *testing.T, app, reason string) []byte {
 	t.Helper()
-	stored := []byte(kubectl(t, "admin", "get", "deployment", "app", "-n", "shop-prod", "-o", "json"))
+	stored := []byte(kubectl(t, "admin", "get", "deployment", app, "-n", "shop-prod", "-o", "json"))
 	var obj map[string]any
 	if err := json.Unmarshal(stored, &obj); err != nil {
 		t.Fatal(err)
@@ -86,7 +83,7 @@ func forgedReview(t *testing.T, reason string) []byte {
 			UID: "forged-1", Operation: admissionv1.Update,
 			Kind:      metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"},
 			Resource:  metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"},
-			Namespace: "shop-prod", Name: "app",
+			Namespace: "shop-prod", Name: app,
 			UserInfo: authenticationv1.UserInfo{Username: "bob", Groups: []string{"shop-release-managers", "system:authenticated"}},
 			Object:   runtime.RawExtension{Raw: changed}, OldObject: runtime.RawExtension{Raw: stored},
 		},
@@ -144,7 +141,7 @@ func certFromKubeconfig(t *testing.T, file, user string) tls.Certificate {
 // the webhook port is refused at the TLS handshake and leaves no Event, no
 // Git record and no drift.
 func TestBypassForgedBreakGlassIsNotHeard(t *testing.T) {
-	setupAdmission(t)
+	app := setupAdmission(t)
 	fleet := cloneFleet(t)
 	otherCA, err := pki.NewCA("not-the-cluster-ca")
 	if err != nil {
@@ -168,16 +165,16 @@ func TestBypassForgedBreakGlassIsNotHeard(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
-			refs, app := fleet.gitRefs(), appState(t)
-			resp, err := postReview(t, forgedReview(t, "FORGED-"+tc.name), tc.certs)
+			refs, before := fleet.gitRefs(), appState(t, app)
+			resp, err := postReview(t, forgedReview(t, app, "FORGED-"+tc.name), tc.certs)
 			if err == nil {
 				t.Fatalf("the webhook answered a forged review: allowed=%v", resp.Allowed)
 			}
 			if got := fleet.gitRefs(); got != refs {
 				t.Errorf("Git changed:\nbefore %s\nafter  %s", refs, got)
 			}
-			if got := appState(t); got != app {
-				t.Errorf("the Deployment changed: %q -> %q", app, got)
+			if got := appState(t, app); got != before {
+				t.Errorf("the Deployment changed: %q -> %q", before, got)
 			}
 			if strings.Contains(breakGlassEvents(t), "FORGED") || strings.Contains(fleet.auditLog(), "FORGED") || strings.Contains(prodDrift(t), "FORGED") {
 				t.Errorf("a forged review left a trace")
@@ -194,13 +191,13 @@ func TestBypassForgedBreakGlassIsNotHeard(t *testing.T) {
 // kubectl gitgate history; the branches do not move. A dry run records
 // nothing.
 func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
-	setupAdmission(t)
+	app := setupAdmission(t)
 	fleet := cloneFleet(t)
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	forged, real := "FORGED-"+suffix, "INC-"+suffix
 
 	branches := fleet.git(fleet.dir, "ls-remote", "--heads", "origin")
-	resp, err := postReview(t, forgedReview(t, forged), []tls.Certificate{certFromKubeconfig(t, stack.AdmissionClientKubeconfig(), "")})
+	resp, err := postReview(t, forgedReview(t, app, forged), []tls.Certificate{certFromKubeconfig(t, stack.AdmissionClientKubeconfig(), "")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,11 +207,11 @@ func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
 
 	// A server-side dry run gets the same answer and is never recorded.
 	dryRun := "DRY-" + suffix
-	if out := kubectl(t, "bob", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass="+dryRun, "--overwrite", "--dry-run=server"); !strings.Contains(out, "break-glass change by bob") {
+	if out := kubectl(t, "bob", "annotate", "deployment", app, "-n", "shop-prod", "gitgate.dev/break-glass="+dryRun, "--overwrite", "--dry-run=server"); !strings.Contains(out, "break-glass change by bob") {
 		t.Errorf("the dry run got no break-glass warning:\n%s", out)
 	}
 
-	out := kubectl(t, "bob", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass="+real, "--overwrite")
+	out := kubectl(t, "bob", "annotate", "deployment", app, "-n", "shop-prod", "gitgate.dev/break-glass="+real, "--overwrite")
 	if !strings.Contains(out, "break-glass change by bob ("+real+")") {
 		t.Errorf("no break-glass warning:\n%s", out)
 	}
@@ -228,7 +225,7 @@ func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
 	if n := strings.Count(log, "Gitgate-Break-Glass: "+real+"\n"); n != 1 {
 		t.Errorf("bob's break-glass is recorded %d times, want once:\n%s", n, log)
 	}
-	for _, want := range []string{"Gitgate-Environment: prod", "Gitgate-Break-Glass-By: bob", "Gitgate-Operation: UPDATE", "Gitgate-Object: apps/v1 Deployment shop-prod/app"} {
+	for _, want := range []string{"Gitgate-Environment: prod", "Gitgate-Break-Glass-By: bob", "Gitgate-Operation: UPDATE", "Gitgate-Object: apps/v1 Deployment shop-prod/" + app} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the audit record lacks %q:\n%s", want, log)
 		}
@@ -241,7 +238,7 @@ func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
 		t.Errorf("recording moved a branch:\nbefore %s\nafter  %s", branches, got)
 	}
 	eventually(t, "bob's BreakGlass Event", 30*time.Second, func() string {
-		if ev := breakGlassEvents(t); !strings.Contains(ev, "bob changed Deployment app outside Git (UPDATE): "+real) {
+		if ev := breakGlassEvents(t); !strings.Contains(ev, "bob changed Deployment "+app+" outside Git (UPDATE): "+real) {
 			return ev
 		}
 		return ""
@@ -267,7 +264,7 @@ func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(history, "break-glass UPDATE of Deployment shop-prod/app: "+real) || !strings.Contains(history, "bob") {
+	if !strings.Contains(history, "break-glass UPDATE of Deployment shop-prod/"+app+": "+real) || !strings.Contains(history, "bob") {
 		t.Errorf("kubectl gitgate history prod does not show bob's break-glass:\n%s", history)
 	}
 	if strings.Contains(history, forged) {
@@ -277,7 +274,7 @@ func TestBypassBreakGlassIsRecordedOnlyOnceSeen(t *testing.T) {
 
 // Whose breakglass is checked is not the requester's choice.
 func TestBypassBreakGlassOwnerIsNotChosenByTheRequester(t *testing.T) {
-	setupAdmission(t)
+	app := setupAdmission(t)
 	fleet := cloneFleet(t)
 	labelledConfigMap := func(kustomization string) string {
 		return fmt.Sprintf(`apiVersion: v1
@@ -292,7 +289,7 @@ data: {a: b}
 	}
 	refuse := func(t *testing.T, user, stdin, want string, args ...string) {
 		t.Helper()
-		refs, app := fleet.gitRefs(), appState(t)
+		refs, before := fleet.gitRefs(), appState(t, app)
 		out := kubectlFails(t, user, stdin, args...)
 		if !strings.Contains(out, want) {
 			t.Errorf("refusal lacks %q:\n%s", want, out)
@@ -300,8 +297,8 @@ data: {a: b}
 		if got := fleet.gitRefs(); got != refs {
 			t.Errorf("Git changed:\nbefore %s\nafter  %s", refs, got)
 		}
-		if got := appState(t); got != app {
-			t.Errorf("the Deployment changed: %q -> %q", app, got)
+		if got := appState(t, app); got != before {
+			t.Errorf("the Deployment changed: %q -> %q", before, got)
 		}
 		if _, err := stack.Kubectl(context.Background(), "admin", "get", "configmap", "planted", "-n", "shop-prod"); err == nil {
 			t.Error("the planted ConfigMap exists")
@@ -309,7 +306,7 @@ data: {a: b}
 	}
 	t.Run("refused: alice holds breakglass on nothing", func(t *testing.T) {
 		refuse(t, "alice", "", `alice may not use the "breakglass" verb on environment prod in namespace shop`,
-			"annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass=INC-alice", "--overwrite")
+			"annotate", "deployment", app, "-n", "shop-prod", "gitgate.dev/break-glass=INC-alice", "--overwrite")
 	})
 	t.Run("refused: bob creates an object in shop-prod labelled for dev, where he holds breakglass", func(t *testing.T) {
 		refuse(t, "bob", labelledConfigMap("apps-dev"),
@@ -348,6 +345,6 @@ spec:
 			return ""
 		})
 		refuse(t, "bob", "", "environments shop/prod, shop/prod-shadow all claim Flux Kustomization flux-system/apps-prod",
-			"annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass=INC-ambiguous", "--overwrite")
+			"annotate", "deployment", app, "-n", "shop-prod", "gitgate.dev/break-glass=INC-ambiguous", "--overwrite")
 	})
 }

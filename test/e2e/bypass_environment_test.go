@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// envManifest is an Environment in namespace shop, for kubectl create -f -.
-func envManifest(name, spec string) string {
-	return "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: " + name + ", namespace: shop}\nspec: " + spec + "\n"
+// envManifest is an Environment in namespace ns, for kubectl create -f -.
+func envManifest(ns, name, spec string) string {
+	return "apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata: {name: " + name + ", namespace: " + ns + "}\nspec: " + spec + "\n"
 }
 
 // definitionState is what a refused request must leave as it was: every
 // ref of the fleet on its Git server (branches and review branches alike),
-// and every Environment of shop as the API serves it (name and spec).
+// and every Environment of its namespace as the API serves it (name and spec).
 type definitionState struct {
 	refs, envs string
 }
@@ -23,7 +23,7 @@ func readDefinitionState(t *testing.T, fleet *fleetClone) definitionState {
 	t.Helper()
 	return definitionState{
 		refs: fleet.git(fleet.dir, "ls-remote", "origin"),
-		envs: kubectl(t, "admin", "get", "environments", "-n", "shop", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec}{"\n"}{end}`),
+		envs: kubectl(t, "admin", "get", "environments", "-n", fleet.ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec}{"\n"}{end}`),
 	}
 }
 
@@ -34,12 +34,14 @@ func readDefinitionState(t *testing.T, fleet *fleetClone) definitionState {
 // prod) and admin. Each is refused with a message naming what is in the
 // way, and neither Git nor any Environment changes.
 func TestBypassEnvironmentRoutesAreRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	fleet := cloneFleet(t)
+	fleet := newFleet(t)
+	ns := fleet.ns
 
 	// The example RBAC gives definition edits to the platform team only.
 	before := readDefinitionState(t, fleet)
-	out := kubectlFails(t, "alice", "", "patch", "environment", "dev", "-n", "shop", "--type=merge", "-p", `{"spec":{"path":"overlays/prod"}}`)
+	out := kubectlFails(t, "alice", "", "patch", "environment", "dev", "-n", ns, "--type=merge", "-p", `{"spec":{"path":"overlays/prod"}}`)
 	if !strings.Contains(out, "Forbidden") || !strings.Contains(out, `cannot patch resource "environments"`) {
 		t.Fatalf("alice without definition rights patching dev: %s, want a 403 from RBAC", out)
 	}
@@ -49,13 +51,13 @@ func TestBypassEnvironmentRoutesAreRefused(t *testing.T) {
 
 	// From here alice and bob hold the platform role (update on every
 	// definition, promote on dev and test): the insider issue 13 describes.
-	kubectl(t, "admin", "create", "rolebinding", "bypass-environment-editors", "-n", "shop",
+	kubectl(t, "admin", "create", "rolebinding", "bypass-environment-editors", "-n", ns,
 		"--role", "gitgate-environment-editor", "--user", "alice", "--user", "bob")
 	t.Cleanup(func() {
-		_, _ = stack.Kubectl(ctx, "admin", "delete", "rolebinding", "bypass-environment-editors", "-n", "shop")
+		_, _ = stack.Kubectl(ctx, "admin", "delete", "rolebinding", "bypass-environment-editors", "-n", ns)
 	})
 	eventually(t, "alice may edit definitions", 30*time.Second, func() string {
-		out, err := stack.Kubectl(ctx, "alice", "patch", "environment", "dev", "-n", "shop", "--dry-run=server",
+		out, err := stack.Kubectl(ctx, "alice", "patch", "environment", "dev", "-n", ns, "--dry-run=server",
 			"--type=merge", "-p", `{"metadata":{"labels":{"probe":"rbac"}}}`)
 		if err != nil {
 			return out
@@ -90,29 +92,29 @@ func TestBypassEnvironmentRoutesAreRefused(t *testing.T) {
 			args: []string{"patch", "environment", "prod", "--type=merge", "-p", `{"spec":{"branch":"release"}}`},
 			want: []string{"Invalid", `spec.branch: Invalid value: "release": is immutable (was "main")`}},
 		{name: "refused: alice creates an environment on prod's path", user: "alice",
-			stdin: envManifest("sneak", "{path: overlays/prod}"), args: []string{"create", "-f", "-"},
+			stdin: envManifest(ns, "sneak", "{path: overlays/prod}"), args: []string{"create", "-f", "-"},
 			want: []string{"Invalid", "environment sneak (branch main, path overlays/prod) overlaps environment prod (branch main, path overlays/prod)"}},
 		{name: "refused: alice nests an environment inside prod's path", user: "alice",
-			stdin: envManifest("sneak", "{path: overlays/prod/extra}"), args: []string{"create", "-f", "-"},
+			stdin: envManifest(ns, "sneak", "{path: overlays/prod/extra}"), args: []string{"create", "-f", "-"},
 			want: []string{"Invalid", "overlaps environment prod", "no two environments share or nest them"}},
 		{name: "refused: alice creates an environment around every overlay", user: "alice",
-			stdin: envManifest("sneak", "{path: overlays}"), args: []string{"create", "-f", "-"},
+			stdin: envManifest(ns, "sneak", "{path: overlays}"), args: []string{"create", "-f", "-"},
 			want: []string{"Invalid", "overlaps environment dev"}},
 		{name: "refused: alice creates an environment on the base prod builds from", user: "alice",
-			stdin: envManifest("sneak", "{path: base}"), args: []string{"create", "-f", "-"},
+			stdin: envManifest(ns, "sneak", "{path: base}"), args: []string{"create", "-f", "-"},
 			want: []string{"Invalid", "environment prod builds its overlay overlays/prod from base"}},
 		{name: "refused: admin creates an environment on the repository root", user: "admin",
-			stdin: envManifest("sneak", "{path: .}"), args: []string{"create", "-f", "-"},
+			stdin: envManifest(ns, "sneak", "{path: .}"), args: []string{"create", "-f", "-"},
 			want: []string{"Invalid", "spec.path", "must not be the repository root"}},
 		{name: "refused: admin creates an environment over the definitions", user: "admin",
-			stdin: envManifest("sneak", "{path: .gitgate/environments}"), args: []string{"create", "-f", "-"},
+			stdin: envManifest(ns, "sneak", "{path: .gitgate/environments}"), args: []string{"create", "-f", "-"},
 			want: []string{"Invalid", "spec.path", "gitgate's environment definitions"}},
 		{name: "refused: admin creates a Merge environment on prod's branch", user: "admin",
-			stdin: envManifest("sneak", "{path: deploy, strategy: Merge}"), args: []string{"create", "-f", "-"},
+			stdin: envManifest(ns, "sneak", "{path: deploy, strategy: Merge}"), args: []string{"create", "-f", "-"},
 			want: []string{"Invalid", "spec.strategy", "strategy Merge: the whole branch main"}},
 		{name: "refused: alice points dev at prod's Kustomization, namespace left to its default", user: "alice",
-			args: []string{"patch", "environment", "dev", "--type=merge", "-p", `{"spec":{"fluxKustomization":{"namespace":null,"name":"apps-prod"}}}`},
-			want: []string{"Invalid", "Flux Kustomization flux-system/apps-prod is claimed by environment prod already"}},
+			args: []string{"patch", "environment", "dev", "--type=merge", "-p", `{"spec":{"fluxKustomization":{"namespace":null,"name":"` + ns + `-apps-prod"}}}`},
+			want: []string{"Invalid", "Flux Kustomization flux-system/" + ns + "-apps-prod is claimed by environment prod already"}},
 		{name: "refused: alice removes prod's imageTagPattern", user: "alice",
 			args: []string{"patch", "environment", "prod", "--type=merge", "-p", `{"spec":{"imageTagPattern":null}}`},
 			want: []string{"Forbidden", `user "alice" cannot weaken the protections (spec.imageTagPattern) of environment "prod"`, `it needs the verb "promote"`}},
@@ -149,7 +151,7 @@ func TestBypassEnvironmentRoutesAreRefused(t *testing.T) {
 			if tc.setup != "" {
 				sha := fleet.commitFiles("Build for test", map[string]string{"overlays/test/kustomization.yaml": testOverlayWith(tc.setup)})
 				eventually(t, "gitgate reads the test overlay", 30*time.Second, func() string {
-					out, _ := stack.Kubectl(ctx, "admin", "get", "environment", "test", "-n", "shop", "-o", "jsonpath={.status.revision}")
+					out, _ := stack.Kubectl(ctx, "admin", "get", "environment", "test", "-n", ns, "-o", "jsonpath={.status.revision}")
 					if strings.TrimSpace(out) != sha {
 						return "test is at " + out + ", want " + sha
 					}
@@ -157,7 +159,7 @@ func TestBypassEnvironmentRoutesAreRefused(t *testing.T) {
 				})
 			}
 			before := readDefinitionState(t, fleet)
-			out := kubectlFails(t, tc.user, tc.stdin, append(tc.args, "-n", "shop")...)
+			out := kubectlFails(t, tc.user, tc.stdin, append(tc.args, "-n", ns)...)
 			for _, want := range tc.want {
 				if !strings.Contains(out, want) {
 					t.Errorf("refusal does not say %q:\n%s", want, out)
@@ -170,12 +172,12 @@ func TestBypassEnvironmentRoutesAreRefused(t *testing.T) {
 	}
 
 	// Tightening needs update only; weakening prod needs promote on prod.
-	prodBefore := kubectl(t, "admin", "get", "environment", "prod", "-n", "shop", "-o", "jsonpath={.spec}")
-	kubectl(t, "alice", "patch", "environment", "prod", "-n", "shop", "--type=merge", "-p", `{"spec":{"review":true}}`)
+	prodBefore := kubectl(t, "admin", "get", "environment", "prod", "-n", ns, "-o", "jsonpath={.spec}")
+	kubectl(t, "alice", "patch", "environment", "prod", "-n", ns, "--type=merge", "-p", `{"spec":{"review":true}}`)
 	if file := fleet.git(fleet.dir, "show", fleet.head()+":.gitgate/environments/prod.yaml"); !strings.Contains(file, "review: true") {
 		t.Fatalf("alice's tightening is not in Git:\n%s", file)
 	}
-	weaken := []string{"patch", "environment", "prod", "-n", "shop", "--type=merge", "-p", `{"spec":{"review":false}}`}
+	weaken := []string{"patch", "environment", "prod", "-n", ns, "--type=merge", "-p", `{"spec":{"review":false}}`}
 	head := fleet.head()
 	if out := kubectlFails(t, "alice", "", weaken...); !strings.Contains(out, "(spec.review)") {
 		t.Fatalf("alice switching prod's review off: %s, want a 403 naming spec.review", out)
@@ -184,7 +186,7 @@ func TestBypassEnvironmentRoutesAreRefused(t *testing.T) {
 		t.Fatal("alice's refused weakening moved main")
 	}
 	kubectl(t, "bob", weaken...)
-	if after := kubectl(t, "admin", "get", "environment", "prod", "-n", "shop", "-o", "jsonpath={.spec}"); after != prodBefore {
+	if after := kubectl(t, "admin", "get", "environment", "prod", "-n", ns, "-o", "jsonpath={.spec}"); after != prodBefore {
 		t.Fatalf("prod after bob switched review off again:\n%s\nwant\n%s", after, prodBefore)
 	}
 }

@@ -38,7 +38,9 @@ func (c *fleetClone) pushTag(env, prefix string) string {
 // carries the pushed image, and a get right after a push shows it: writes
 // and reads without a resourceVersion check the remote's refs first.
 func TestPromotionRightAfterAGitPushCarriesThePushedImage(t *testing.T) {
-	fleet := cloneFleet(t)
+	t.Parallel()
+	fleet := newFleet(t)
+	ns := fleet.ns
 	// A client in this process, not a kubectl process: its request follows
 	// the push by milliseconds, well inside gitgate's poll interval.
 	gitgateClient := clientset(t, "alice").GitgateV1alpha1()
@@ -46,7 +48,7 @@ func TestPromotionRightAfterAGitPushCarriesThePushedImage(t *testing.T) {
 	for i := 1; i <= 5; i++ {
 		tag := fleet.pushTag("dev", "development-5.")
 		name := fmt.Sprintf("ci-after-push-%d-%d", time.Now().Unix()%100000, i)
-		p, err := gitgateClient.Promotions("shop").Create(ctx, &v1alpha1.Promotion{
+		p, err := gitgateClient.Promotions(ns).Create(ctx, &v1alpha1.Promotion{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			Spec:       v1alpha1.PromotionSpec{Environment: "test", From: "dev"},
 		}, metav1.CreateOptions{})
@@ -62,7 +64,7 @@ func TestPromotionRightAfterAGitPushCarriesThePushedImage(t *testing.T) {
 	}
 	for i := 1; i <= 5; i++ {
 		tag := fleet.pushTag("dev", "development-6.")
-		env, err := gitgateClient.Environments("shop").Get(ctx, "dev", metav1.GetOptions{})
+		env, err := gitgateClient.Environments(ns).Get(ctx, "dev", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func promoteToProd(t *testing.T) string {
 }
 
 func TestFluxAppliesPromotionsAndSyncShowsIt(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	fleet := cloneFleet(t)
 	tag := fleet.setTag("test", "version-40.")
 	commit := promoteToProd(t)
@@ -66,7 +66,7 @@ func TestFluxAppliesPromotionsAndSyncShowsIt(t *testing.T) {
 }
 
 func TestFluxAppliesWhatPeopleCannot(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	fleet := cloneFleet(t)
 	inEachMode(t, func(t *testing.T, mode string) {
 		out := kubectlFails(t, "admin", "", "set", "image", "deployment/app", "app=evil:1", "-n", "shop-prod")
@@ -81,7 +81,7 @@ func TestFluxAppliesWhatPeopleCannot(t *testing.T) {
 }
 
 func TestFluxPrunesWhatGitRemovesAndPeopleCannotDelete(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	fleet := cloneFleet(t)
 	fleet.git(fleet.dir, "checkout", "-q", "-B", "main", "origin/main")
 	kfile := filepath.Join("overlays", "prod", "kustomization.yaml")
@@ -113,12 +113,21 @@ func TestFluxPrunesWhatGitRemovesAndPeopleCannotDelete(t *testing.T) {
 	})
 }
 
+// TestFluxRevertsBreakGlassChanges needs Flux's own reconcile, so it
+// break-glasses the real shop-prod/app; it leaves no annotation behind.
 func TestFluxRevertsBreakGlassChanges(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	ctx := context.Background()
 	// Start from what Git says: wait until Flux has applied prod's overlay.
 	gitImage := "registry.example.com/app:" + kubectl(t, "alice", "get", "environment", "prod", "-n", "shop", "-o", `jsonpath={.status.images[?(@.name=="app")].tag}`)
 	waitForProdImage(t, gitImage)
+	t.Cleanup(func() {
+		// Flux reverts the image; the annotation goes as Flux's prune of
+		// it would, so that no later test finds shop-prod/app break-glassed.
+		if out, err := stack.Kubectl(ctx, "admin", "annotate", "deployment", "app", "-n", "shop-prod", "gitgate.dev/break-glass-", "--as="+fluxApplier); err != nil {
+			t.Errorf("removing the break-glass annotation: %v\n%s", err, out)
+		}
+	})
 
 	// A watch of prod hears of the drift, which is no Git change.
 	w := watchProd(ctx, t)
@@ -156,7 +165,7 @@ func TestFluxRevertsBreakGlassChanges(t *testing.T) {
 // is one event, and Flux applying it, which changes nothing in Git, is
 // another.
 func TestWatchSeesFluxApplyThePromotion(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	ctx, cancel := context.WithTimeout(context.Background(), fluxWait)
 	defer cancel()
 	fleet := cloneFleet(t)

@@ -14,16 +14,46 @@ import (
 // fleetClone is a git CLI clone of the fleet: how a person (or CI) sees the
 // repository, and how commits are pushed "by others".
 type fleetClone struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
+	// ns is the namespace gitgate serves the fleet's environments in.
+	ns string
 }
 
 var tagCounter atomic.Int64
 
-func cloneFleet(t *testing.T) *fleetClone {
+// cloneFleet clones the stack's example fleet, served in namespace shop
+// and applied by Flux: what every test shares.
+func cloneFleet(t testing.TB) *fleetClone {
 	t.Helper()
-	c := &fleetClone{t: t, dir: filepath.Join(t.TempDir(), "fleet")}
-	c.git("", "clone", "-q", stack.GitURL, c.dir)
+	return cloneOf(t, stack.GitURL, "shop")
+}
+
+// newFleet gives the test a fleet of its own: a copy of the example fleet
+// in a new repository, served in a new namespace with the example team
+// RBAC, unbound and deleted when the test ends. No Flux applies it, and no
+// other test sees its commits, promotions or environments, so tests on
+// their own fleets may run in parallel.
+func newFleet(t testing.TB) *fleetClone {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fleet, err := stack.NewFleet(ctx, uniqueName("fleet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stack.RemoveFleet(context.Background(), fleet); err != nil {
+			t.Errorf("removing fleet %s: %v", fleet.Name, err)
+		}
+	})
+	return cloneOf(t, fleet.GitURL, fleet.Name)
+}
+
+func cloneOf(t testing.TB, url, namespace string) *fleetClone {
+	t.Helper()
+	c := &fleetClone{t: t, dir: filepath.Join(t.TempDir(), "fleet"), ns: namespace}
+	c.git("", "clone", "-q", url, c.dir)
 	c.git(c.dir, "config", "user.name", "someone")
 	c.git(c.dir, "config", "user.email", "someone@example.com")
 	return c
@@ -53,7 +83,7 @@ func (c *fleetClone) setTag(env, prefix string) string {
 	c.t.Helper()
 	tag := c.pushTag(env, prefix)
 	eventually(c.t, env+" shows tag "+tag, 30*time.Second, func() string {
-		out, _ := stack.Kubectl(context.Background(), "admin", "get", "environment", env, "-n", "shop",
+		out, _ := stack.Kubectl(context.Background(), "admin", "get", "environment", env, "-n", c.ns,
 			"-o", `jsonpath={.status.images[?(@.name=="app")].tag}`)
 		if strings.TrimSpace(out) != tag {
 			return "tag is " + out

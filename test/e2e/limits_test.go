@@ -27,20 +27,21 @@ import (
 // limit (2 MiB) but under kube-apiserver's own (3 MiB), through the
 // aggregator: gitgate answers 413, and nothing reaches Git or the API.
 func TestOversizedWritesAre413(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	fleet := cloneFleet(t)
+	fleet := newFleet(t)
 	before := fleet.head()
 	name := fmt.Sprintf("oversized-%d", time.Now().UnixNano()%1000000)
 	padding := strings.Repeat("x", 5<<19) // 2.5 MiB
 	body := fmt.Sprintf(`{"apiVersion":"gitgate.dev/v1alpha1","kind":"Promotion","metadata":{"name":%q,"annotations":{"padding":%q}},"spec":{"environment":"prod","from":"test"}}`, name, padding)
 
 	bob := clientset(t, "bob")
-	err := bob.GitgateV1alpha1().RESTClient().Post().AbsPath("/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions").
+	err := bob.GitgateV1alpha1().RESTClient().Post().AbsPath("/apis/gitgate.dev/v1alpha1/namespaces/"+fleet.ns+"/promotions").
 		SetHeader("Content-Type", "application/json").Body([]byte(body)).Do(ctx).Error()
 	if !apierrors.IsRequestEntityTooLargeError(err) {
 		t.Fatalf("a 2.5 MiB promotion: %v, want 413 Request Entity Too Large", err)
 	}
-	if _, err := bob.GitgateV1alpha1().Promotions("shop").Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := bob.GitgateV1alpha1().Promotions(fleet.ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the refused promotion exists: %v", err)
 	}
 	if after := fleet.head(); after != before {
@@ -72,6 +73,7 @@ func TestTheLargestSealedSecretFitsTheLimit(t *testing.T) {
 // never sends its body: the server ends it (ReadTimeout) rather than hold
 // the connection and its goroutine for ever.
 func TestASlowClientIsCutOff(t *testing.T) {
+	t.Parallel() // it waits on the receiver's timeout and shares no state
 	u, err := url.Parse(stack.ReceiverURL)
 	if err != nil {
 		t.Fatal(err)

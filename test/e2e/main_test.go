@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 }
 
 // kubectl runs kubectl as a user and fails the test on error.
-func kubectl(t *testing.T, user string, args ...string) string {
+func kubectl(t testing.TB, user string, args ...string) string {
 	t.Helper()
 	out, err := stack.Kubectl(context.Background(), user, args...)
 	if err != nil {
@@ -137,7 +137,7 @@ func stackClient(t *testing.T) *http.Client {
 }
 
 // eventually polls check until it returns "" or the timeout passes.
-func eventually(t *testing.T, what string, timeout time.Duration, check func() string) {
+func eventually(t testing.TB, what string, timeout time.Duration, check func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	last := ""

@@ -68,17 +68,17 @@ func commitDevTag(fleet *fleetClone, tag string) {
 }
 
 // aliceSetsImage tries alice's kubectl set image on the managed Deployment
-// and checks it is refused with want in the message and changes nothing.
-func aliceSetsImage(t *testing.T, want ...string) {
+// app and checks it is refused with want in the message and changes nothing.
+func aliceSetsImage(t *testing.T, app string, want ...string) {
 	t.Helper()
-	before := objectState(t, "deployment", "app", "shop-prod")
-	out := kubectlFails(t, "alice", "", "set", "image", "deployment/app", "app=evil:1", "-n", "shop-prod")
+	before := objectState(t, "deployment", app, "shop-prod")
+	out := kubectlFails(t, "alice", "", "set", "image", "deployment/"+app, "app=evil:1", "-n", "shop-prod")
 	for _, s := range want {
 		if !strings.Contains(out, s) {
 			t.Errorf("alice's refusal lacks %q:\n%s", s, out)
 		}
 	}
-	if after := objectState(t, "deployment", "app", "shop-prod"); after != before {
+	if after := objectState(t, "deployment", app, "shop-prod"); after != before {
 		t.Fatalf("alice's refused change reached the Deployment:\nbefore %s\nafter  %s", before, after)
 	}
 }
@@ -89,7 +89,7 @@ func aliceSetsImage(t *testing.T, want ...string) {
 // working at full speed, Flux keeps applying Git, and a person's change of
 // a managed object is still refused.
 func TestAdmissionOutageStopsOnlyWhatGitgateGuards(t *testing.T) {
-	setupAdmission(t)
+	app := setupAdmission(t)
 	ctx := context.Background()
 	admin, err := kubernetes.NewForConfig(restConfig(t, "admin"))
 	if err != nil {
@@ -136,7 +136,7 @@ func TestAdmissionOutageStopsOnlyWhatGitgateGuards(t *testing.T) {
 
 	// A person's change of a managed object is still refused, with
 	// kube-apiserver's message.
-	aliceSetsImage(t, `failed calling webhook "managed.gitgate.dev"`)
+	aliceSetsImage(t, app, `failed calling webhook "managed.gitgate.dev"`)
 
 	// Killed: the calls fail at once; the same holds.
 	if err := stack.KillGitgate(); err != nil {
@@ -144,14 +144,14 @@ func TestAdmissionOutageStopsOnlyWhatGitgateGuards(t *testing.T) {
 	}
 	killed := unmanagedCRUD(t, admin, ns, "killed")
 	t.Logf("unmanaged CRUD with gitgate killed: %v", killed)
-	aliceSetsImage(t, `failed calling webhook "managed.gitgate.dev"`)
+	aliceSetsImage(t, app, `failed calling webhook "managed.gitgate.dev"`)
 
 	// Back: everything as before.
 	if err := stack.RestartGitgate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	down = false
-	aliceSetsImage(t, "by alice refused: it is managed by Flux Kustomization flux-system/apps-prod", "kubectl create promotion --to prod -n shop")
+	aliceSetsImage(t, app, "by alice refused: it is managed by Flux Kustomization flux-system/apps-prod", "kubectl create promotion --to prod -n shop")
 	unmanagedCRUD(t, admin, ns, "after")
 	eventually(t, "namespace "+scratch+" is deleted", fluxWait, func() string {
 		if out, _ := stack.Kubectl(ctx, "admin", "get", "namespace", scratch, "--ignore-not-found", "-o", "name"); out != "" {
@@ -165,7 +165,7 @@ func TestAdmissionOutageStopsOnlyWhatGitgateGuards(t *testing.T) {
 // TestAdmissionOutageInPolicyMode: with the ValidatingAdmissionPolicy
 // kube-apiserver decides alone, so a paused gitgate changes nothing at all.
 func TestAdmissionOutageInPolicyMode(t *testing.T) {
-	setupAdmission(t)
+	app := setupAdmission(t)
 	admin, err := kubernetes.NewForConfig(restConfig(t, "admin"))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestAdmissionOutageInPolicyMode(t *testing.T) {
 			}
 		}()
 		unmanagedCRUD(t, admin, "default", fmt.Sprintf("policy-%d", time.Now().UnixNano()%1000000))
-		aliceSetsImage(t, "by alice refused: it is managed by Flux Kustomization flux-system/apps-prod", "policy mode")
+		aliceSetsImage(t, app, "by alice refused: it is managed by Flux Kustomization flux-system/apps-prod", "policy mode")
 		scratch := fmt.Sprintf("policy-outage-%d", time.Now().UnixNano()%1000000)
 		kubectl(t, "admin", "create", "namespace", scratch)
 		kubectl(t, "admin", "delete", "namespace", scratch, "--wait=false")

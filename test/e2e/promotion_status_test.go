@@ -49,7 +49,7 @@ func promotionEvents(t *testing.T, name string) string {
 // Applied (and Healthy) with appliedAt, kubectl get shows it, kubectl wait
 // returns on a promotion still in flight, and Events tell kubectl describe.
 func TestPromotionReachesAppliedWithFlux(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	fleet := cloneFleet(t)
 	tag := fleet.setTag("test", "version-61.")
 
@@ -108,7 +108,7 @@ func TestPromotionReachesAppliedWithFlux(t *testing.T) {
 // A promotion whose revision Flux cannot make healthy ends Failed with
 // Flux's reason, and --wait exits non-zero saying so.
 func TestPromotionIntoAFailingKustomizationEndsFailed(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	ctx := context.Background()
 	fleet := cloneFleet(t)
 	env := fmt.Sprintf("canary-%d", time.Now().UnixNano()%100000)
@@ -143,7 +143,7 @@ spec:
 	t.Cleanup(func() {
 		_, _ = stack.Kubectl(ctx, "admin", "delete", "kustomization", "apps-"+env, "-n", "flux-system")
 	})
-	createPromotion(t, "admin", envManifest(env, "{path: overlays/"+env+", promotesFrom: test, fluxKustomization: {name: apps-"+env+"}}"))
+	createPromotion(t, "admin", envManifest("shop", env, "{path: overlays/"+env+", promotesFrom: test, fluxKustomization: {name: apps-"+env+"}}"))
 	t.Cleanup(func() { _, _ = stack.Kubectl(ctx, "admin", "delete", "environment", env, "-n", "shop") })
 
 	out, err := plugin("admin", "create", "promotion", "--to", env, "-n", "shop", "-o", "name", "--wait=120s")

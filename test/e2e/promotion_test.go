@@ -12,7 +12,9 @@ import (
 )
 
 func TestKubectlListsEnvironmentsWithTheSpecColumns(t *testing.T) {
-	out := kubectl(t, "alice", "get", "environments", "-n", "shop")
+	t.Parallel()
+	ns := newFleet(t).ns
+	out := kubectl(t, "alice", "get", "environments", "-n", ns)
 	header := strings.Fields(strings.SplitN(out, "\n", 2)[0])
 	want := []string{"NAME", "BRANCH", "PATH", "FROM", "STRATEGY", "IMAGES", "PENDING", "REVISION", "AGE"}
 	if strings.Join(header, " ") != strings.Join(want, " ") {
@@ -27,23 +29,25 @@ func TestKubectlListsEnvironmentsWithTheSpecColumns(t *testing.T) {
 	if strings.Contains(out, "<unknown>") {
 		t.Errorf("an environment has no age:\n%s", out)
 	}
-	yaml := kubectl(t, "alice", "get", "env", "prod", "-n", "shop", "-o", "yaml")
+	yaml := kubectl(t, "alice", "get", "env", "prod", "-n", ns, "-o", "yaml")
 	for _, s := range []string{"image: registry.example.com/app:", "name: app", "type: Ready", "promotesFrom: test"} {
 		if !strings.Contains(yaml, s) {
 			t.Errorf("prod -o yaml lacks %q:\n%s", s, yaml)
 		}
 	}
-	if out := kubectl(t, "alice", "get", "gitgate", "-n", "shop", "-o", "name"); !strings.Contains(out, "environment.gitgate.dev/prod") {
+	if out := kubectl(t, "alice", "get", "gitgate", "-n", ns, "-o", "name"); !strings.Contains(out, "environment.gitgate.dev/prod") {
 		t.Errorf("category gitgate does not list environments:\n%s", out)
 	}
 }
 
 func TestBobsPromotionIsExactlyOneCommit(t *testing.T) {
-	fleet := cloneFleet(t)
+	t.Parallel()
+	fleet := newFleet(t)
+	ns := fleet.ns
 	tag := fleet.setTag("test", "version-3.")
 	before := fleet.head()
 
-	out := createPromotion(t, "bob", promotionYAML("release-"+strings.ReplaceAll(tag, ".", "-"), "prod", ""), "-n", "shop", "-o", "name")
+	out := createPromotion(t, "bob", promotionYAML("release-"+strings.ReplaceAll(tag, ".", "-"), "prod", ""), "-n", ns, "-o", "name")
 	name := strings.TrimPrefix(strings.TrimSpace(out), "promotion.gitgate.dev/")
 
 	head := fleet.head()
@@ -62,40 +66,44 @@ func TestBobsPromotionIsExactlyOneCommit(t *testing.T) {
 			t.Errorf("commit lacks %q:\n%s", trailer, msg)
 		}
 	}
-	list := kubectl(t, "alice", "get", "promotions", "-n", "shop")
+	list := kubectl(t, "alice", "get", "promotions", "-n", ns)
 	if !strings.Contains(list, name) || !strings.Contains(list, head[:7]) || !strings.Contains(list, "bob") {
 		t.Errorf("kubectl get promotions does not show %s at %s by bob:\n%s", name, head[:7], list)
 	}
-	if out := kubectl(t, "alice", "get", "promotions", "-n", "shop", "--field-selector", "spec.environment=prod", "-o", "name"); !strings.Contains(out, "promotion.gitgate.dev/"+name) {
+	if out := kubectl(t, "alice", "get", "promotions", "-n", ns, "--field-selector", "spec.environment=prod", "-o", "name"); !strings.Contains(out, "promotion.gitgate.dev/"+name) {
 		t.Errorf("field selector spec.environment=prod does not list the prod promotion %s:\n%s", name, out)
 	}
-	if out := kubectl(t, "alice", "get", "promotions", "-n", "shop", "--field-selector", "spec.environment=dev", "-o", "name"); strings.Contains(out, name) {
+	if out := kubectl(t, "alice", "get", "promotions", "-n", ns, "--field-selector", "spec.environment=dev", "-o", "name"); strings.Contains(out, name) {
 		t.Errorf("field selector spec.environment=dev lists the prod promotion:\n%s", out)
 	}
 }
 
 func TestServerDryRunWritesNothing(t *testing.T) {
-	fleet := cloneFleet(t)
+	t.Parallel()
+	fleet := newFleet(t)
+	ns := fleet.ns
 	tag := fleet.setTag("dev", "development-4.")
 	before := fleet.head()
-	out := createPromotion(t, "alice", promotionYAML("dry-run-check", "test", ""), "-n", "shop", "--dry-run=server", "-o", "yaml")
+	out := createPromotion(t, "alice", promotionYAML("dry-run-check", "test", ""), "-n", ns, "--dry-run=server", "-o", "yaml")
 	if !strings.Contains(out, "to: "+tag) {
 		t.Errorf("dry run does not show the planned change to %s:\n%s", tag, out)
 	}
 	if after := fleet.head(); after != before {
 		t.Fatalf("dry run moved main from %s to %s", before, after)
 	}
-	if out := kubectlFails(t, "alice", "", "get", "promotion", "dry-run-check", "-n", "shop"); !strings.Contains(out, "NotFound") {
+	if out := kubectlFails(t, "alice", "", "get", "promotion", "dry-run-check", "-n", ns); !strings.Contains(out, "NotFound") {
 		t.Errorf("dry-run promotion exists: %s", out)
 	}
 }
 
 func TestPromoteVerbScopesWhoPromotesWhere(t *testing.T) {
-	fleet := cloneFleet(t)
+	t.Parallel()
+	fleet := newFleet(t)
+	ns := fleet.ns
 	fleet.setTag("test", "version-5.")
 	before := fleet.head()
-	out := kubectlFails(t, "alice", promotionYAML("alice-prod-", "prod", ""), "create", "-n", "shop", "-f", "-")
-	for _, s := range []string{"Forbidden", `verb "promote"`, `environment "prod"`, `namespace "shop"`} {
+	out := kubectlFails(t, "alice", promotionYAML("alice-prod-", "prod", ""), "create", "-n", ns, "-f", "-")
+	for _, s := range []string{"Forbidden", `verb "promote"`, `environment "prod"`, `namespace "` + ns + `"`} {
 		if !strings.Contains(out, s) {
 			t.Errorf("alice's refusal lacks %q: %s", s, out)
 		}
@@ -104,20 +112,22 @@ func TestPromoteVerbScopesWhoPromotesWhere(t *testing.T) {
 		t.Fatal("a forbidden promotion changed Git")
 	}
 	fleet.setTag("dev", "development-5.")
-	if out := createPromotion(t, "alice", promotionYAML("alice-test-", "test", ""), "-n", "shop"); !strings.Contains(out, "created") {
+	if out := createPromotion(t, "alice", promotionYAML("alice-test-", "test", ""), "-n", ns); !strings.Contains(out, "created") {
 		t.Fatalf("alice into test: %s", out)
 	}
 }
 
 func TestInvalidPromotionsGet422AndLeaveGitAlone(t *testing.T) {
-	fleet := cloneFleet(t)
+	t.Parallel()
+	fleet := newFleet(t)
+	ns := fleet.ns
 	before := fleet.head()
 	// An unknown environment is a 422 for someone allowed to promote
 	// anywhere; others learn nothing but their 403.
-	if out := kubectlFails(t, "admin", promotionYAML("bad-env", "qa", "test"), "create", "-n", "shop", "-f", "-"); !strings.Contains(out, `spec.environment: Not found: "qa"`) {
+	if out := kubectlFails(t, "admin", promotionYAML("bad-env", "qa", "test"), "create", "-n", ns, "-f", "-"); !strings.Contains(out, `spec.environment: Not found: "qa"`) {
 		t.Errorf("unknown environment as admin: %s", out)
 	}
-	if out := kubectlFails(t, "alice", promotionYAML("bad-env", "qa", "test"), "create", "-n", "shop", "-f", "-"); !strings.Contains(out, "Forbidden") || strings.Contains(out, "Not found") {
+	if out := kubectlFails(t, "alice", promotionYAML("bad-env", "qa", "test"), "create", "-n", ns, "-f", "-"); !strings.Contains(out, "Forbidden") || strings.Contains(out, "Not found") {
 		t.Errorf("unknown environment as alice: %s, want a 403 that does not say whether qa exists", out)
 	}
 	cases := []struct{ name, manifest, want string }{
@@ -126,14 +136,14 @@ func TestInvalidPromotionsGet422AndLeaveGitAlone(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out := kubectlFails(t, "bob", tc.manifest, "create", "-n", "shop", "-f", "-")
+			out := kubectlFails(t, "bob", tc.manifest, "create", "-n", ns, "-f", "-")
 			if !strings.Contains(out, "is invalid") || !strings.Contains(out, tc.want) {
 				t.Errorf("got %q, want a 422 saying %q", out, tc.want)
 			}
 		})
 	}
 	// The same through the clientset: the status code itself.
-	_, err := clientset(t, "bob").GitgateV1alpha1().Promotions("shop").Create(context.Background(),
+	_, err := clientset(t, "bob").GitgateV1alpha1().Promotions(ns).Create(context.Background(),
 		&v1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "bad-code"}, Spec: v1alpha1.PromotionSpec{Environment: "prod", Images: []string{"nope"}}}, metav1.CreateOptions{})
 	if !apierrors.IsInvalid(err) {
 		t.Errorf("clientset error = %v, want 422 Invalid", err)
@@ -144,14 +154,16 @@ func TestInvalidPromotionsGet422AndLeaveGitAlone(t *testing.T) {
 }
 
 func TestPromotionsAreImmutable(t *testing.T) {
-	fleet := cloneFleet(t)
+	t.Parallel()
+	fleet := newFleet(t)
+	ns := fleet.ns
 	fleet.setTag("dev", "development-6.")
-	createPromotion(t, "alice", promotionYAML("immutable-check", "test", ""), "-n", "shop")
-	out := kubectlFails(t, "admin", "", "patch", "promotion", "immutable-check", "-n", "shop", "--type=merge", "-p", `{"spec":{"message":"x"}}`)
+	createPromotion(t, "alice", promotionYAML("immutable-check", "test", ""), "-n", ns)
+	out := kubectlFails(t, "admin", "", "patch", "promotion", "immutable-check", "-n", ns, "--type=merge", "-p", `{"spec":{"message":"x"}}`)
 	if !strings.Contains(out, "immutable Git history") {
 		t.Errorf("patch refusal: %s", out)
 	}
-	if out := kubectlFails(t, "admin", "", "delete", "promotion", "immutable-check", "-n", "shop"); !strings.Contains(out, "MethodNotAllowed") {
+	if out := kubectlFails(t, "admin", "", "delete", "promotion", "immutable-check", "-n", ns); !strings.Contains(out, "MethodNotAllowed") {
 		t.Errorf("delete refusal: %s", out)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // real controller's certificate, checks that Git holds only ciphertext, and
 // lets the controller open what Flux would apply.
 func TestSealedSecretsReachTheClusterOnlyThroughGit(t *testing.T) {
-	setupAdmission(t)
+	admissionRBAC(t)
 	ctx := context.Background()
 	fleet := cloneFleet(t)
 	name := fmt.Sprintf("db-%d", time.Now().UnixNano()%1000000)
@@ -119,8 +119,9 @@ func TestSealedSecretsReachTheClusterOnlyThroughGit(t *testing.T) {
 // TestPlainSecretsInGitShowOnTheEnvironment commits a plain Secret into an
 // environment path the way gitgate never would, and finds it reported.
 func TestPlainSecretsInGitShowOnTheEnvironment(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	fleet := cloneFleet(t)
+	fleet := newFleet(t)
 	fleet.git(fleet.dir, "checkout", "-q", "-B", "main", "origin/main")
 	overlay := filepath.Join(fleet.dir, "overlays", "dev")
 	original, err := os.ReadFile(filepath.Join(overlay, "kustomization.yaml"))
@@ -149,7 +150,7 @@ func TestPlainSecretsInGitShowOnTheEnvironment(t *testing.T) {
 		fleet.git(fleet.dir, "push", "-q", "origin", "main")
 	})
 	eventually(t, "dev's PlaintextSecrets condition", 30*time.Second, func() string {
-		out, _ := stack.Kubectl(ctx, "alice", "get", "environment", "dev", "-n", "shop",
+		out, _ := stack.Kubectl(ctx, "alice", "get", "environment", "dev", "-n", fleet.ns,
 			"-o", `jsonpath={.status.conditions[?(@.type=="PlaintextSecrets")].message}`)
 		if !strings.Contains(out, "shop-dev/leaked-token (overlays/dev/leaked.yaml)") || !strings.Contains(out, "kubectl gitgate seal --environment dev") {
 			return "condition message: " + out

@@ -64,13 +64,15 @@ func waitForLine(t *testing.T, lines <-chan string, what string, match func(stri
 }
 
 func TestKubectlWatchSeesOtherClientsAndDirectPushes(t *testing.T) {
-	fleet := cloneFleet(t)
+	t.Parallel()
+	fleet := newFleet(t)
+	ns := fleet.ns
 	fleet.setTag("dev", "development-7.")
-	promotions := streamLines(t, "get", "promotions", "-n", "shop", "-w", "-o", "name")
-	devTags := streamLines(t, "get", "environment", "dev", "-n", "shop", "-w", "-o", `jsonpath={.status.images[?(@.name=="app")].tag}{"\n"}`)
+	promotions := streamLines(t, "get", "promotions", "-n", ns, "-w", "-o", "name")
+	devTags := streamLines(t, "get", "environment", "dev", "-n", ns, "-w", "-o", `jsonpath={.status.images[?(@.name=="app")].tag}{"\n"}`)
 
 	// Another client (bob, through the clientset) promotes.
-	_, err := clientset(t, "bob").GitgateV1alpha1().Promotions("shop").Create(context.Background(),
+	_, err := clientset(t, "bob").GitgateV1alpha1().Promotions(ns).Create(context.Background(),
 		&v1alpha1.Promotion{ObjectMeta: metav1.ObjectMeta{Name: "watched-promotion"}, Spec: v1alpha1.PromotionSpec{Environment: "test"}},
 		metav1.CreateOptions{})
 	if err != nil {

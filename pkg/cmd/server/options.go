@@ -23,6 +23,8 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/apiserver"
 	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
+	"github.com/gitgate-dev/gitgate/pkg/engine"
+	"github.com/gitgate-dev/gitgate/pkg/fluxreconcile"
 	"github.com/gitgate-dev/gitgate/pkg/metrics"
 	"github.com/gitgate-dev/gitgate/pkg/registry"
 	"github.com/gitgate-dev/gitgate/pkg/repositories"
@@ -45,6 +47,9 @@ type Options struct {
 	Receiver *ReceiverOptions
 	// MaxRequestBodyBytes bounds the body of a write to the API.
 	MaxRequestBodyBytes int64
+	// FluxReconcileOnCommit asks Flux to reconcile an environment's
+	// Kustomization and its source after every commit that changes it.
+	FluxReconcileOnCommit bool
 
 	Out, ErrOut io.Writer
 }
@@ -54,15 +59,16 @@ type Options struct {
 func NewOptions(out, errOut io.Writer) *Options {
 	_, codecs := apiserver.NewScheme()
 	o := &Options{
-		RecommendedOptions:   genericoptions.NewRecommendedOptions("", codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
-		GitTimeout:           60 * time.Second,
-		ConfigReloadInterval: 2 * time.Second,
-		GitRetryAfter:        time.Second,
-		MaxRequestBodyBytes:  apiserver.DefaultMaxRequestBodyBytes,
-		Admission:            newAdmissionOptions(),
-		Receiver:             newReceiverOptions(),
-		Out:                  out,
-		ErrOut:               errOut,
+		RecommendedOptions:    genericoptions.NewRecommendedOptions("", codecs.LegacyCodec(v1alpha1.SchemeGroupVersion)),
+		GitTimeout:            60 * time.Second,
+		ConfigReloadInterval:  2 * time.Second,
+		GitRetryAfter:         time.Second,
+		MaxRequestBodyBytes:   apiserver.DefaultMaxRequestBodyBytes,
+		FluxReconcileOnCommit: true,
+		Admission:             newAdmissionOptions(),
+		Receiver:              newReceiverOptions(),
+		Out:                   out,
+		ErrOut:                errOut,
 	}
 	o.RecommendedOptions.Etcd = nil
 	return o
@@ -75,6 +81,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.GitTimeout, "git-timeout", o.GitTimeout, "Timeout of each Git fetch and push.")
 	fs.DurationVar(&o.ConfigReloadInterval, "config-reload-interval", o.ConfigReloadInterval, "How often the configuration file is checked for changes.")
 	fs.Int64Var(&o.MaxRequestBodyBytes, "max-request-body-bytes", o.MaxRequestBodyBytes, "Largest body of a write to the API (Environments, Promotions, sealed secrets); a larger one gets 413. The default fits a SealedSecret of a 1 MiB Secret.")
+	fs.BoolVar(&o.FluxReconcileOnCommit, "flux-reconcile-on-commit", o.FluxReconcileOnCommit, "After a commit changes an environment (a promotion, or a push gitgate fetched), ask Flux to reconcile its Kustomization and GitRepository at once (annotation "+fluxreconcile.RequestedAtAnnotation+"), as flux reconcile --with-source does. Needs patch on both.")
 	o.Admission.AddFlags(fs)
 	o.Receiver.AddFlags(fs)
 	fs.DurationVar(&o.GitRetryAfter, "git-retry-after", o.GitRetryAfter, "Retry-After of the 503 a write gets while Git is unreachable. client-go and kubectl retry such a 503 up to 10 times, so this also bounds how long they wait for Git.")
@@ -127,7 +134,12 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("metadata client: %w", err)
 	}
+	var follow func(context.Context, string, *engine.Engine)
+	if o.FluxReconcileOnCommit {
+		follow = (&fluxreconcile.Requester{Client: dyn}).Follow
+	}
 	manager := repositories.New(repositories.Options{
+		Follow:         follow,
 		ConfigPath:     o.ConfigPath,
 		ReloadInterval: o.ConfigReloadInterval,
 		GitTimeout:     o.GitTimeout,
