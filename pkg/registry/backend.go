@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
 )
 
@@ -37,23 +39,18 @@ type DriftSource interface {
 	Drift(namespace, environment string, since time.Time) []string
 }
 
-// FluxKustomization is what gitgate reads from a Flux Kustomization.
-type FluxKustomization struct {
-	// Ready is the status of its Ready condition.
-	Ready bool
-	// Message is its Ready condition's message.
-	Message string
-	// AppliedRevision is status.lastAppliedRevision, e.g. main@sha1:3f2a….
-	AppliedRevision string
-	// TargetNamespace is spec.targetNamespace, empty when unset.
-	TargetNamespace string
-}
-
-// SyncSource reads the Flux Kustomizations that apply environments.
+// SyncSource is what Flux says of Environments and Promotions
+// (clusterstate.State).
 type SyncSource interface {
 	// Kustomization returns the named Kustomization, and false when it is
 	// not known (not created, or Flux not installed).
-	Kustomization(namespace, name string) (FluxKustomization, bool)
+	Kustomization(namespace, name string) (clusterstate.Kustomization, bool)
+	// PromotionState derives a promotion's Applied and Healthy conditions;
+	// false when it has none (it is not Succeeded).
+	PromotionState(e *engine.Engine, s *engine.Snapshot, p *gitgate.Promotion) (clusterstate.PromotionState, bool)
+	// PromotionsTouched calls fn for each promotion of s whose state a
+	// change of Kustomization key from before to after changes.
+	PromotionsTouched(e *engine.Engine, s *engine.Snapshot, key string, before, after *clusterstate.Kustomization, fn func(p *gitgate.Promotion, was, now clusterstate.PromotionState))
 }
 
 // Backend is what every storage of gitgate.dev reads and writes through.
@@ -62,7 +59,8 @@ type Backend struct {
 	Namespaces   NamespaceState
 	// Drift, when set, shows break-glass changes on Environment status.
 	Drift DriftSource
-	// Sync, when set, fills Environment status.sync from Flux.
+	// Sync, when set, fills Environment status.sync and the Applied and
+	// Healthy conditions of Promotions from Flux.
 	Sync SyncSource
 	// StatusChanges, when set, tells watches of changes to Sync and Drift.
 	StatusChanges *StatusNotifier

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,13 +52,4 @@ func BeforeCreate(ctx context.Context, strategy rest.RESTCreateStrategy, obj run
 		m.SetName(strategy.GenerateName(m.GetGenerateName()))
 	}
 	return rest.BeforeCreate(strategy, ctx, obj)
-}
-
-// RevisionCommit returns the commit SHA of a Flux revision
-// ("main@sha1:3f2a…", "sha1:3f2a…", or a bare SHA).
-func RevisionCommit(revision string) string {
-	if i := strings.LastIndex(revision, ":"); i >= 0 {
-		return revision[i+1:]
-	}
-	return revision
 }

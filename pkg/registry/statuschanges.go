@@ -1,13 +1,21 @@
 package registry
 
-import "sync"
+import (
+	"sync"
 
-// StatusChange says that something an Environment's status shows changed
-// outside Git: the Flux Kustomization that applies it (Kustomization set),
-// or break-glass drift recorded against it (Environment set).
+	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
+)
+
+// StatusChange says that something an Environment's or a Promotion's
+// status shows changed outside Git: the Flux Kustomization that applies an
+// environment (Kustomization set), or break-glass drift recorded against
+// an environment (Environment set).
 type StatusChange struct {
-	// Kustomization is namespace/name of a Flux Kustomization.
+	// Kustomization is namespace/name of a Flux Kustomization; Before and
+	// After are what it showed before and after the change (nil when it
+	// was first seen, or deleted).
 	Kustomization string
+	Before, After *clusterstate.Kustomization
 	// Namespace and Environment name an Environment.
 	Namespace, Environment string
 }

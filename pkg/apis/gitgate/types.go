@@ -90,7 +90,9 @@ type ObjectReference struct {
 
 // EnvironmentStatus is computed from Git (and from Flux, when referenced).
 type EnvironmentStatus struct {
-	// Revision is the head commit of Branch.
+	// Revision is the last commit on Branch that changed the environment's
+	// path (its overlay directory): later commits that leave the path alone
+	// do not move it.
 	Revision string
 	// Namespace is the namespace the overlay deploys into (its
 	// kustomization's namespace: field); sealed secrets for the environment
@@ -218,7 +220,13 @@ type PromotionStatus struct {
 	PromotedBy string
 	// Time is when the promotion commit was made.
 	Time *metav1.Time
-	// Conditions: Succeeded.
+	// AppliedAt is when the target environment's Flux Kustomization first
+	// applied a revision that contains Commit, as Flux's status.history
+	// records it. Derived when the Promotion is read, never stored in Git.
+	AppliedAt *metav1.Time
+	// Conditions: Succeeded, read from Git; Applied and Healthy, derived
+	// from the target environment's Flux Kustomization when the Promotion
+	// is read (reasons Applied, Healthy, Progressing, Failed, NoKustomization).
 	Conditions []metav1.Condition
 }
 

@@ -15,14 +15,13 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 
 	"github.com/gitgate-dev/gitgate/pkg/admission"
 	"github.com/gitgate-dev/gitgate/pkg/apiserver"
 	"github.com/gitgate-dev/gitgate/pkg/breakglass"
+	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
 	"github.com/gitgate-dev/gitgate/pkg/metrics"
 	"github.com/gitgate-dev/gitgate/pkg/repositories"
 )
@@ -76,8 +75,8 @@ func (a *AdmissionOptions) policy() admission.Policy {
 	return p
 }
 
-// startAdmission serves the webhook until ctx ends.
-func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, manager *repositories.Manager, client kubernetes.Interface, namespaces namespaceState) error {
+// start serves the webhook until ctx ends.
+func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, manager *repositories.Manager, client kubernetes.Interface, cluster *clusterstate.State) error {
 	if a.Port == 0 {
 		return nil
 	}
@@ -93,20 +92,17 @@ func (a *AdmissionOptions) start(ctx context.Context, cfg *apiserver.Config, man
 	if err != nil {
 		return err
 	}
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
-	broadcaster.StartRecordingToSink(ctx.Done())
-	recorder := &breakGlassRecorder{manager: manager, events: broadcaster.NewRecorder(scheme.Scheme, "gitgate-admission")}
-	observer := breakglass.NewObserver(ctx, breakglass.Options{Metadata: metadataClient, Kubernetes: client, Record: recorder.record, TTL: a.BreakGlassTTL})
-	objects := newObjectMetadata(ctx, metadataClient, client.Discovery())
+	observer := breakglass.NewObserver(ctx, breakglass.Options{Metadata: metadataClient, Kubernetes: client, Record: cluster.RecordBreakGlass, TTL: a.BreakGlassTTL})
+	objects := cluster.ObjectMetadata(ctx)
 	handler := &admission.Handler{
 		Policy:          a.policy(),
-		NamespaceLabels: newNamespaceLabels(namespaces.lister, client).Labels,
+		NamespaceLabels: cluster.NamespaceLabels,
 		Metadata:        objects.Lookup,
 		Owners: func(ns, name string) (admission.Owner, bool) {
 			env, envNamespace, repo, path, ok := manager.FluxOwner(ns, name)
 			return admission.Owner{Environment: env, EnvironmentNamespace: envNamespace, Repository: repo, Path: path}, ok
 		},
-		Claimants:  fluxClaimants(manager, cfg.ExtraConfig.Sync),
+		Claimants:  cluster.Claimants,
 		Authorizer: cfg.GenericConfig.Authorization.Authorizer,
 		Claims:     observer,
 		Observe:    func(v admission.Verdict) { metrics.RecordAdmission(string(v.Reason), v.Allowed) },

@@ -11,18 +11,18 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/metadata"
 	netutils "k8s.io/utils/net"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/apiserver"
+	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
 	"github.com/gitgate-dev/gitgate/pkg/fluxreconcile"
 	"github.com/gitgate-dev/gitgate/pkg/metrics"
@@ -112,23 +112,27 @@ func (o *Options) Config() (*apiserver.Config, *repositories.Manager, error) {
 	return cfg, manager, err
 }
 
-func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes.Interface, namespaceState, error) {
+func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes.Interface, *clusterstate.State, error) {
 	if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", nil, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
-		return nil, nil, nil, namespaceState{}, fmt.Errorf("creating self-signed certificates: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("creating self-signed certificates: %w", err)
 	}
 	scheme, codecs := apiserver.NewScheme()
 	serverConfig := apiserver.NewRecommendedConfig(scheme, codecs)
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
-		return nil, nil, nil, namespaceState{}, err
+		return nil, nil, nil, nil, err
 	}
 	serverConfig.MaxRequestBodyBytes = o.MaxRequestBodyBytes
 	client, err := kubernetes.NewForConfig(serverConfig.ClientConfig)
 	if err != nil {
-		return nil, nil, nil, namespaceState{}, fmt.Errorf("kubernetes client: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	dyn, err := dynamic.NewForConfig(serverConfig.ClientConfig)
 	if err != nil {
-		return nil, nil, nil, namespaceState{}, fmt.Errorf("dynamic client: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	metadataClient, err := metadata.NewForConfig(serverConfig.ClientConfig)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("metadata client: %w", err)
 	}
 	var follow func(context.Context, string, *engine.Engine)
 	if o.FluxReconcileOnCommit {
@@ -149,54 +153,42 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 			return s.Data, nil
 		},
 	})
-	namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
-	state := namespaceState{namespaces.Lister()}
 	statusChanges := &registry.StatusNotifier{}
-	drift, driftInformers := newBreakGlassDrift(client, manager, statusChanges)
-	flux := newFluxKustomizations(dyn, client.Discovery(), statusChanges)
+	cluster := clusterstate.New(clusterstate.Options{
+		Kubernetes:   client,
+		Dynamic:      dyn,
+		Metadata:     metadataClient,
+		Namespaces:   serverConfig.SharedInformerFactory.Core().V1().Namespaces(),
+		Repositories: manager,
+		OnKustomization: func(key string, before, after *clusterstate.Kustomization) {
+			statusChanges.Notify(registry.StatusChange{Kustomization: key, Before: before, After: after})
+		},
+		OnDrift: func(namespace, environment string) {
+			statusChanges.Notify(registry.StatusChange{Namespace: namespace, Environment: environment})
+		},
+	})
 	cfg := &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
 			Repositories:  manager,
-			Namespaces:    state,
-			Drift:         drift,
-			Sync:          flux,
+			Namespaces:    cluster,
+			Drift:         cluster,
+			Sync:          cluster,
 			StatusChanges: statusChanges,
 			Scheme:        scheme,
 			Codecs:        codecs,
 		},
 	}
-	serverConfig.AddPostStartHookOrDie("gitgate-break-glass-events", func(ctx genericapiserver.PostStartHookContext) error {
-		driftInformers.Start(ctx.Done())
+	serverConfig.AddPostStartHookOrDie("gitgate-cluster-state", func(ctx genericapiserver.PostStartHookContext) error {
+		cluster.Start(ctx)
 		return nil
 	})
-	serverConfig.AddPostStartHookOrDie("gitgate-flux-kustomizations", func(ctx genericapiserver.PostStartHookContext) error {
-		go flux.run(ctx, 30*time.Second)
-		return nil
-	})
-	namespaces.Informer() // registered now, started with the server's informers
-	return cfg, manager, client, state, nil
-}
-
-// namespaceState reads namespace phases from the informer cache.
-type namespaceState struct{ lister corelisters.NamespaceLister }
-
-func (n namespaceState) Terminating(name string) bool {
-	ns, err := n.lister.Get(name)
-	return err == nil && ns.Status.Phase == corev1.NamespaceTerminating
-}
-
-// Labels returns a namespace's labels, nil when it is not in the cache.
-func (n namespaceState) Labels(name string) map[string]string {
-	if ns, err := n.lister.Get(name); err == nil {
-		return ns.Labels
-	}
-	return nil
+	return cfg, manager, client, cluster, nil
 }
 
 // Run starts the repository manager and serves until ctx ends.
 func (o *Options) Run(ctx context.Context) error {
-	cfg, manager, client, namespaces, err := o.config()
+	cfg, manager, client, cluster, err := o.config()
 	if err != nil {
 		return err
 	}
@@ -210,7 +202,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := o.Receiver.start(ctx, cfg, manager); err != nil {
 		return err
 	}
-	if err := o.Admission.start(ctx, cfg, manager, client, namespaces); err != nil {
+	if err := o.Admission.start(ctx, cfg, manager, client, cluster); err != nil {
 		return err
 	}
 	server.GenericAPIServer.AddPostStartHookOrDie("gitgate-informers", func(hookCtx genericapiserver.PostStartHookContext) error {

@@ -369,7 +369,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 				Properties: map[string]spec.Schema{
 					"revision": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Revision is the head commit of Branch.",
+							Description: "Revision is the last commit on Branch that changed the environment's path (its overlay directory): later commits that leave the path alone do not move it.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -850,6 +850,12 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref common.ReferenceCallba
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"appliedAt": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AppliedAt is when the target environment's Flux Kustomization first applied a revision that contains Commit, as Flux's status.history records it. Derived when the Promotion is read, never stored in Git.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
 					"conditions": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -860,7 +866,7 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref common.ReferenceCallba
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions: Succeeded.",
+							Description: "Conditions: Succeeded, read from Git; Applied and Healthy, derived from the target environment's Flux Kustomization when the Promotion is read (reasons Applied, Healthy, Progressing, Failed, NoKustomization).",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{

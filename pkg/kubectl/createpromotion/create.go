@@ -49,7 +49,14 @@ var (
 		kubectl create promotion --to test -o wide
 
 		# Roll prod back to an earlier revision of itself
-		kubectl create promotion --to prod --from prod --revision 3f2a1b7`)
+		kubectl create promotion --to prod --from prod --revision 3f2a1b7
+
+		# Promote, then wait (at most 10 minutes) until Flux applied it; exits
+		# non-zero with Flux's message if the Kustomization fails
+		kubectl create promotion --to prod --wait=10m
+
+		# Wait until Flux's health checks passed too
+		kubectl create promotion --to prod --wait --wait-for=healthy`)
 )
 
 // Options are the command's flags and what Complete derives from them.
@@ -60,6 +67,8 @@ type Options struct {
 
 	Name, To, From, Revision, Message string
 	Images                            []string
+	// Wait, when its timeout is set, waits for Flux to apply the promotion.
+	Wait plugin.WaitOptions
 
 	dryRun    cmdutil.DryRunStrategy
 	namespace string
@@ -110,6 +119,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "Promote only this image (repeatable); default: every image.")
 	cmd.Flags().StringVar(&o.Revision, "revision", "", "Source commit to promote; default: the source environment's head.")
 	cmd.Flags().StringVarP(&o.Message, "message", "m", "", "Message added to the commit.")
+	o.Wait.AddFlags(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("to", plugin.CompleteEnvironments(o.ConfigFlags, false))
 	_ = cmd.RegisterFlagCompletionFunc("from", plugin.CompleteEnvironments(o.ConfigFlags, false))
 	return cmd
@@ -159,6 +169,12 @@ func (o *Options) Validate(cmd *cobra.Command) error {
 	if o.To == "" {
 		return cmdutil.UsageErrorf(cmd, "--to is required: the environment to promote into")
 	}
+	if err := o.Wait.Validate(); err != nil {
+		return cmdutil.UsageErrorf(cmd, "%v", err)
+	}
+	if o.Wait.Timeout > 0 && o.dryRun != cmdutil.DryRunNone {
+		return cmdutil.UsageErrorf(cmd, "--wait waits for Flux to apply a promotion; a dry run makes none")
+	}
 	return nil
 }
 
@@ -192,10 +208,20 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if o.wide {
-		return o.printWide(ctx, created.Name)
+		err = o.printWide(ctx, created.Name)
+	} else {
+		created.SetGroupVersionKind(v1alpha1.SchemeGroupVersion.WithKind("Promotion"))
+		err = o.print(created)
 	}
-	created.SetGroupVersionKind(v1alpha1.SchemeGroupVersion.WithKind("Promotion"))
-	return o.print(created)
+	if err != nil || o.Wait.Timeout == 0 {
+		return err
+	}
+	met, err := o.Wait.Wait(ctx, o.client, o.namespace, created.Name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "promotion %s: %s: %s\n", created.Name, met.Type, met.Message)
+	return nil
 }
 
 // printWide prints the promotion as `kubectl get promotion -o wide` does,

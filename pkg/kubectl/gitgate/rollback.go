@@ -18,6 +18,7 @@ var shaLike = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 
 func newRollback(c *common) *cobra.Command {
 	var to, message string
+	var wait plugin.WaitOptions
 	cmd := &cobra.Command{
 		Use:   "rollback ENV --to REVISION|PROMOTION [-m MSG]",
 		Short: "Promote an environment from its own earlier state",
@@ -28,12 +29,16 @@ func newRollback(c *common) *cobra.Command {
 			that promotion. It needs the "promote" verb on ENV.`),
 		Example: templates.Examples(`
 			kubectl gitgate rollback prod --to 3f2a1b7
-			kubectl gitgate rollback prod --to prod-41 -m "bad release"`),
+			kubectl gitgate rollback prod --to prod-41 -m "bad release"
+			kubectl gitgate rollback prod --to prod-41 --wait=5m`),
 		Run: func(cmd *cobra.Command, args []string) {
 			env, err := oneEnvironment(cmd, args)
 			cmdutil.CheckErr(err)
 			if to == "" {
 				cmdutil.CheckErr(cmdutil.UsageErrorf(cmd, "--to is required: a commit SHA or a promotion name"))
+			}
+			if err := wait.Validate(); err != nil {
+				cmdutil.CheckErr(cmdutil.UsageErrorf(cmd, "%v", err))
 			}
 			cmdutil.CheckErr(c.complete())
 			revision := to
@@ -55,9 +60,15 @@ func newRollback(c *common) *cobra.Command {
 			created, err := plugin.CreatePromotion(cmd.Context(), c.client, c.namespace, p, metav1.CreateOptions{})
 			cmdutil.CheckErr(err)
 			fmt.Fprintf(c.Out, "promotion.gitgate.dev/%s created\n", created.Name)
+			if wait.Timeout > 0 {
+				met, err := wait.Wait(cmd.Context(), c.client, c.namespace, created.Name)
+				cmdutil.CheckErr(err)
+				fmt.Fprintf(c.ErrOut, "promotion %s: %s: %s\n", created.Name, met.Type, met.Message)
+			}
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "Commit SHA or promotion name to roll back to (required).")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "Message added to the commit.")
+	wait.AddFlags(cmd.Flags())
 	return cmd
 }

@@ -30,23 +30,6 @@ const (
 	PromotionSuperseded PromotionPhase = "Superseded"
 )
 
-// Condition types. Environment uses Ready (positive polarity: True is good),
-// GitReachable (True while the last fetch of the repository worked) and
-// Drift (negative polarity: True is bad).
-const (
-	ConditionReady        = "Ready"
-	ConditionGitReachable = "GitReachable"
-	// ConditionDrift is True while objects of the environment carry
-	// break-glass changes that Git has not caught up with (negative polarity).
-	ConditionDrift = "Drift"
-	// ConditionPlaintextSecrets is True while the environment's overlay
-	// renders plain Secrets: secrets someone committed to Git unencrypted
-	// (negative polarity).
-	ConditionPlaintextSecrets = "PlaintextSecrets"
-	// ConditionSucceeded is the bounded condition of a Promotion.
-	ConditionSucceeded = "Succeeded"
-)
-
 // +genclient
 // +genclient:method=GetHistory,verb=get,subresource=history,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentHistory
 // +genclient:method=CreateSealedSecret,verb=create,subresource=sealedsecrets,input=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SealedSecretRequest,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SealedSecretRequest
@@ -120,7 +103,9 @@ type ObjectReference struct {
 
 // EnvironmentStatus is computed from Git (and from Flux, when referenced).
 type EnvironmentStatus struct {
-	// Revision is the head commit of Branch.
+	// Revision is the last commit on Branch that changed the environment's
+	// path (its overlay directory): later commits that leave the path alone
+	// do not move it.
 	// +optional
 	Revision string `json:"revision,omitempty"`
 	// Namespace is the namespace the overlay deploys into (its
@@ -284,7 +269,14 @@ type PromotionStatus struct {
 	// Time is when the promotion commit was made.
 	// +optional
 	Time *metav1.Time `json:"time,omitempty"`
-	// Conditions: Succeeded.
+	// AppliedAt is when the target environment's Flux Kustomization first
+	// applied a revision that contains Commit, as Flux's status.history
+	// records it. Derived when the Promotion is read, never stored in Git.
+	// +optional
+	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
+	// Conditions: Succeeded, read from Git; Applied and Healthy, derived
+	// from the target environment's Flux Kustomization when the Promotion
+	// is read (reasons Applied, Healthy, Progressing, Failed, NoKustomization).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

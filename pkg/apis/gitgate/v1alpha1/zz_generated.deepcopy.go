@@ -366,6 +366,10 @@ func (in *PromotionStatus) DeepCopyInto(out *PromotionStatus) {
 		in, out := &in.Time, &out.Time
 		*out = (*in).DeepCopy()
 	}
+	if in.AppliedAt != nil {
+		in, out := &in.AppliedAt, &out.AppliedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/validation"
+	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
 	"github.com/gitgate-dev/gitgate/pkg/registry"
 )
@@ -72,25 +73,16 @@ func (r *REST) present(s *engine.Snapshot, env *gitgate.Environment, namespace, 
 	out.ResourceVersion = rv
 	out.UID = registry.StableUID("Environment", namespace, env.Name)
 	if r.backend.Drift != nil {
-		out.Status.Conditions = append([]metav1.Condition(nil), env.Status.Conditions...)
 		var since time.Time
 		if s != nil {
 			since = s.RevisionTime(env.Name)
 		}
-		drift := metav1.Condition{Type: gitgate.ConditionDrift, Status: metav1.ConditionFalse, Reason: "InSync",
-			Message: "no break-glass change since the last commit", LastTransitionTime: metav1.NewTime(since)}
-		if lines := r.backend.Drift.Drift(namespace, env.Name, since); len(lines) > 0 {
-			drift.Status, drift.Reason = metav1.ConditionTrue, "BreakGlass"
-			drift.Message = "changed outside Git until a commit catches up: " + strings.Join(lines, "; ")
-		}
-		out.Status.Conditions = append(out.Status.Conditions, drift)
+		drift := clusterstate.DriftCondition(r.backend.Drift.Drift(namespace, env.Name, since), since)
+		out.Status.Conditions = append(append([]metav1.Condition(nil), env.Status.Conditions...), drift)
 	}
 	if ref := env.Spec.FluxKustomization; ref != nil && r.backend.Sync != nil {
 		if k, ok := r.backend.Sync.Kustomization(ref.Namespace, ref.Name); ok {
-			out.Status.Sync = &gitgate.SyncStatus{Ready: k.Ready, AppliedRevision: k.AppliedRevision, Message: k.Message}
-			if s != nil {
-				out.Status.Sync.UpToDate = s.PathCurrentAt(env.Name, registry.RevisionCommit(k.AppliedRevision))
-			}
+			out.Status.Sync = clusterstate.SyncStatus(k, s != nil && s.PathCurrentAt(env.Name, clusterstate.RevisionCommit(k.AppliedRevision)))
 		}
 	}
 	return &out

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
 	"github.com/gitgate-dev/gitgate/pkg/registry"
 )
@@ -68,11 +69,26 @@ func (r *REST) GetSingularName() string { return "promotion" }
 func (r *REST) ShortNames() []string    { return []string{"promo"} }
 func (r *REST) Categories() []string    { return []string{"gitgate"} }
 
-func present(p *gitgate.Promotion, namespace, rv string) *gitgate.Promotion {
+// present gives a shared engine object its namespace and resourceVersion,
+// and the Applied and Healthy conditions (and appliedAt) that the target
+// environment's Flux Kustomization says of its commit now: derived at
+// every read, never stored.
+func (r *REST) present(e *engine.Engine, s *engine.Snapshot, p *gitgate.Promotion, namespace, rv string) *gitgate.Promotion {
 	out := *p
 	out.Namespace = namespace
 	out.ResourceVersion = rv
+	if r.backend.Sync != nil && e != nil && s != nil {
+		if st, ok := r.backend.Sync.PromotionState(e, s, p); ok {
+			withState(&out, st)
+		}
+	}
 	return &out
+}
+
+// withState adds a derived state to a promotion's status.
+func withState(p *gitgate.Promotion, st clusterstate.PromotionState) {
+	p.Status.Conditions = append(append([]metav1.Condition(nil), p.Status.Conditions...), st.Applied, st.Healthy)
+	p.Status.AppliedAt = st.AppliedAt
 }
 
 func fieldSet(p *gitgate.Promotion) fields.Set {
@@ -91,7 +107,7 @@ func (r *REST) Get(ctx context.Context, name string, opts *metav1.GetOptions) (r
 	if err != nil {
 		return nil, registry.StatusError(err, resource, "Promotion", name)
 	}
-	return present(p, ns, s.ResourceVersionString()).DeepCopy(), nil
+	return r.present(e, s, p, ns, s.ResourceVersionString()).DeepCopy(), nil
 }
 
 // List returns promotions newest first; a field selector on
@@ -104,13 +120,13 @@ func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) 
 	for _, t := range targets {
 		s := t.Engine.Snapshot()
 		for _, ns := range t.Namespaces {
-			list.Items = append(list.Items, matching(s, ns, opts)...)
+			list.Items = append(list.Items, r.matching(t.Engine, s, ns, opts)...)
 		}
 	}
 	return list, nil
 }
 
-func matching(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []gitgate.Promotion {
+func (r *REST) matching(e *engine.Engine, s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []gitgate.Promotion {
 	env := ""
 	if opts != nil && opts.FieldSelector != nil {
 		env, _ = opts.FieldSelector.RequiresExactMatch(v1alpha1.PromotionEnvironmentField)
@@ -118,7 +134,7 @@ func matching(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptio
 	var out []gitgate.Promotion
 	rv := s.ResourceVersionString()
 	for _, p := range s.Promotions(env) {
-		pp := present(p, ns, rv)
+		pp := r.present(e, s, p, ns, rv)
 		if registry.Matches(opts, pp.Labels, fieldSet(pp)) {
 			out = append(out, *pp)
 		}
@@ -127,17 +143,25 @@ func matching(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptio
 }
 
 // Watch streams new promotions and phase changes, from any replica or
-// pushed straight to Git.
+// pushed straight to Git, and a promotion again when what Flux says of it
+// (Applied, Healthy) changes.
 func (r *REST) Watch(ctx context.Context, opts *metainternalversion.ListOptions) (watch.Interface, error) {
-	return r.backend.Watch(ctx, opts, resource, view{})
+	return r.backend.Watch(ctx, opts, resource, view{r})
 }
 
-type view struct{}
+type view struct{ r *REST }
+
+var _ registry.StatusView = view{}
 
 func (view) NewObject() runtime.Object { return &gitgate.Promotion{} }
 
-func (view) Initial(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []runtime.Object {
-	items := matching(s, ns, opts)
+func (v view) engine(ns string) *engine.Engine {
+	e, _, _ := v.r.backend.Repositories.Engine(ns)
+	return e
+}
+
+func (v view) Initial(s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []runtime.Object {
+	items := v.r.matching(v.engine(ns), s, ns, opts)
 	out := make([]runtime.Object, 0, len(items))
 	for i := len(items) - 1; i >= 0; i-- { // oldest first, as they happened
 		out = append(out, &items[i])
@@ -145,15 +169,38 @@ func (view) Initial(s *engine.Snapshot, ns string, opts *metainternalversion.Lis
 	return out
 }
 
-func (view) FromEvent(ev engine.Event, ns string, opts *metainternalversion.ListOptions) runtime.Object {
+func (v view) FromEvent(ev engine.Event, ns string, opts *metainternalversion.ListOptions) runtime.Object {
 	if ev.Promotion == nil {
 		return nil
 	}
-	p := present(ev.Promotion, ns, fmt.Sprint(ev.ResourceVersion))
+	e := v.engine(ns)
+	var s *engine.Snapshot
+	if e != nil {
+		s = e.Snapshot()
+	}
+	p := v.r.present(e, s, ev.Promotion, ns, fmt.Sprint(ev.ResourceVersion))
 	if !registry.Matches(opts, p.Labels, fieldSet(p)) {
 		return nil
 	}
 	return p
+}
+
+// FromStatusChange returns the promotions of ns whose Applied or Healthy
+// condition a change of their target's Flux Kustomization changed, as
+// they read now.
+func (v view) FromStatusChange(c registry.StatusChange, s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []runtime.Object {
+	e := v.engine(ns)
+	if c.Kustomization == "" || e == nil || v.r.backend.Sync == nil {
+		return nil
+	}
+	var out []runtime.Object
+	rv := s.ResourceVersionString()
+	v.r.backend.Sync.PromotionsTouched(e, s, c.Kustomization, c.Before, c.After, func(p *gitgate.Promotion, _, _ clusterstate.PromotionState) {
+		if pp := v.r.present(e, s, p, ns, rv); registry.Matches(opts, pp.Labels, fieldSet(pp)) {
+			out = append(out, pp)
+		}
+	})
+	return out
 }
 
 // Create checks the promote verb on the target environment, runs the
@@ -185,7 +232,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !dryRun {
 		r.record(ns, p.Spec.Environment, string(out.Status.Phase))
 	}
-	result := present(out, ns, e.Snapshot().ResourceVersionString()).DeepCopy()
+	result := r.present(e, e.Snapshot(), out, ns, e.Snapshot().ResourceVersionString()).DeepCopy()
 	if dryRun {
 		result.ObjectMeta = *p.ObjectMeta.DeepCopy()
 		result.Namespace = ns

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/registry"
 )
 
@@ -17,10 +19,12 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Environment", Type: "string", Description: "Environment promoted into."},
 	{Name: "From", Type: "string", Description: "Environment promoted from."},
 	{Name: "Phase", Type: "string", Description: "Succeeded, Proposed or Superseded."},
+	{Name: "Applied", Type: "string", Description: "Whether Flux applied the commit: the Applied condition's status, or its reason when that is Failed or NoKustomization."},
 	{Name: "Changes", Type: "string", Description: "What the promotion changed."},
 	{Name: "Commit", Type: "string", Description: "Commit that carries the promotion."},
 	{Name: "By", Type: "string", Description: "Kubernetes user who promoted."},
 	{Name: "Age", Type: "string", Description: "Time since the commit."},
+	{Name: "Healthy", Type: "string", Priority: 1, Description: "The Healthy condition's status, or its reason when that is Failed or NoKustomization."},
 	{Name: "Branch", Type: "string", Priority: 1, Description: "Branch that holds the commit."},
 	{Name: "Source", Type: "string", Priority: 1, Description: "Source revision."},
 	{Name: "Message", Type: "string", Priority: 1, Description: "Promotion message."},
@@ -57,11 +61,24 @@ func row(p *gitgate.Promotion) metav1.TableRow {
 	return metav1.TableRow{
 		Object: runtime.RawExtension{Object: p},
 		Cells: []any{
-			p.Name, p.Spec.Environment, p.Spec.From, string(p.Status.Phase), changeText,
+			p.Name, p.Spec.Environment, p.Spec.From, string(p.Status.Phase), conditionCell(p, v1alpha1.ConditionApplied), changeText,
 			registry.ShortSHA(p.Status.Commit), p.Status.PromotedBy, registry.Age(p.Status.Time),
-			p.Status.Branch, registry.ShortSHA(p.Status.SourceRevision), firstLine(p.Spec.Message),
+			conditionCell(p, v1alpha1.ConditionHealthy), p.Status.Branch, registry.ShortSHA(p.Status.SourceRevision), firstLine(p.Spec.Message),
 		},
 	}
+}
+
+// conditionCell shows a derived condition: its status, or its reason when
+// that says more (Failed, NoKustomization); empty when it has none.
+func conditionCell(p *gitgate.Promotion, conditionType string) string {
+	c := apimeta.FindStatusCondition(p.Status.Conditions, conditionType)
+	switch {
+	case c == nil:
+		return ""
+	case c.Reason == v1alpha1.ReasonFailed, c.Reason == v1alpha1.ReasonNoKustomization:
+		return c.Reason
+	}
+	return string(c.Status)
 }
 
 func firstLine(s string) string {

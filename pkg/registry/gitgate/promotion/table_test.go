@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 )
 
 func TestTable(t *testing.T) {
@@ -18,6 +19,10 @@ func TestTable(t *testing.T) {
 			Phase: gitgate.PromotionSucceeded, Commit: "7b0d1234567890", Branch: "main", PromotedBy: "alice",
 			Changes: []gitgate.Change{{Name: "app", From: "v1", To: "v2"}, {Name: "db", To: "v9"}},
 			Time:    &metav1.Time{Time: time.Now().Add(-2 * time.Hour)},
+			Conditions: []metav1.Condition{
+				{Type: v1alpha1.ConditionApplied, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonApplied},
+				{Type: v1alpha1.ConditionHealthy, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonFailed},
+			},
 		},
 	}
 	table, err := tableConvertor{}.ConvertToTable(context.Background(), &gitgate.PromotionList{Items: []gitgate.Promotion{p}}, nil)
@@ -30,11 +35,11 @@ func TestTable(t *testing.T) {
 			names = append(names, c.Name)
 		}
 	}
-	if got, want := names, []string{"Name", "Environment", "From", "Phase", "Changes", "Commit", "By", "Age"}; len(got) != len(want) {
+	if got, want := names, []string{"Name", "Environment", "From", "Phase", "Applied", "Changes", "Commit", "By", "Age"}; len(got) != len(want) {
 		t.Fatalf("columns %v, want %v", got, want)
 	}
 	cells := table.Rows[0].Cells
-	want := []any{"prod-42", "prod", "test", "Succeeded", "app:v2,db:v9", "7b0d123", "alice", "120m", "main", "", "release 1.2.3"}
+	want := []any{"prod-42", "prod", "test", "Succeeded", "True", "app:v2,db:v9", "7b0d123", "alice", "120m", "Failed", "main", "", "release 1.2.3"}
 	for i := range want {
 		if cells[i] != want[i] {
 			t.Errorf("cell %s = %v, want %v", table.ColumnDefinitions[i].Name, cells[i], want[i])

@@ -27,7 +27,9 @@ import (
 //
 // EnvironmentStatus is computed from Git (and from Flux, when referenced).
 type EnvironmentStatusApplyConfiguration struct {
-	// Revision is the head commit of Branch.
+	// Revision is the last commit on Branch that changed the environment's
+	// path (its overlay directory): later commits that leave the path alone
+	// do not move it.
 	Revision *string `json:"revision,omitempty"`
 	// Namespace is the namespace the overlay deploys into (its
 	// kustomization's namespace: field); sealed secrets for the environment

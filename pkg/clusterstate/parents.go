@@ -1,4 +1,4 @@
-package server
+package clusterstate
 
 import (
 	"context"
@@ -22,12 +22,12 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/admission"
 )
 
-// objectMetadata caches the metadata (labels, annotations, controller) of
+// ObjectMetadata caches the metadata (labels, annotations, controller) of
 // the objects admission decisions read but requests do not carry: the
 // parent of a protected Scale, the controllers of derived objects. One
 // metadata informer per resource, started by the first request that needs
 // it and kept running; kinds map to resources through discovery, cached.
-type objectMetadata struct {
+type ObjectMetadata struct {
 	ctx     context.Context
 	client  metadata.Interface
 	mapper  meta.RESTMapper
@@ -46,8 +46,8 @@ const syncWait = 2 * time.Second
 // at once, rather than waiting syncWait on every request.
 const syncRetry = 10 * time.Second
 
-func newObjectMetadata(ctx context.Context, client metadata.Interface, disco discovery.DiscoveryInterface) *objectMetadata {
-	return &objectMetadata{
+func newObjectMetadata(ctx context.Context, client metadata.Interface, disco discovery.DiscoveryInterface) *ObjectMetadata {
+	return &ObjectMetadata{
 		ctx:      ctx,
 		client:   client,
 		mapper:   restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
@@ -59,7 +59,7 @@ func newObjectMetadata(ctx context.Context, client metadata.Interface, disco dis
 
 // Get returns an object's metadata from the cache (a live GET when the
 // cache does not have it yet); nil and no error when it does not exist.
-func (o *objectMetadata) Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*admission.ObjectMeta, error) {
+func (o *ObjectMetadata) Get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*admission.ObjectMeta, error) {
 	informer, err := o.synced(ctx, gvr)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (o *objectMetadata) Get(ctx context.Context, gvr schema.GroupVersionResourc
 }
 
 // Lookup is Get for an ownerReference's apiVersion and kind.
-func (o *objectMetadata) Lookup(ctx context.Context, apiVersion, kind, namespace, name string) (*admission.ObjectMeta, error) {
+func (o *ObjectMetadata) Lookup(ctx context.Context, apiVersion, kind, namespace, name string) (*admission.ObjectMeta, error) {
 	gv, err := schema.ParseGroupVersion(apiVersion)
 	if err != nil {
 		return nil, fmt.Errorf("ownerReference apiVersion %q: %w", apiVersion, err)
@@ -110,7 +110,7 @@ func (o *objectMetadata) Lookup(ctx context.Context, apiVersion, kind, namespace
 }
 
 // synced returns the resource's informer once it has synced.
-func (o *objectMetadata) synced(ctx context.Context, gvr schema.GroupVersionResource) (cache.SharedIndexInformer, error) {
+func (o *ObjectMetadata) synced(ctx context.Context, gvr schema.GroupVersionResource) (cache.SharedIndexInformer, error) {
 	o.mu.Lock()
 	informer, ok := o.informer[gvr]
 	if !ok {
