@@ -222,13 +222,13 @@ func setPhaseCondition(p *gitgate.Promotion) {
 	cond := metav1.Condition{Type: gitgate.ConditionSucceeded, LastTransitionTime: *p.Status.Time}
 	switch p.Status.Phase {
 	case gitgate.PromotionSucceeded:
-		cond.Status, cond.Reason = metav1.ConditionTrue, "Promoted"
+		cond.Status, cond.Reason = metav1.ConditionTrue, gitgate.ReasonPromoted
 		cond.Message = "commit " + shortSHA(p.Status.Commit) + " is on branch " + p.Status.Branch
 	case gitgate.PromotionProposed:
-		cond.Status, cond.Reason = metav1.ConditionUnknown, "AwaitingReview"
+		cond.Status, cond.Reason = metav1.ConditionUnknown, gitgate.ReasonAwaitingReview
 		cond.Message = "commit " + shortSHA(p.Status.Commit) + " waits on branch " + p.Status.Branch + "; merge it through a pull request"
 	case gitgate.PromotionSuperseded:
-		cond.Status, cond.Reason = metav1.ConditionFalse, "Superseded"
+		cond.Status, cond.Reason = metav1.ConditionFalse, gitgate.ReasonSuperseded
 		cond.Message = "a later promotion into " + p.Spec.Environment + " succeeded before this one was merged"
 	}
 	p.Status.Conditions = []metav1.Condition{cond}

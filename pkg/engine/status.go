@@ -58,19 +58,19 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 		}
 	}
 	now := metav1.NewTime(s.reach.at)
-	ready := metav1.Condition{Type: gitgate.ConditionReady, Status: metav1.ConditionTrue, Reason: "Resolved",
+	ready := metav1.Condition{Type: gitgate.ConditionReady, Status: metav1.ConditionTrue, Reason: gitgate.ReasonResolved,
 		Message: "definition and overlay read from " + env.Spec.Branch + ":" + env.Spec.Path, LastTransitionTime: now}
 	switch {
 	case st.err != nil:
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "InvalidEnvironment", st.err.Errors.ToAggregate().Error()
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, gitgate.ReasonInvalidEnvironment, st.err.Errors.ToAggregate().Error()
 	case renderErr != nil:
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, "RenderFailed",
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, gitgate.ReasonRenderFailed,
 			"kustomize cannot build "+env.Spec.Path+": "+renderErr.Error()
 	}
-	reach := metav1.Condition{Type: gitgate.ConditionGitReachable, Status: metav1.ConditionTrue, Reason: "FetchSucceeded",
+	reach := metav1.Condition{Type: gitgate.ConditionGitReachable, Status: metav1.ConditionTrue, Reason: gitgate.ReasonFetchSucceeded,
 		Message: "the repository was fetched", LastTransitionTime: now}
 	if !s.reach.ok {
-		reach.Status, reach.Reason, reach.Message = metav1.ConditionFalse, "FetchFailed", s.reach.message+"; serving the last state read"
+		reach.Status, reach.Reason, reach.Message = metav1.ConditionFalse, gitgate.ReasonFetchFailed, s.reach.message+"; serving the last state read"
 	}
 	// Keep each condition's transition time while its status stays.
 	if prev, ok := e.snap.Load().envs[env.Name]; ok {
@@ -101,7 +101,7 @@ func describePlainSecrets(out *kustomization.Rendered) []string {
 // plaintextCondition names the plain Secrets an environment's overlay renders.
 func plaintextCondition(env *gitgate.Environment, secrets []string, now metav1.Time) metav1.Condition {
 	return metav1.Condition{
-		Type: gitgate.ConditionPlaintextSecrets, Status: metav1.ConditionTrue, Reason: "PlainSecretsInGit", LastTransitionTime: now,
+		Type: gitgate.ConditionPlaintextSecrets, Status: metav1.ConditionTrue, Reason: gitgate.ReasonPlainSecretsInGit, LastTransitionTime: now,
 		Message: fmt.Sprintf("%s:%s renders %d plain Secret(s) whose values are readable in Git: %s; replace each with a SealedSecret (kubectl gitgate seal --environment %s), remove the plain one, and rotate the exposed values",
 			env.Spec.Branch, env.Spec.Path, len(secrets), strings.Join(secrets, ", "), env.Name),
 	}

@@ -47,6 +47,19 @@ const (
 	ConditionSucceeded = "Succeeded"
 )
 
+// Reasons of the conditions the engine sets (v1alpha1 documents each).
+const (
+	ReasonResolved           = "Resolved"
+	ReasonInvalidEnvironment = "InvalidEnvironment"
+	ReasonRenderFailed       = "RenderFailed"
+	ReasonFetchSucceeded     = "FetchSucceeded"
+	ReasonFetchFailed        = "FetchFailed"
+	ReasonPlainSecretsInGit  = "PlainSecretsInGit"
+	ReasonPromoted           = "Promoted"
+	ReasonAwaitingReview     = "AwaitingReview"
+	ReasonSuperseded         = "Superseded"
+)
+
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Environment is one deployment stage of an application, stored as
