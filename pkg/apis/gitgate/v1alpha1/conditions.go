@@ -1,20 +1,25 @@
 package v1alpha1
 
+import "github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
+
+// The conditions the engine sets are defined once, in the internal API (the
+// engine cannot import this package); these name them for API clients.
+
 // Condition types of an Environment. Ready and GitReachable have positive
 // polarity (True is good); Drift and PlaintextSecrets negative (True is bad).
 const (
 	// ConditionReady is True while the environment's definition and overlay
 	// can be read and built.
-	ConditionReady = "Ready"
+	ConditionReady = gitgate.ConditionReady
 	// ConditionGitReachable is True while the last fetch of the repository worked.
-	ConditionGitReachable = "GitReachable"
+	ConditionGitReachable = gitgate.ConditionGitReachable
 	// ConditionDrift is True while objects of the environment carry
 	// break-glass changes that Git has not caught up with (negative polarity).
-	ConditionDrift = "Drift"
+	ConditionDrift = gitgate.ConditionDrift
 	// ConditionPlaintextSecrets is True while the environment's overlay
 	// renders plain Secrets: secrets someone committed to Git unencrypted
 	// (negative polarity).
-	ConditionPlaintextSecrets = "PlaintextSecrets"
+	ConditionPlaintextSecrets = gitgate.ConditionPlaintextSecrets
 )
 
 // Condition types of a Promotion, all of positive polarity. Succeeded is
@@ -23,7 +28,7 @@ const (
 const (
 	// ConditionSucceeded is the bounded condition of a Promotion: its
 	// commit is on the environment branch.
-	ConditionSucceeded = "Succeeded"
+	ConditionSucceeded = gitgate.ConditionSucceeded
 	// ConditionApplied is True once the target environment's Flux
 	// Kustomization applied a revision that contains the promotion's commit
 	// (the commit itself or a descendant of it).
@@ -36,15 +41,15 @@ const (
 // Reasons of the Environment conditions.
 const (
 	// ReasonResolved (Ready=True): the definition and overlay were read.
-	ReasonResolved = "Resolved"
+	ReasonResolved = gitgate.ReasonResolved
 	// ReasonInvalidEnvironment (Ready=False): the definition is invalid.
-	ReasonInvalidEnvironment = "InvalidEnvironment"
+	ReasonInvalidEnvironment = gitgate.ReasonInvalidEnvironment
 	// ReasonRenderFailed (Ready=False): kustomize cannot build the overlay.
-	ReasonRenderFailed = "RenderFailed"
+	ReasonRenderFailed = gitgate.ReasonRenderFailed
 	// ReasonFetchSucceeded (GitReachable=True): the last fetch worked.
-	ReasonFetchSucceeded = "FetchSucceeded"
+	ReasonFetchSucceeded = gitgate.ReasonFetchSucceeded
 	// ReasonFetchFailed (GitReachable=False): the last fetch failed.
-	ReasonFetchFailed = "FetchFailed"
+	ReasonFetchFailed = gitgate.ReasonFetchFailed
 	// ReasonInSync (Drift=False): no break-glass change since the last commit.
 	ReasonInSync = "InSync"
 	// ReasonBreakGlass (Drift=True): break-glass changes are recorded
@@ -52,17 +57,17 @@ const (
 	ReasonBreakGlass = "BreakGlass"
 	// ReasonPlainSecretsInGit (PlaintextSecrets=True): the overlay renders
 	// plain Secrets.
-	ReasonPlainSecretsInGit = "PlainSecretsInGit"
+	ReasonPlainSecretsInGit = gitgate.ReasonPlainSecretsInGit
 )
 
 // Reasons of the Promotion conditions.
 const (
 	// ReasonPromoted (Succeeded=True): the commit is on the environment branch.
-	ReasonPromoted = "Promoted"
+	ReasonPromoted = gitgate.ReasonPromoted
 	// ReasonAwaitingReview (Succeeded=Unknown): the commit waits on a review branch.
-	ReasonAwaitingReview = "AwaitingReview"
+	ReasonAwaitingReview = gitgate.ReasonAwaitingReview
 	// ReasonSuperseded (Succeeded=False): a later promotion won first.
-	ReasonSuperseded = "Superseded"
+	ReasonSuperseded = gitgate.ReasonSuperseded
 	// ReasonApplied (Applied=True): Flux applied a revision that contains the commit.
 	ReasonApplied = "Applied"
 	// ReasonHealthy (Healthy=True): the Kustomization is Ready at such a revision.
