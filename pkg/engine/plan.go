@@ -72,6 +72,9 @@ func (e *Engine) planLocked(s *Snapshot, p *gitgate.Promotion) (*plan, error) {
 		return nil, invalid("Promotion", p.Name, field.Invalid(specPath.Child("environment"), target.Name,
 			fmt.Sprintf("nothing to promote: %s already has what %s has at %s", target.Name, source.Name, pl.sourceRev.Short())))
 	}
+	if err := e.checkSoakLocked(p, pl); err != nil {
+		return nil, err
+	}
 	return pl, nil
 }
 
