@@ -76,18 +76,14 @@ func newFixture(t *testing.T, fleet, defaultBranch string, extraBranches ...stri
 	return f
 }
 
-func (f *fixture) engine(defaultBranch string, options ...func(*Options)) *Engine {
+func (f *fixture) engine(defaultBranch string) *Engine {
 	f.t.Helper()
-	opts := Options{
+	e, err := New(Options{
 		Repository:    gitstore.Options{URL: f.url, Credentials: f.creds, Timeout: 10 * time.Second},
 		DefaultBranch: defaultBranch,
 		Author:        gitstore.Signature{Name: "gitgate", Email: "gitgate@example.com"},
 		RetryAfter:    5 * time.Second,
-	}
-	for _, o := range options {
-		o(&opts)
-	}
-	e, err := New(opts)
+	})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -21,11 +21,14 @@ type HealthClock interface {
 	HealthySince(e *Engine, env *gitgate.Environment, commit gitstore.Hash, committed time.Time) (since time.Time, healthy bool, why string)
 }
 
-// checkSoakLocked refuses (422) a promotion whose source revision has not
+// healthySince is a HealthClock bound to an engine.
+type healthySince func(env *gitgate.Environment, commit gitstore.Hash, committed time.Time) (since time.Time, healthy bool, why string)
+
+// checkSoak refuses (422) a promotion whose source revision has not
 // been Healthy in the source environment for the target's minSoak. A
 // rollback (from the environment itself) is not gated: it goes back to
 // what the environment already ran.
-func (e *Engine) checkSoakLocked(p *gitgate.Promotion, pl *plan) error {
+func (pn planner) checkSoak(p *gitgate.Promotion, pl *plan) error {
 	soak := validation.MinSoak(&pl.target.Spec)
 	if soak <= 0 || pl.source.Name == pl.target.Name {
 		return nil
@@ -39,19 +42,19 @@ func (e *Engine) checkSoakLocked(p *gitgate.Promotion, pl *plan) error {
 		return refuse(pl.source.Name + " names no spec.fluxKustomization, so gitgate cannot tell whether it runs " +
 			pl.sourceRev.Short() + " Healthy: name its Flux Kustomization")
 	}
-	if e.opts.Health == nil {
+	if pn.healthySince == nil {
 		return refuse("this server does not watch Flux, so it cannot tell how long " + pl.sourceRev.Short() + " has been Healthy")
 	}
-	c, err := e.repo.Commit(pl.sourceRev)
+	c, err := pn.git.Commit(pl.sourceRev)
 	if err != nil {
 		return fmt.Errorf("reading the source revision %s: %w", pl.sourceRev.Short(), err)
 	}
-	since, healthy, why := e.opts.Health.HealthySince(e, pl.source, pl.sourceRev, c.Committer.When)
+	since, healthy, why := pn.healthySince(pl.source, pl.sourceRev, c.Committer.When)
 	if !healthy {
 		return refuse(fmt.Sprintf("revision %s is not Healthy there yet (%s); try again once it is Healthy and has soaked for %s",
 			pl.sourceRev.Short(), why, soak))
 	}
-	healthyFor := e.opts.Now().Sub(since)
+	healthyFor := pn.now().Sub(since)
 	if healthyFor < soak {
 		return refuse(fmt.Sprintf("revision %s has been Healthy for %s since %s; %s left",
 			pl.sourceRev.Short(), healthyFor.Round(time.Second), since.UTC().Format(time.RFC3339), (soak - healthyFor).Round(time.Second)))

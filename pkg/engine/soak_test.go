@@ -1,110 +1,90 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
 )
 
-// healthAt is a HealthClock that says every revision of every environment
-// has been Healthy since a fixed time, or is not Healthy (zero time).
-type healthAt struct {
-	since time.Time
-	asked []string // environment@commit, one per question
-}
-
-func (h *healthAt) HealthySince(_ *Engine, env *gitgate.Environment, commit gitstore.Hash, _ time.Time) (time.Time, bool, string) {
-	h.asked = append(h.asked, env.Name+"@"+commit.String())
-	if h.since.IsZero() {
-		return time.Time{}, false, "Flux Kustomization flux-system/apps-test is not Ready"
-	}
-	return h.since, true, ""
-}
-
-// TestMinSoakGatesPromotionOnUpstreamHealth: prod's minSoak admits what
-// test has run Healthy long enough, refuses the rest with the time left,
-// and leaves rollbacks and environments without a soak alone.
-func TestMinSoakGatesPromotionOnUpstreamHealth(t *testing.T) {
+// TestPlannerMinSoak: test's minSoak admits what dev has run Healthy long
+// enough, refuses the rest with the time left, and leaves rollbacks and
+// environments without a soak alone.
+func TestPlannerMinSoak(t *testing.T) {
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	const prodSoak = "\n  promotionPolicy: {minSoak: 10m}\n"
+	devKustomization := &gitgate.ObjectReference{Namespace: "flux-system", Name: "apps-dev"}
 	cases := []struct {
-		name     string
-		prodSpec string // appended to prod's spec
-		testSpec string // test.yaml replaced when set
-		healthy  time.Duration
-		from     string // default test
-		want     string // "" admits
+		name    string
+		soak    time.Duration // test's minSoak
+		noFlux  bool          // dev names no Kustomization
+		noClock bool          // the engine has no HealthClock
+		healthy time.Duration // how long dev has been Healthy; 0 is not Healthy
+		from    string        // default dev; "test" with revision c1 is a rollback
+		want    string        // "" admits; else a pattern of the 422's message
 	}{
-		{"admitted: no soak asked", "", "", 0, "", ""},
-		{"refused: upstream not Healthy at the revision", prodSoak, "", 0, "",
-			"revision [0-9a-f]+ is not Healthy there yet \\(Flux Kustomization flux-system/apps-test is not Ready\\)"},
-		{"refused: Healthy for 3m of 10m", prodSoak, "", 3 * time.Minute, "",
-			"has been Healthy for 3m0s since 2026-11-29T11:57:00Z; 7m0s left"},
-		{"admitted: Healthy for 10m", prodSoak, "", 10 * time.Minute, "", ""},
-		{"refused: upstream names no Flux Kustomization", prodSoak,
-			"apiVersion: gitgate.dev/v1alpha1\nkind: Environment\nmetadata:\n  name: test\nspec:\n  path: overlays/test\n  promotesFrom: dev\n  strategy: Images\n",
-			time.Hour, "", "test names no spec.fluxKustomization"},
-		{"admitted: a rollback is not gated", prodSoak, "", 0, "prod", ""},
+		{name: "admitted: no soak asked", healthy: 0},
+		{name: "refused: dev is not Healthy at the revision", soak: 10 * time.Minute,
+			want: `revision [0-9a-f]+ is not Healthy there yet \(Flux Kustomization flux-system/apps-dev is not Ready\)`},
+		{name: "refused: Healthy for 3m of 10m", soak: 10 * time.Minute, healthy: 3 * time.Minute,
+			want: `has been Healthy for 3m0s since 2026-11-29T11:57:00Z; 7m0s left`},
+		{name: "admitted: Healthy for exactly 10m", soak: 10 * time.Minute, healthy: 10 * time.Minute},
+		{name: "refused: dev names no Flux Kustomization", soak: 10 * time.Minute, noFlux: true, healthy: time.Hour,
+			want: `dev names no spec.fluxKustomization`},
+		{name: "refused: the server cannot see Flux", soak: 10 * time.Minute, noClock: true, healthy: time.Hour,
+			want: `this server does not watch Flux`},
+		{name: "admitted: a rollback is not gated", soak: 10 * time.Minute, from: "test"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, "trunk", "main")
-			prod := f.show("main", ".gitgate/environments/prod.yaml")
-			f.commitFile("main", ".gitgate/environments/prod.yaml", strings.TrimRight(prod, "\n")+tc.prodSpec)
-			if tc.testSpec != "" {
-				f.commitFile("main", ".gitgate/environments/test.yaml", tc.testSpec)
+			m, s, commits := trunkRepo()
+			if !tc.noFlux {
+				s.envs["dev"].env.Spec.FluxKustomization = devKustomization
 			}
-			// test runs something prod does not, so there is something to promote.
-			f.commitFile("main", "overlays/test/kustomization.yaml", testOverlayHead+
-				"- name: app\n  newName: registry.example.com/app\n  newTag: version-1.2.9\n")
-			var since time.Time
-			if tc.healthy > 0 {
-				since = now.Add(-tc.healthy)
+			if tc.soak > 0 {
+				s.envs["test"].env.Spec.PromotionPolicy = &gitgate.PromotionPolicy{MinSoak: &metav1.Duration{Duration: tc.soak}}
 			}
-			health := &healthAt{since: since}
-			e := f.engine("main", func(o *Options) { o.Health, o.Now = health, func() time.Time { return now } })
-			ctx := context.Background()
-			p := promotion("soak", "prod", "test")
-			if tc.from == "prod" {
-				// A rollback: prod back to its first revision, with a change to make.
-				first := f.git(f.work, "rev-list", "--max-parents=0", "HEAD")
-				f.commitFile("main", "overlays/prod/kustomization.yaml", strings.ReplaceAll(f.show("main", "overlays/prod/kustomization.yaml"), "newTag:", "newTag: x"))
-				if err := e.Refresh(ctx); err != nil {
-					t.Fatal(err)
-				}
-				p = promotion("soak", "prod", "prod")
-				p.Spec.Revision = first
-			}
-			before := f.remoteHead("main")
-			for _, dryRun := range []bool{true, false} {
-				_, err := e.Promote(ctx, PromotionRequest{Promotion: p, User: "bob", DryRun: dryRun})
-				if tc.want == "" {
-					if err != nil {
-						t.Fatalf("Promote(dryRun=%v) = %v, want admitted", dryRun, err)
+			var asked []string
+			pn := planner{git: m, defaultBranch: "main", now: func() time.Time { return now }}
+			if !tc.noClock {
+				pn.healthySince = func(env *gitgate.Environment, commit gitstore.Hash, committed time.Time) (time.Time, bool, string) {
+					asked = append(asked, env.Name+"@"+commit.String())
+					if committed != m.commits[commit].commit.Committer.When {
+						t.Errorf("asked with commit time %s, want the commit's", committed)
 					}
-					continue
-				}
-				var inv *InvalidError
-				if !errors.As(err, &inv) || inv.Errors[0].Field != "spec.from" || !regexp.MustCompile(tc.want).MatchString(err.Error()) ||
-					!strings.Contains(err.Error(), "spec.promotionPolicy.minSoak") {
-					t.Fatalf("Promote(dryRun=%v) error = %v, want a 422 on spec.from matching %q", dryRun, err, tc.want)
-				}
-				if got := f.remoteHead("main"); got != before {
-					t.Fatalf("a refused promotion moved main from %s to %s", before, got)
+					if tc.healthy == 0 {
+						return time.Time{}, false, "Flux Kustomization flux-system/apps-dev is not Ready"
+					}
+					return now.Add(-tc.healthy), true, ""
 				}
 			}
-			if tc.prodSpec == "" || tc.from == "prod" || tc.testSpec != "" {
-				if len(health.asked) > 0 {
-					t.Errorf("the health clock was asked %v where no soak applies", health.asked)
+			p := promotion("p", "test", tc.from)
+			if tc.from == "test" {
+				p.Spec.Revision = commits["c1"].String()
+			}
+			_, err := pn.plan(s, p)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("plan = %v, want admitted", err)
 				}
-			} else if len(health.asked) == 0 || !strings.HasPrefix(health.asked[0], "test@") {
-				t.Errorf("the health clock was asked %v, want test at the promoted revision", health.asked)
+			} else {
+				var inv *InvalidError
+				if !errors.As(err, &inv) || inv.Errors[0].Field != "spec.from" || !strings.Contains(err.Error(), "spec.promotionPolicy.minSoak") ||
+					!regexp.MustCompile(tc.want).MatchString(err.Error()) {
+					t.Fatalf("plan error = %v, want a 422 on spec.from matching %q", err, tc.want)
+				}
+			}
+			gated := tc.soak > 0 && tc.from != "test" && !tc.noFlux && !tc.noClock
+			switch {
+			case gated && (len(asked) != 1 || asked[0] != "dev@"+commits["c3"].String()):
+				t.Errorf("the health clock was asked %v, want dev at c3 once", asked)
+			case !gated && len(asked) > 0:
+				t.Errorf("the health clock was asked %v where no soak is measured", asked)
 			}
 		})
 	}
