@@ -93,6 +93,8 @@ type EnvironmentSpec struct {
 	// FluxKustomization names the Flux Kustomization that applies this
 	// environment, to report its sync status.
 	FluxKustomization *ObjectReference
+	// Freeze holds the environment's freeze windows and switch.
+	Freeze *FreezeSpec
 }
 
 // ObjectReference names a namespaced object.
@@ -119,7 +121,10 @@ type EnvironmentStatus struct {
 	LastPromotion *PromotionReference
 	// Sync is the state of the referenced Flux Kustomization.
 	Sync *SyncStatus
-	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets.
+	// Freeze says whether the environment is frozen now, until when, and
+	// when the next window starts.
+	Freeze *FreezeStatus
+	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets, Frozen.
 	Conditions []metav1.Condition
 }
 

@@ -59,6 +59,7 @@ func ValidateEnvironmentSpec(spec *gitgate.EnvironmentSpec, fld *field.Path) fie
 	if ref := spec.FluxKustomization; ref != nil && ref.Name == "" {
 		allErrs = append(allErrs, field.Required(fld.Child("fluxKustomization", "name"), "must name the Flux Kustomization"))
 	}
+	allErrs = append(allErrs, ValidateFreeze(spec.Freeze, fld.Child("freeze"))...)
 	return allErrs
 }
 
@@ -148,8 +149,9 @@ func ValidateEnvironmentSpecUpdate(newSpec, oldSpec *gitgate.EnvironmentSpec, fl
 // Tightening (review switched on, a pattern added where there was none), a
 // first fluxKustomization (a claim, as on create, of one no other
 // environment holds) and labels need only update.
-// Approvals, freeze windows and promotion policies join this list when the
-// API gains them.
+// A freeze is weakened when a window is removed or changed, or its switch
+// turned off (the freeze subresource turns it off with the verb freeze).
+// Approvals and promotion policies join this list when the API gains them.
 func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	fld := field.NewPath("spec")
 	var out []string
@@ -168,6 +170,7 @@ func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	if oldSpec.FluxKustomization != nil && !sameReference(newSpec.FluxKustomization, oldSpec.FluxKustomization) {
 		out = append(out, fld.Child("fluxKustomization").String())
 	}
+	out = append(out, weakenedFreeze(newSpec.Freeze, oldSpec.Freeze, fld.Child("freeze"))...)
 	return out
 }
 
