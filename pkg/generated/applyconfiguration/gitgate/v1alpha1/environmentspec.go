@@ -64,6 +64,13 @@ type EnvironmentSpecApplyConfiguration struct {
 	// releasing it or pointing it elsewhere needs the verb promote on the
 	// environment as well as update.
 	FluxKustomization *ObjectReferenceApplyConfiguration `json:"fluxKustomization,omitempty"`
+	// Freeze holds recurring freeze windows and a switch: while frozen, the
+	// environment refuses promotions, rollbacks and seals, unless a holder
+	// of the verb breakglass overrides with a reason. Removing or changing
+	// a window, or switching the freeze off, needs the verb promote on the
+	// environment as well as update (or the verb freeze, through the
+	// environments/<name>/freeze subresource, for the switch).
+	Freeze *FreezeSpecApplyConfiguration `json:"freeze,omitempty"`
 }
 
 // EnvironmentSpecApplyConfiguration constructs a declarative configuration of the EnvironmentSpec type for use with
@@ -125,5 +132,13 @@ func (b *EnvironmentSpecApplyConfiguration) WithImageTagPattern(value string) *E
 // If called multiple times, the FluxKustomization field is set to the value of the last call.
 func (b *EnvironmentSpecApplyConfiguration) WithFluxKustomization(value *ObjectReferenceApplyConfiguration) *EnvironmentSpecApplyConfiguration {
 	b.FluxKustomization = value
+	return b
+}
+
+// WithFreeze sets the Freeze field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Freeze field is set to the value of the last call.
+func (b *EnvironmentSpecApplyConfiguration) WithFreeze(value *FreezeSpecApplyConfiguration) *EnvironmentSpecApplyConfiguration {
+	b.Freeze = value
 	return b
 }
