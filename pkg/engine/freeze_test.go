@@ -95,6 +95,7 @@ func TestFreezeRefusesPromotionsAndSealsUntilOverridden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.git(f.work, "fetch", "-q", "origin")
 	msg := f.git(f.work, "log", "-1", "--format=%B", p.Status.Commit)
 	for _, want := range []string{"Gitgate-Freeze: " + window, "Gitgate-Freeze-Override: hotfix 42", "Gitgate-Freeze-Override-By: bob"} {
 		if !strings.Contains(msg, want) {
