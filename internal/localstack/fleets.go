@@ -131,12 +131,20 @@ func (s *Stack) NewFleetWith(ctx context.Context, name string, opts FleetOptions
 // (without waiting); its repository stays on the Git server.
 func (s *Stack) RemoveFleet(ctx context.Context, f *Fleet) error {
 	s.fleets.mu.Lock()
+	_, signed := s.fleets.signing[f.Name]
 	delete(s.fleets.repository, f.Name)
 	delete(s.fleets.signing, f.Name)
 	err := s.writeChartConfig(ctx, s.fleets.shop)
 	s.fleets.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if signed {
+		name := signingSecretName(f.Name)
+		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "-n", releaseNamespace, "--ignore-not-found",
+			"secret/"+name, "role/"+name, "rolebinding/"+name); err != nil {
+			return err
+		}
 	}
 	_, err = s.Kubectl(ctx, ContextAdmin, "delete", "namespace", f.Name, "--wait=false", "--ignore-not-found")
 	return err
