@@ -118,8 +118,13 @@ func FreezeStatus(env *gitgate.Environment, now time.Time) (*gitgate.FreezeStatu
 	case st.Frozen:
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, gitgate.ReasonFreezeWindow, out.Reason
 	}
-	if st.Frozen {
+	switch {
+	case st.Window >= 0:
 		cond.LastTransitionTime = metav1.Time{Time: st.Current.Start}
+	case !st.LastEnded.IsZero() && !st.Manual:
+		cond.LastTransitionTime = metav1.Time{Time: st.LastEnded}
+	default: // the switch, or no window yet: when it was read
+		cond.LastTransitionTime = metav1.Time{Time: now.Truncate(time.Second)}
 	}
 	return out, cond
 }

@@ -108,6 +108,13 @@ func (s *Schedule) Next(t time.Time) (Occurrence, bool) {
 // Active returns the window that t falls in, if any: the latest one that
 // started at or before t and has not ended.
 func (s *Schedule) Active(t time.Time) (Occurrence, bool) {
+	o, ok := s.Previous(t)
+	return o, ok && t.Before(o.End)
+}
+
+// Previous returns the latest window that started at or before t, open
+// or not; false when none did in the 8 years before t.
+func (s *Schedule) Previous(t time.Time) (Occurrence, bool) {
 	var out Occurrence
 	found := false
 	// Wall times resolve in order, and every window lasts as long in wall
@@ -117,7 +124,7 @@ func (s *Schedule) Active(t time.Time) (Occurrence, bool) {
 		if o.Start.After(t) {
 			return true
 		}
-		out, found = o, t.Before(o.End)
+		out, found = o, true
 		return false
 	})
 	return out, found
@@ -142,6 +149,9 @@ type State struct {
 	// is -1 when there is none.
 	Next       Occurrence
 	NextWindow int
+	// LastEnded is when the last window before the instant closed, when
+	// none is open (zero when none did).
+	LastEnded time.Time
 }
 
 // maxChain bounds how many back-to-back windows Until follows.
@@ -174,6 +184,12 @@ func Evaluate(manual bool, windows []*Schedule, now time.Time) State {
 	}
 	if st.Window >= 0 {
 		st.Frozen = true
+	} else {
+		for _, s := range windows {
+			if o, ok := s.Previous(now); ok && o.End.After(st.LastEnded) {
+				st.LastEnded = o.End
+			}
+		}
 	}
 	ref := now
 	if !st.Until.IsZero() {

@@ -31,6 +31,7 @@ func TestEvaluate(t *testing.T) {
 		until   time.Time // zero: not frozen by a window
 		next    time.Time // start of the next window; zero: none
 		real    time.Duration
+		ended   time.Time // when the last window closed, if checked
 	}{
 		{
 			name: "open: Friday 17:59 in Berlin, the window starts at 18:00", windows: []Window{weekend},
@@ -48,7 +49,7 @@ func TestEvaluate(t *testing.T) {
 		},
 		{
 			name: "open: Monday 08:00 in Berlin, the window has ended", windows: []Window{weekend},
-			now: at(berlin, 2026, 6, 8, 8, 0), next: at(berlin, 2026, 6, 12, 18, 0),
+			now: at(berlin, 2026, 6, 8, 8, 0), next: at(berlin, 2026, 6, 12, 18, 0), ended: at(berlin, 2026, 6, 8, 8, 0),
 		},
 		{
 			name: "frozen: a weekend spanning spring-forward ends Monday 08:00 summer time, 61 real hours", windows: []Window{weekend},
@@ -151,6 +152,12 @@ func TestEvaluate(t *testing.T) {
 			}
 			if tc.next.IsZero() != (st.NextWindow < 0) || (!tc.next.IsZero() && !st.Next.Start.Equal(tc.next)) {
 				t.Errorf("next window starts %v (window %d), want %v", st.Next.Start, st.NextWindow, tc.next)
+			}
+			if !tc.ended.IsZero() && !st.LastEnded.Equal(tc.ended) {
+				t.Errorf("the last window ended %v, want %v", st.LastEnded, tc.ended)
+			}
+			if !st.Frozen && st.LastEnded.After(tc.now) {
+				t.Errorf("the last window ended %v, after the instant %v", st.LastEnded, tc.now)
 			}
 			if tc.real != 0 {
 				if got := st.Current.End.Sub(st.Current.Start); got != tc.real {
