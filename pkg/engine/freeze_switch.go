@@ -45,8 +45,6 @@ func (e *Engine) SetFreeze(ctx context.Context, w FreezeSwitch) (*gitgate.Enviro
 	if errs := validation.ValidateFreezeReason(w.Reason, fld.Child("reason")); len(errs) > 0 {
 		return nil, "", &InvalidError{Kind: "EnvironmentFreeze", Name: w.Environment, Errors: errs}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	plan := func(s *Snapshot) (*gitgate.Environment, []byte, error) {
 		cur, ok := s.envs[w.Environment]
 		if !ok {
@@ -71,16 +69,14 @@ func (e *Engine) SetFreeze(ctx context.Context, w FreezeSwitch) (*gitgate.Enviro
 		content, err := e.checkEnvironmentWriteLocked(s, env, opUpdate, nil)
 		return env, content, err
 	}
-	if w.DryRun {
-		env, _, err := plan(e.snap.Load())
-		return env, "", err
-	}
 	var commit gitstore.Hash
-	err := e.writeLocked(ctx, func(s *Snapshot) (gitstore.PushRequest, error) {
+	var planned *gitgate.Environment
+	err := e.write(ctx, w.DryRun, func(s *Snapshot) (gitstore.PushRequest, error) {
 		env, content, err := plan(s)
 		if err != nil {
 			return gitstore.PushRequest{}, err
 		}
+		planned = env
 		if definitionUnchanged(s.envs[env.Name], content, e.opts.DefaultBranch) {
 			return gitstore.PushRequest{}, errUnchanged
 		}
@@ -104,6 +100,8 @@ func (e *Engine) SetFreeze(ctx context.Context, w FreezeSwitch) (*gitgate.Enviro
 		commit = gitstore.ZeroHash
 	case err != nil:
 		return nil, "", err
+	case w.DryRun:
+		return planned, "", nil
 	}
 	env, err := e.snap.Load().Environment(w.Environment)
 	if err != nil {
