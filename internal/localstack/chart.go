@@ -30,6 +30,7 @@ type chartRepository struct {
 	SecretRef     map[string]string `json:"secretRef"`
 	PollInterval  string            `json:"pollInterval"`
 	CommitAuthor  map[string]string `json:"commitAuthor"`
+	Signing       map[string]any    `json:"signing,omitempty"`
 }
 
 // renderChart runs helm template on charts/gitgate for the stack's

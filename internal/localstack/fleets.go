@@ -36,6 +36,7 @@ type fleetSet struct {
 	mu         sync.Mutex
 	shop       []string          // the namespaces shop-fleet serves; nil: the stack's default
 	repository map[string]string // fleet name -> its repository URL
+	signing    map[string]string // fleet name -> its signing format, when it signs
 }
 
 // NewFleet creates repository name from artifacts/fleet/trunk, the
@@ -43,6 +44,11 @@ type fleetSet struct {
 // in it, binds the namespace to the repository and returns once gitgate
 // serves the fleet's environments there.
 func (s *Stack) NewFleet(ctx context.Context, name string) (*Fleet, error) {
+	return s.NewFleetWith(ctx, name, FleetOptions{})
+}
+
+// NewFleetWith is NewFleet with options.
+func (s *Stack) NewFleetWith(ctx context.Context, name string, opts FleetOptions) (*Fleet, error) {
 	if !fleetNameRE.MatchString(name) || name == namespace {
 		return nil, fmt.Errorf("fleet name %q: use a lowercase namespace name other than %s", name, namespace)
 	}
@@ -83,11 +89,20 @@ func (s *Stack) NewFleet(ctx context.Context, name string) (*Fleet, error) {
 		return nil, fmt.Errorf("the team RBAC in %s: %w: %s", name, err, out)
 	}
 
+	if opts.SigningKey != nil {
+		if err := s.signingSecret(ctx, name, opts); err != nil {
+			return nil, err
+		}
+	}
 	s.fleets.mu.Lock()
 	if s.fleets.repository == nil {
 		s.fleets.repository = map[string]string{}
+		s.fleets.signing = map[string]string{}
 	}
 	s.fleets.repository[name] = s.Git.URL(name)
+	if opts.SigningKey != nil {
+		s.fleets.signing[name] = opts.SigningFormat
+	}
 	err = s.writeChartConfig(ctx, s.fleets.shop)
 	s.fleets.mu.Unlock()
 	if err != nil {
@@ -116,11 +131,20 @@ func (s *Stack) NewFleet(ctx context.Context, name string) (*Fleet, error) {
 // (without waiting); its repository stays on the Git server.
 func (s *Stack) RemoveFleet(ctx context.Context, f *Fleet) error {
 	s.fleets.mu.Lock()
+	_, signed := s.fleets.signing[f.Name]
 	delete(s.fleets.repository, f.Name)
+	delete(s.fleets.signing, f.Name)
 	err := s.writeChartConfig(ctx, s.fleets.shop)
 	s.fleets.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if signed {
+		name := signingSecretName(f.Name)
+		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "-n", releaseNamespace, "--ignore-not-found",
+			"secret/"+name, "role/"+name, "rolebinding/"+name); err != nil {
+			return err
+		}
 	}
 	_, err = s.Kubectl(ctx, ContextAdmin, "delete", "namespace", f.Name, "--wait=false", "--ignore-not-found")
 	return err
@@ -141,6 +165,7 @@ func (s *Stack) extraRepositories() []chartRepository {
 			SecretRef:    map[string]string{"namespace": releaseNamespace, "name": "shop-fleet-auth"},
 			PollInterval: s.opts.PollInterval.String(),
 			CommitAuthor: map[string]string{"name": "gitgate", "email": "gitgate@example.com"},
+			Signing:      s.fleetSigning(name),
 		})
 	}
 	return repos

@@ -90,6 +90,7 @@ func (c completedConfig) New() (*Server, error) {
 		"environments":               environment.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer),
 		"environments/history":       environment.NewHistoryREST(backend),
 		"environments/sealedsecrets": environment.NewSealedSecretsREST(backend, c.GenericConfig.Authorization.Authorizer),
+		"environments/freeze":        environment.NewFreezeREST(backend, c.GenericConfig.Authorization.Authorizer),
 		"promotions":                 promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.PromotionRecorder(knownLabels(c.ExtraConfig.Repositories))),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {

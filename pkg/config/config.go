@@ -43,6 +43,26 @@ type Repository struct {
 	PollInterval metav1.Duration `json:"pollInterval,omitempty"`
 	// CommitAuthor signs gitgate's commits.
 	CommitAuthor *Author `json:"commitAuthor,omitempty"`
+	// Signing, when set, signs every commit gitgate makes in the
+	// repository (promotions, environment changes, seals, audit records).
+	Signing *Signing `json:"signing,omitempty"`
+}
+
+// Signing formats.
+const (
+	SigningOpenPGP = "openpgp"
+	SigningSSH     = "ssh"
+)
+
+// Signing says how gitgate signs its commits in a repository.
+type Signing struct {
+	// Format is openpgp (Flux's GitRepository spec.verify checks these) or
+	// ssh (git verify-commit with an allowed-signers file, Git hosts).
+	Format string `json:"format"`
+	// SecretRef names the Secret that holds the private key: git.asc (an
+	// armored OpenPGP secret key) for openpgp, identity (an SSH private
+	// key) for ssh, and passphrase when the key is protected by one.
+	SecretRef SecretReference `json:"secretRef"`
 }
 
 // SecretReference names a Secret.
@@ -123,6 +143,14 @@ func (c *Config) Validate() field.ErrorList {
 		}
 		if r.SecretRef != nil && (r.SecretRef.Name == "" || r.SecretRef.Namespace == "") {
 			errs = append(errs, field.Required(fld.Child("secretRef"), "must give the Secret's namespace and name"))
+		}
+		if s := r.Signing; s != nil {
+			if s.Format != SigningOpenPGP && s.Format != SigningSSH {
+				errs = append(errs, field.NotSupported(fld.Child("signing", "format"), s.Format, []string{SigningOpenPGP, SigningSSH}))
+			}
+			if s.SecretRef.Name == "" || s.SecretRef.Namespace == "" {
+				errs = append(errs, field.Required(fld.Child("signing", "secretRef"), "must give the namespace and name of the Secret holding the signing key"))
+			}
 		}
 		if r.PollInterval.Duration < time.Second {
 			errs = append(errs, field.Invalid(fld.Child("pollInterval"), r.PollInterval.Duration.String(), "must be at least 1s"))

@@ -33,6 +33,9 @@ func TestParseRefusals(t *testing.T) {
 		"unknown field":     {`repositories: [{name: a, url: file:///a, namespaces: [x], branch: main}]`, "unknown field"},
 		"poll too often":    {`repositories: [{name: a, url: file:///a, namespaces: [x], pollInterval: 10ms}]`, "pollInterval"},
 		"half a secret ref": {`repositories: [{name: a, url: file:///a, namespaces: [x], secretRef: {name: s}}]`, "secretRef"},
+		"unknown signing format": {`repositories: [{name: a, url: file:///a, namespaces: [x], signing: {format: x509, secretRef: {namespace: n, name: s}}}]`,
+			"repositories[0].signing.format: Unsupported value: \"x509\""},
+		"signing without a key": {`repositories: [{name: a, url: file:///a, namespaces: [x], signing: {format: ssh}}]`, "repositories[0].signing.secretRef: Required value"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -26,6 +26,7 @@ type plan struct {
 	changes        []gitgate.Change
 	edits          []gitstore.FileEdit // Images strategy
 	mergeTree      gitstore.Hash       // Merge strategy: the source tree
+	freeze         []trailer           // a freeze override's record, if one was used
 }
 
 var specPath = field.NewPath("spec")

@@ -18,6 +18,8 @@ type PromotionRequest struct {
 	User string
 	// DryRun plans without writing anything.
 	DryRun bool
+	// FreezeOverride, when set, passes a freeze of the target environment.
+	FreezeOverride *FreezeOverride
 }
 
 // Promote plans and commits a promotion and returns it as read back from
@@ -35,10 +37,15 @@ func (e *Engine) Promote(ctx context.Context, req PromotionRequest) (*gitgate.Pr
 		if err := checkNameFree(s, p.Name); err != nil {
 			return gitstore.PushRequest{}, err
 		}
+		frozen, err := e.checkTargetFreeze(s, p, req.FreezeOverride)
+		if err != nil {
+			return gitstore.PushRequest{}, err
+		}
 		pl, err := e.plannerLocked().plan(s, p)
 		if err != nil {
 			return gitstore.PushRequest{}, err
 		}
+		pl.freeze = frozen
 		planned = pl
 		commit, err := e.commitPlanLocked(p, pl, req.User)
 		if err != nil {
@@ -80,6 +87,7 @@ func (e *Engine) commitPlanLocked(p *gitgate.Promotion, pl *plan, user string) (
 	for _, ch := range pl.changes {
 		trailers = append(trailers, trailer{TrailerChange, formatChange(ch)})
 	}
+	trailers = append(trailers, pl.freeze...)
 	trailers = append(trailers, trailer{TrailerPromotedBy, user})
 	subject := fmt.Sprintf("Promote %s@%s into %s", pl.source.Name, pl.sourceRev.Short(), pl.target.Name)
 	msg := formatMessage(subject, p.Spec.Message, trailers)

@@ -38,6 +38,8 @@ type SealedSecretWrite struct {
 	User string
 	// DryRun checks everything without writing.
 	DryRun bool
+	// FreezeOverride, when set, passes a freeze of the environment.
+	FreezeOverride *FreezeOverride
 }
 
 // SealedSecretResult says where a SealedSecret was committed.
@@ -55,6 +57,7 @@ type sealPlan struct {
 	file     string
 	replaced bool
 	edits    []gitstore.FileEdit
+	freeze   []trailer // a freeze override's record, if one was used
 }
 
 // CommitSealedSecret commits w's SealedSecret to the environment's branch.
@@ -97,6 +100,10 @@ func (e *Engine) planSealLocked(s *Snapshot, w SealedSecretWrite) (*sealPlan, er
 			"environment is not usable: "+st.err.Errors.ToAggregate().Error()))
 	}
 	env := st.env
+	freezeTrailers, err := e.checkFreeze(env, "seal secrets into", w.FreezeOverride)
+	if err != nil {
+		return nil, err
+	}
 	if env.Spec.Strategy == gitgate.StrategyMerge {
 		return nil, invalid(kind, w.Environment, field.Forbidden(sealedSecretField, fmt.Sprintf(
 			"environment %s uses the Merge strategy: its path %s is merged from %s on every promotion, so a secret sealed there would be copied between environments; keep sealed secrets in a directory of the environment's own and reference it from the environment's Flux Kustomization",
@@ -121,7 +128,7 @@ func (e *Engine) planSealLocked(s *Snapshot, w SealedSecretWrite) (*sealPlan, er
 		return nil, invalid(kind, w.Environment, field.Invalid(sealedSecretField.Child("metadata", "namespace"), w.Namespace,
 			"must be the environment's namespace "+ns))
 	}
-	pl := &sealPlan{env: env, head: head, file: path.Join(env.Spec.Path, w.Name+SealedSecretSuffix)}
+	pl := &sealPlan{env: env, head: head, file: path.Join(env.Spec.Path, w.Name+SealedSecretSuffix), freeze: freezeTrailers}
 	existing, err := e.repo.ReadFile(head, pl.file)
 	switch {
 	case err == nil:
@@ -155,11 +162,11 @@ func (e *Engine) sealCommitLocked(pl *sealPlan, w SealedSecretWrite) (gitstore.H
 		verb = "Replace sealed"
 	}
 	ref := w.Namespace + "/" + w.Name
-	msg := formatMessage(fmt.Sprintf("%s secret %s into %s", verb, ref, pl.env.Name), w.Message, []trailer{
+	trailers := append([]trailer{
 		{TrailerEnvironment, pl.env.Name},
 		{TrailerSealedSecret, ref},
-		{TrailerChangedBy, w.User},
-	})
+	}, pl.freeze...)
+	msg := formatMessage(fmt.Sprintf("%s secret %s into %s", verb, ref, pl.env.Name), w.Message, append(trailers, trailer{TrailerChangedBy, w.User}))
 	sig := e.signature()
 	commit, err := e.repo.CreateCommit([]gitstore.Hash{pl.head}, gitstore.ZeroHash, pl.edits, msg, sig, sig)
 	if err != nil {

@@ -240,7 +240,7 @@ func (r Reader) IsAncestor(a, b Hash) (bool, error) {
 }
 
 // CreateCommit writes a commit on top of parent that applies edits, and
-// returns its hash. Its objects are staged: Push publishes them, Discard drops them.
+// returns its hash; with a Signer configured, the commit is signed. Its objects are staged: Push publishes them, Discard drops them.
 // With no edits the commit has parent's tree. Extra parents make a merge.
 func (r *Repository) CreateCommit(parents []Hash, tree Hash, edits []FileEdit, message string, author, committer Signature) (Hash, error) {
 	root := tree
@@ -266,6 +266,9 @@ func (r *Repository) CreateCommit(parents []Hash, tree Hash, edits []FileEdit, m
 	}
 	for _, p := range parents {
 		c.ParentHashes = append(c.ParentHashes, p.plumbing())
+	}
+	if err := signCommit(r.signer, c); err != nil {
+		return ZeroHash, err
 	}
 	return r.put(c)
 }

@@ -39,6 +39,8 @@ type Options struct {
 	Credentials Credentials
 	// Timeout bounds each fetch and push; zero means DefaultTimeout.
 	Timeout time.Duration
+	// Signer, when set, signs every commit the Repository makes.
+	Signer Signer
 }
 
 // Refs maps full reference names (refs/heads/main, refs/gitgate/audit) to
@@ -57,6 +59,7 @@ type Repository struct {
 	caBundle []byte
 	timeout  time.Duration
 	secrets  []string
+	signer   Signer
 
 	store    *objectStore         // safe for concurrent use
 	mirrored atomic.Pointer[Refs] // the mirror's refs; safe for concurrent use
@@ -96,8 +99,8 @@ func Open(opts Options) (*Repository, error) {
 	}
 	r := &Repository{
 		url: opts.URL, auth: auth, caBundle: opts.Credentials.CAFile, timeout: timeout,
-		secrets: secrets(opts.URL, opts.Credentials),
-		store:   store, fs: fs, repo: repo,
+		secrets: secrets(opts.URL, opts.Credentials), signer: opts.Signer,
+		store: store, fs: fs, repo: repo,
 	}
 	r.mirrored.Store(&Refs{})
 	return r, nil

@@ -184,12 +184,16 @@ func (m *Manager) reload(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		key := settingsKey(rc, creds)
+		signer, signingKey, err := m.signer(ctx, rc)
+		if err != nil {
+			return err
+		}
+		key := settingsKey(rc, creds, signingKey)
 		r, ok := old.repos[rc.Name]
 		if !ok || r.key != key {
 			// New repository, new settings, or rotated credentials.
 			changed = true
-			if r, err = m.startRepository(ctx, rc, creds, key); err != nil {
+			if r, err = m.startRepository(ctx, rc, creds, signer, key); err != nil {
 				return err
 			}
 		} else {
@@ -237,11 +241,11 @@ func (m *Manager) credentials(ctx context.Context, rc config.Repository) (gitsto
 
 // settingsKey identifies what an engine is built from; the namespaces a
 // repository serves are not part of it, so rebinding keeps the engine.
-func settingsKey(rc config.Repository, creds gitstore.Credentials) [32]byte {
+func settingsKey(rc config.Repository, creds gitstore.Credentials, signingKey []byte) [32]byte {
 	h := sha256.New()
 	rc.Namespaces = nil
 	_ = json.NewEncoder(h).Encode(rc)
-	for _, b := range [][]byte{[]byte(creds.Username), []byte(creds.Password), []byte(creds.BearerToken), creds.CAFile, creds.Identity, creds.KnownHosts} {
+	for _, b := range [][]byte{[]byte(creds.Username), []byte(creds.Password), []byte(creds.BearerToken), creds.CAFile, creds.Identity, creds.KnownHosts, signingKey} {
 		fmt.Fprintf(h, "%d:", len(b))
 		h.Write(b)
 	}
@@ -250,9 +254,9 @@ func settingsKey(rc config.Repository, creds gitstore.Credentials) [32]byte {
 	return key
 }
 
-func (m *Manager) startRepository(ctx context.Context, rc config.Repository, creds gitstore.Credentials, key [32]byte) (*repository, error) {
+func (m *Manager) startRepository(ctx context.Context, rc config.Repository, creds gitstore.Credentials, signer gitstore.Signer, key [32]byte) (*repository, error) {
 	opts := engine.Options{
-		Repository:    gitstore.Options{URL: rc.URL, Credentials: creds, Timeout: m.opts.GitTimeout},
+		Repository:    gitstore.Options{URL: rc.URL, Credentials: creds, Timeout: m.opts.GitTimeout, Signer: signer},
 		DefaultBranch: rc.DefaultBranch,
 		Author:        gitstore.Signature{Name: rc.CommitAuthor.Name, Email: rc.CommitAuthor.Email},
 		RetryAfter:    m.opts.RetryAfter,
@@ -267,6 +271,9 @@ func (m *Manager) startRepository(ctx context.Context, rc config.Repository, cre
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	logger := klog.FromContext(ctx).WithValues("repository", rc.Name)
+	if signer != nil { // the public half only: add it to the Git host and to Flux's spec.verify
+		logger.Info("Signing commits", "format", signer.Format(), "fingerprint", signer.Fingerprint(), "publicKey", signer.PublicKey())
+	}
 	go func() {
 		if err := e.Refresh(runCtx); err != nil {
 			logger.Error(err, "First read of the repository failed; retrying every poll interval")

@@ -30,7 +30,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&Environment{}, &EnvironmentList{},
 		&Promotion{}, &PromotionList{},
-		&EnvironmentHistory{}, &SealedSecretRequest{},
+		&EnvironmentHistory{}, &SealedSecretRequest{}, &EnvironmentFreeze{},
 	)
 	return nil
 }

@@ -96,6 +96,8 @@ type EnvironmentSpec struct {
 	// PromotionPolicy gates promotions into this environment on how the
 	// upstream ran what is promoted.
 	PromotionPolicy *PromotionPolicy
+	// Freeze holds the environment's freeze windows and switch.
+	Freeze *FreezeSpec
 }
 
 // PromotionPolicy gates promotions into an environment on the cluster.
@@ -130,7 +132,10 @@ type EnvironmentStatus struct {
 	LastPromotion *PromotionReference
 	// Sync is the state of the referenced Flux Kustomization.
 	Sync *SyncStatus
-	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets.
+	// Freeze says whether the environment is frozen now, until when, and
+	// when the next window starts.
+	Freeze *FreezeStatus
+	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets, Frozen.
 	Conditions []metav1.Condition
 }
 

@@ -40,6 +40,14 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitgatev1alpha1.EnvironmentSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("EnvironmentStatus"):
 		return &gitgatev1alpha1.EnvironmentStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FreezeSpec"):
+		return &gitgatev1alpha1.FreezeSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FreezeStatus"):
+		return &gitgatev1alpha1.FreezeStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FreezeWindow"):
+		return &gitgatev1alpha1.FreezeWindowApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("FreezeWindowStatus"):
+		return &gitgatev1alpha1.FreezeWindowStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Image"):
 		return &gitgatev1alpha1.ImageApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ObjectReference"):

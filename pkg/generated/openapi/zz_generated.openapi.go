@@ -35,10 +35,17 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 	return map[string]common.OpenAPIDefinition{
 		v1alpha1.Change{}.OpenAPIModelName():                    schema_pkg_apis_gitgate_v1alpha1_Change(ref),
 		v1alpha1.Environment{}.OpenAPIModelName():               schema_pkg_apis_gitgate_v1alpha1_Environment(ref),
+		v1alpha1.EnvironmentFreeze{}.OpenAPIModelName():         schema_pkg_apis_gitgate_v1alpha1_EnvironmentFreeze(ref),
+		v1alpha1.EnvironmentFreezeSpec{}.OpenAPIModelName():     schema_pkg_apis_gitgate_v1alpha1_EnvironmentFreezeSpec(ref),
+		v1alpha1.EnvironmentFreezeStatus{}.OpenAPIModelName():   schema_pkg_apis_gitgate_v1alpha1_EnvironmentFreezeStatus(ref),
 		v1alpha1.EnvironmentHistory{}.OpenAPIModelName():        schema_pkg_apis_gitgate_v1alpha1_EnvironmentHistory(ref),
 		v1alpha1.EnvironmentList{}.OpenAPIModelName():           schema_pkg_apis_gitgate_v1alpha1_EnvironmentList(ref),
 		v1alpha1.EnvironmentSpec{}.OpenAPIModelName():           schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref),
 		v1alpha1.EnvironmentStatus{}.OpenAPIModelName():         schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref),
+		v1alpha1.FreezeSpec{}.OpenAPIModelName():                schema_pkg_apis_gitgate_v1alpha1_FreezeSpec(ref),
+		v1alpha1.FreezeStatus{}.OpenAPIModelName():              schema_pkg_apis_gitgate_v1alpha1_FreezeStatus(ref),
+		v1alpha1.FreezeWindow{}.OpenAPIModelName():              schema_pkg_apis_gitgate_v1alpha1_FreezeWindow(ref),
+		v1alpha1.FreezeWindowStatus{}.OpenAPIModelName():        schema_pkg_apis_gitgate_v1alpha1_FreezeWindowStatus(ref),
 		v1alpha1.HistoryEntry{}.OpenAPIModelName():              schema_pkg_apis_gitgate_v1alpha1_HistoryEntry(ref),
 		v1alpha1.Image{}.OpenAPIModelName():                     schema_pkg_apis_gitgate_v1alpha1_Image(ref),
 		v1alpha1.ObjectReference{}.OpenAPIModelName():           schema_pkg_apis_gitgate_v1alpha1_ObjectReference(ref),
@@ -192,6 +199,112 @@ func schema_pkg_apis_gitgate_v1alpha1_Environment(ref common.ReferenceCallback) 
 		},
 		Dependencies: []string{
 			v1alpha1.EnvironmentSpec{}.OpenAPIModelName(), v1alpha1.EnvironmentStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_EnvironmentFreeze(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EnvironmentFreeze switches an environment's freeze on or off: the body of the environments/<name>/freeze subresource. A create needs the verb freeze on the environment (besides create on environments/freeze), and commits the changed definition.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.EnvironmentFreezeSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.EnvironmentFreezeStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.EnvironmentFreezeSpec{}.OpenAPIModelName(), v1alpha1.EnvironmentFreezeStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_EnvironmentFreezeSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EnvironmentFreezeSpec is the switch's new position.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"frozen": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Frozen switches the freeze on (true) or off (false).",
+							Default:     false,
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason says why; required to freeze.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"frozen"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_EnvironmentFreezeStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "EnvironmentFreezeStatus is the outcome.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"commit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Commit changed the environment's definition; empty when the switch was already in that position, or for a dry run.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"freeze": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Freeze is the environment's freeze after the change.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.FreezeStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.FreezeStatus{}.OpenAPIModelName()},
 	}
 }
 
@@ -358,12 +471,18 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref common.ReferenceCallba
 							Ref:         ref(v1alpha1.PromotionPolicy{}.OpenAPIModelName()),
 						},
 					},
+					"freeze": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Freeze holds recurring freeze windows and a switch: while frozen, the environment refuses promotions, rollbacks and seals, unless a holder of the verb breakglass overrides with a reason. Removing or changing a window, or switching the freeze off, needs the verb promote on the environment as well as update (or the verb freeze, through the environments/<name>/freeze subresource, for the switch).",
+							Ref:         ref(v1alpha1.FreezeSpec{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"path"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ObjectReference{}.OpenAPIModelName(), v1alpha1.PromotionPolicy{}.OpenAPIModelName()},
+			v1alpha1.FreezeSpec{}.OpenAPIModelName(), v1alpha1.ObjectReference{}.OpenAPIModelName(), v1alpha1.PromotionPolicy{}.OpenAPIModelName()},
 	}
 }
 
@@ -427,6 +546,12 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 							Ref:         ref(v1alpha1.SyncStatus{}.OpenAPIModelName()),
 						},
 					},
+					"freeze": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Freeze says whether the environment is frozen now, until when, and when the next window starts; computed when the environment is read.",
+							Ref:         ref(v1alpha1.FreezeStatus{}.OpenAPIModelName()),
+						},
+					},
 					"conditions": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -437,7 +562,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 							},
 						},
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions: Ready, GitReachable, Drift, PlaintextSecrets.",
+							Description: "Conditions: Ready, GitReachable, Drift, PlaintextSecrets, Frozen.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -452,7 +577,170 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentStatus(ref common.ReferenceCall
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Image{}.OpenAPIModelName(), v1alpha1.PromotionReference{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1alpha1.UpstreamStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
+			v1alpha1.FreezeStatus{}.OpenAPIModelName(), v1alpha1.Image{}.OpenAPIModelName(), v1alpha1.PromotionReference{}.OpenAPIModelName(), v1alpha1.SyncStatus{}.OpenAPIModelName(), v1alpha1.UpstreamStatus{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_FreezeSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FreezeSpec is an environment's freeze windows and switch.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"windows": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Windows are recurring windows during which the environment is frozen.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.FreezeWindow{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"frozen": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Frozen is the switch: true freezes the environment until switched off (kubectl gitgate freeze / unfreeze, verb freeze).",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason says why the switch is on; shown in refusals.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.FreezeWindow{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_FreezeStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FreezeStatus is what the freeze says at the time of reading.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"frozen": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Frozen is true while the switch is on or a window is open.",
+							Default:     false,
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason says why: the switch's reason, or the open window.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"until": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Until is when the open windows end (following windows that start before the previous one ends); unset when none is open. With the switch on, the environment stays frozen after it.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"nextWindow": {
+						SchemaProps: spec.SchemaProps{
+							Description: "NextWindow is the next window to start (after Until, when one is open).",
+							Ref:         ref(v1alpha1.FreezeWindowStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"frozen"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.FreezeWindowStatus{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_FreezeWindow(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FreezeWindow is one recurring window.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"start": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Start is a 5-field cron expression (minute hour day-of-month month day-of-week), read in TimeZone, e.g. \"0 18 * * FRI\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"duration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Duration is how long each window lasts, in wall-clock time of TimeZone (so 62h from Friday 18:00 ends Monday 08:00 local time, across daylight-saving changes too): whole minutes, at most 8784h.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"timeZone": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TimeZone is an IANA time zone name such as Europe/Berlin; empty means UTC.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"start", "duration"},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_FreezeWindowStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "FreezeWindowStatus is one occurrence of a window.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"window": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Window describes it: start expression, duration and time zone.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"start": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Start is when it opens.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"end": {
+						SchemaProps: spec.SchemaProps{
+							Description: "End is when it closes.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"window", "start", "end"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 

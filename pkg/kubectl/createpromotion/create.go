@@ -56,7 +56,11 @@ var (
 		kubectl create promotion --to prod --wait=10m
 
 		# Wait until Flux's health checks passed too
-		kubectl create promotion --to prod --wait --wait-for=healthy`)
+		kubectl create promotion --to prod --wait --wait-for=healthy
+
+		# Promote into a frozen environment (needs the "breakglass" verb on it);
+		# the reason is recorded in the commit
+		kubectl create promotion --to prod --override-freeze="hotfix for incident 42"`)
 )
 
 // Options are the command's flags and what Complete derives from them.
@@ -67,6 +71,9 @@ type Options struct {
 
 	Name, To, From, Revision, Message string
 	Images                            []string
+	// OverrideFreeze, when set, passes a freeze of the target with this
+	// reason (the verb breakglass on it is needed).
+	OverrideFreeze string
 	// Wait, when its timeout is set, waits for Flux to apply the promotion.
 	Wait plugin.WaitOptions
 
@@ -119,6 +126,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.Flags().StringArrayVar(&o.Images, "image", nil, "Promote only this image (repeatable); default: every image.")
 	cmd.Flags().StringVar(&o.Revision, "revision", "", "Source commit to promote; default: the source environment's head.")
 	cmd.Flags().StringVarP(&o.Message, "message", "m", "", "Message added to the commit.")
+	plugin.AddOverrideFreezeFlag(cmd.Flags(), &o.OverrideFreeze)
 	o.Wait.AddFlags(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("to", plugin.CompleteEnvironments(o.ConfigFlags, false))
 	_ = cmd.RegisterFlagCompletionFunc("from", plugin.CompleteEnvironments(o.ConfigFlags, false))
@@ -190,6 +198,7 @@ func (o *Options) Promotion() *v1alpha1.Promotion {
 	if p.Name == "" {
 		p.GenerateName = o.To + "-"
 	}
+	plugin.SetOverrideFreeze(&p.ObjectMeta, o.OverrideFreeze)
 	return p
 }
 

@@ -17,7 +17,7 @@ import (
 var shaLike = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 
 func newRollback(c *common) *cobra.Command {
-	var to, message string
+	var to, message, overrideFreeze string
 	var wait plugin.WaitOptions
 	cmd := &cobra.Command{
 		Use:   "rollback ENV --to REVISION|PROMOTION [-m MSG]",
@@ -57,6 +57,7 @@ func newRollback(c *common) *cobra.Command {
 				ObjectMeta: metav1.ObjectMeta{GenerateName: env + "-rollback-"},
 				Spec:       v1alpha1.PromotionSpec{Environment: env, From: env, Revision: revision, Message: message},
 			}
+			plugin.SetOverrideFreeze(&p.ObjectMeta, overrideFreeze)
 			created, err := plugin.CreatePromotion(cmd.Context(), c.client, c.namespace, p, metav1.CreateOptions{})
 			cmdutil.CheckErr(err)
 			fmt.Fprintf(c.Out, "promotion.gitgate.dev/%s created\n", created.Name)
@@ -69,6 +70,7 @@ func newRollback(c *common) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&to, "to", "", "Commit SHA or promotion name to roll back to (required).")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "Message added to the commit.")
+	plugin.AddOverrideFreezeFlag(cmd.Flags(), &overrideFreeze)
 	wait.AddFlags(cmd.Flags())
 	return cmd
 }

@@ -40,13 +40,13 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	c := &common{configFlags: genericclioptions.NewConfigFlags(true), IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:           "gitgate",
-		Short:         "Work with gitgate environments: history, diff, rollback, seal, audit",
+		Short:         "Work with gitgate environments: history, diff, rollback, seal, freeze, unfreeze, audit",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	c.configFlags.AddFlags(cmd.PersistentFlags())
 	plugin.AddVerbosityFlags(cmd.PersistentFlags())
-	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c), newAudit(c)} {
+	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c), newAudit(c), newFreeze(c, true), newFreeze(c, false)} {
 		sub.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
 		if sub.Name() != "seal" && sub.Name() != "audit" { // seal's argument is a new Secret's name; audit takes none
 			sub.ValidArgsFunction = plugin.CompleteEnvironments(c.configFlags, true)

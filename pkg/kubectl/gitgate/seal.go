@@ -39,6 +39,7 @@ type sealOptions struct {
 	literals, files                            []string
 	overwrite                                  bool
 	dryRun, output, message                    string
+	overrideFreeze                             string
 }
 
 func newSeal(c *common) *cobra.Command {
@@ -82,6 +83,7 @@ func newSeal(c *common) *cobra.Command {
 	f.StringVar(&o.dryRun, "dry-run", "none", `"none", "server" (every check, nothing committed) or "client" (seal and print, nothing sent).`)
 	f.StringVarP(&o.output, "output", "o", "", "Print the SealedSecret as yaml or json, or its name (name).")
 	f.StringVarP(&o.message, "message", "m", "", "Message added to the commit.")
+	plugin.AddOverrideFreezeFlag(f, &o.overrideFreeze)
 	_ = cmd.RegisterFlagCompletionFunc("environment", plugin.CompleteEnvironments(c.configFlags, false))
 	return cmd
 }
@@ -157,6 +159,7 @@ func (o *sealOptions) run(ctx context.Context, args []string) error {
 	req := &v1alpha1.SealedSecretRequest{Spec: v1alpha1.SealedSecretRequestSpec{
 		SealedSecret: runtime.RawExtension{Raw: raw}, Overwrite: o.overwrite, Message: o.message,
 	}}
+	plugin.SetOverrideFreeze(&req.ObjectMeta, o.overrideFreeze)
 	opts := metav1.CreateOptions{}
 	if o.dryRun == "server" {
 		opts.DryRun = []string{metav1.DryRunAll}

@@ -35,7 +35,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&Environment{}, &EnvironmentList{},
 		&Promotion{}, &PromotionList{},
-		&EnvironmentHistory{}, &SealedSecretRequest{},
+		&EnvironmentHistory{}, &SealedSecretRequest{}, &EnvironmentFreeze{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

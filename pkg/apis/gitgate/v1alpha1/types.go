@@ -33,6 +33,7 @@ const (
 // +genclient
 // +genclient:method=GetHistory,verb=get,subresource=history,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentHistory
 // +genclient:method=CreateSealedSecret,verb=create,subresource=sealedsecrets,input=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SealedSecretRequest,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.SealedSecretRequest
+// +genclient:method=CreateFreeze,verb=create,subresource=freeze,input=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentFreeze,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.EnvironmentFreeze
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Environment is one deployment stage of an application, stored as
@@ -95,6 +96,14 @@ type EnvironmentSpec struct {
 	// promote on the environment as well as update.
 	// +optional
 	PromotionPolicy *PromotionPolicy `json:"promotionPolicy,omitempty"`
+	// Freeze holds recurring freeze windows and a switch: while frozen, the
+	// environment refuses promotions, rollbacks and seals, unless a holder
+	// of the verb breakglass overrides with a reason. Removing or changing
+	// a window, or switching the freeze off, needs the verb promote on the
+	// environment as well as update (or the verb freeze, through the
+	// environments/<name>/freeze subresource, for the switch).
+	// +optional
+	Freeze *FreezeSpec `json:"freeze,omitempty"`
 }
 
 // PromotionPolicy gates promotions into an environment on the cluster.
@@ -145,7 +154,11 @@ type EnvironmentStatus struct {
 	// Sync is the state of the referenced Flux Kustomization.
 	// +optional
 	Sync *SyncStatus `json:"sync,omitempty"`
-	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets.
+	// Freeze says whether the environment is frozen now, until when, and
+	// when the next window starts; computed when the environment is read.
+	// +optional
+	Freeze *FreezeStatus `json:"freeze,omitempty"`
+	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets, Frozen.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -56,6 +56,36 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*EnvironmentFreeze)(nil), (*gitgate.EnvironmentFreeze)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_EnvironmentFreeze_To_gitgate_EnvironmentFreeze(a.(*EnvironmentFreeze), b.(*gitgate.EnvironmentFreeze), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitgate.EnvironmentFreeze)(nil), (*EnvironmentFreeze)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitgate_EnvironmentFreeze_To_v1alpha1_EnvironmentFreeze(a.(*gitgate.EnvironmentFreeze), b.(*EnvironmentFreeze), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*EnvironmentFreezeSpec)(nil), (*gitgate.EnvironmentFreezeSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_EnvironmentFreezeSpec_To_gitgate_EnvironmentFreezeSpec(a.(*EnvironmentFreezeSpec), b.(*gitgate.EnvironmentFreezeSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitgate.EnvironmentFreezeSpec)(nil), (*EnvironmentFreezeSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitgate_EnvironmentFreezeSpec_To_v1alpha1_EnvironmentFreezeSpec(a.(*gitgate.EnvironmentFreezeSpec), b.(*EnvironmentFreezeSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*EnvironmentFreezeStatus)(nil), (*gitgate.EnvironmentFreezeStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_EnvironmentFreezeStatus_To_gitgate_EnvironmentFreezeStatus(a.(*EnvironmentFreezeStatus), b.(*gitgate.EnvironmentFreezeStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitgate.EnvironmentFreezeStatus)(nil), (*EnvironmentFreezeStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitgate_EnvironmentFreezeStatus_To_v1alpha1_EnvironmentFreezeStatus(a.(*gitgate.EnvironmentFreezeStatus), b.(*EnvironmentFreezeStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*EnvironmentHistory)(nil), (*gitgate.EnvironmentHistory)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_EnvironmentHistory_To_gitgate_EnvironmentHistory(a.(*EnvironmentHistory), b.(*gitgate.EnvironmentHistory), scope)
 	}); err != nil {
@@ -93,6 +123,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*gitgate.EnvironmentStatus)(nil), (*EnvironmentStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_gitgate_EnvironmentStatus_To_v1alpha1_EnvironmentStatus(a.(*gitgate.EnvironmentStatus), b.(*EnvironmentStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*FreezeSpec)(nil), (*gitgate.FreezeSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_FreezeSpec_To_gitgate_FreezeSpec(a.(*FreezeSpec), b.(*gitgate.FreezeSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitgate.FreezeSpec)(nil), (*FreezeSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitgate_FreezeSpec_To_v1alpha1_FreezeSpec(a.(*gitgate.FreezeSpec), b.(*FreezeSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*FreezeStatus)(nil), (*gitgate.FreezeStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_FreezeStatus_To_gitgate_FreezeStatus(a.(*FreezeStatus), b.(*gitgate.FreezeStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitgate.FreezeStatus)(nil), (*FreezeStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitgate_FreezeStatus_To_v1alpha1_FreezeStatus(a.(*gitgate.FreezeStatus), b.(*FreezeStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*FreezeWindow)(nil), (*gitgate.FreezeWindow)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_FreezeWindow_To_gitgate_FreezeWindow(a.(*FreezeWindow), b.(*gitgate.FreezeWindow), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitgate.FreezeWindow)(nil), (*FreezeWindow)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitgate_FreezeWindow_To_v1alpha1_FreezeWindow(a.(*gitgate.FreezeWindow), b.(*FreezeWindow), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*FreezeWindowStatus)(nil), (*gitgate.FreezeWindowStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_FreezeWindowStatus_To_gitgate_FreezeWindowStatus(a.(*FreezeWindowStatus), b.(*gitgate.FreezeWindowStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*gitgate.FreezeWindowStatus)(nil), (*FreezeWindowStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_gitgate_FreezeWindowStatus_To_v1alpha1_FreezeWindowStatus(a.(*gitgate.FreezeWindowStatus), b.(*FreezeWindowStatus), scope)
 	}); err != nil {
 		return err
 	}
@@ -291,6 +361,78 @@ func Convert_gitgate_Environment_To_v1alpha1_Environment(in *gitgate.Environment
 	return autoConvert_gitgate_Environment_To_v1alpha1_Environment(in, out, s)
 }
 
+func autoConvert_v1alpha1_EnvironmentFreeze_To_gitgate_EnvironmentFreeze(in *EnvironmentFreeze, out *gitgate.EnvironmentFreeze, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_EnvironmentFreezeSpec_To_gitgate_EnvironmentFreezeSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_EnvironmentFreezeStatus_To_gitgate_EnvironmentFreezeStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_EnvironmentFreeze_To_gitgate_EnvironmentFreeze is an autogenerated conversion function.
+func Convert_v1alpha1_EnvironmentFreeze_To_gitgate_EnvironmentFreeze(in *EnvironmentFreeze, out *gitgate.EnvironmentFreeze, s conversion.Scope) error {
+	return autoConvert_v1alpha1_EnvironmentFreeze_To_gitgate_EnvironmentFreeze(in, out, s)
+}
+
+func autoConvert_gitgate_EnvironmentFreeze_To_v1alpha1_EnvironmentFreeze(in *gitgate.EnvironmentFreeze, out *EnvironmentFreeze, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_gitgate_EnvironmentFreezeSpec_To_v1alpha1_EnvironmentFreezeSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_gitgate_EnvironmentFreezeStatus_To_v1alpha1_EnvironmentFreezeStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_gitgate_EnvironmentFreeze_To_v1alpha1_EnvironmentFreeze is an autogenerated conversion function.
+func Convert_gitgate_EnvironmentFreeze_To_v1alpha1_EnvironmentFreeze(in *gitgate.EnvironmentFreeze, out *EnvironmentFreeze, s conversion.Scope) error {
+	return autoConvert_gitgate_EnvironmentFreeze_To_v1alpha1_EnvironmentFreeze(in, out, s)
+}
+
+func autoConvert_v1alpha1_EnvironmentFreezeSpec_To_gitgate_EnvironmentFreezeSpec(in *EnvironmentFreezeSpec, out *gitgate.EnvironmentFreezeSpec, s conversion.Scope) error {
+	*out = *(*gitgate.EnvironmentFreezeSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_EnvironmentFreezeSpec_To_gitgate_EnvironmentFreezeSpec is an autogenerated conversion function.
+func Convert_v1alpha1_EnvironmentFreezeSpec_To_gitgate_EnvironmentFreezeSpec(in *EnvironmentFreezeSpec, out *gitgate.EnvironmentFreezeSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_EnvironmentFreezeSpec_To_gitgate_EnvironmentFreezeSpec(in, out, s)
+}
+
+func autoConvert_gitgate_EnvironmentFreezeSpec_To_v1alpha1_EnvironmentFreezeSpec(in *gitgate.EnvironmentFreezeSpec, out *EnvironmentFreezeSpec, s conversion.Scope) error {
+	*out = *(*EnvironmentFreezeSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitgate_EnvironmentFreezeSpec_To_v1alpha1_EnvironmentFreezeSpec is an autogenerated conversion function.
+func Convert_gitgate_EnvironmentFreezeSpec_To_v1alpha1_EnvironmentFreezeSpec(in *gitgate.EnvironmentFreezeSpec, out *EnvironmentFreezeSpec, s conversion.Scope) error {
+	return autoConvert_gitgate_EnvironmentFreezeSpec_To_v1alpha1_EnvironmentFreezeSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_EnvironmentFreezeStatus_To_gitgate_EnvironmentFreezeStatus(in *EnvironmentFreezeStatus, out *gitgate.EnvironmentFreezeStatus, s conversion.Scope) error {
+	*out = *(*gitgate.EnvironmentFreezeStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_EnvironmentFreezeStatus_To_gitgate_EnvironmentFreezeStatus is an autogenerated conversion function.
+func Convert_v1alpha1_EnvironmentFreezeStatus_To_gitgate_EnvironmentFreezeStatus(in *EnvironmentFreezeStatus, out *gitgate.EnvironmentFreezeStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_EnvironmentFreezeStatus_To_gitgate_EnvironmentFreezeStatus(in, out, s)
+}
+
+func autoConvert_gitgate_EnvironmentFreezeStatus_To_v1alpha1_EnvironmentFreezeStatus(in *gitgate.EnvironmentFreezeStatus, out *EnvironmentFreezeStatus, s conversion.Scope) error {
+	*out = *(*EnvironmentFreezeStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitgate_EnvironmentFreezeStatus_To_v1alpha1_EnvironmentFreezeStatus is an autogenerated conversion function.
+func Convert_gitgate_EnvironmentFreezeStatus_To_v1alpha1_EnvironmentFreezeStatus(in *gitgate.EnvironmentFreezeStatus, out *EnvironmentFreezeStatus, s conversion.Scope) error {
+	return autoConvert_gitgate_EnvironmentFreezeStatus_To_v1alpha1_EnvironmentFreezeStatus(in, out, s)
+}
+
 func autoConvert_v1alpha1_EnvironmentHistory_To_gitgate_EnvironmentHistory(in *EnvironmentHistory, out *gitgate.EnvironmentHistory, s conversion.Scope) error {
 	out.ObjectMeta = in.ObjectMeta
 	out.Entries = *(*[]gitgate.HistoryEntry)(unsafe.Pointer(&in.Entries))
@@ -373,6 +515,86 @@ func autoConvert_gitgate_EnvironmentStatus_To_v1alpha1_EnvironmentStatus(in *git
 // Convert_gitgate_EnvironmentStatus_To_v1alpha1_EnvironmentStatus is an autogenerated conversion function.
 func Convert_gitgate_EnvironmentStatus_To_v1alpha1_EnvironmentStatus(in *gitgate.EnvironmentStatus, out *EnvironmentStatus, s conversion.Scope) error {
 	return autoConvert_gitgate_EnvironmentStatus_To_v1alpha1_EnvironmentStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_FreezeSpec_To_gitgate_FreezeSpec(in *FreezeSpec, out *gitgate.FreezeSpec, s conversion.Scope) error {
+	*out = *(*gitgate.FreezeSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_FreezeSpec_To_gitgate_FreezeSpec is an autogenerated conversion function.
+func Convert_v1alpha1_FreezeSpec_To_gitgate_FreezeSpec(in *FreezeSpec, out *gitgate.FreezeSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_FreezeSpec_To_gitgate_FreezeSpec(in, out, s)
+}
+
+func autoConvert_gitgate_FreezeSpec_To_v1alpha1_FreezeSpec(in *gitgate.FreezeSpec, out *FreezeSpec, s conversion.Scope) error {
+	*out = *(*FreezeSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitgate_FreezeSpec_To_v1alpha1_FreezeSpec is an autogenerated conversion function.
+func Convert_gitgate_FreezeSpec_To_v1alpha1_FreezeSpec(in *gitgate.FreezeSpec, out *FreezeSpec, s conversion.Scope) error {
+	return autoConvert_gitgate_FreezeSpec_To_v1alpha1_FreezeSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_FreezeStatus_To_gitgate_FreezeStatus(in *FreezeStatus, out *gitgate.FreezeStatus, s conversion.Scope) error {
+	*out = *(*gitgate.FreezeStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_FreezeStatus_To_gitgate_FreezeStatus is an autogenerated conversion function.
+func Convert_v1alpha1_FreezeStatus_To_gitgate_FreezeStatus(in *FreezeStatus, out *gitgate.FreezeStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_FreezeStatus_To_gitgate_FreezeStatus(in, out, s)
+}
+
+func autoConvert_gitgate_FreezeStatus_To_v1alpha1_FreezeStatus(in *gitgate.FreezeStatus, out *FreezeStatus, s conversion.Scope) error {
+	*out = *(*FreezeStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitgate_FreezeStatus_To_v1alpha1_FreezeStatus is an autogenerated conversion function.
+func Convert_gitgate_FreezeStatus_To_v1alpha1_FreezeStatus(in *gitgate.FreezeStatus, out *FreezeStatus, s conversion.Scope) error {
+	return autoConvert_gitgate_FreezeStatus_To_v1alpha1_FreezeStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_FreezeWindow_To_gitgate_FreezeWindow(in *FreezeWindow, out *gitgate.FreezeWindow, s conversion.Scope) error {
+	*out = *(*gitgate.FreezeWindow)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_FreezeWindow_To_gitgate_FreezeWindow is an autogenerated conversion function.
+func Convert_v1alpha1_FreezeWindow_To_gitgate_FreezeWindow(in *FreezeWindow, out *gitgate.FreezeWindow, s conversion.Scope) error {
+	return autoConvert_v1alpha1_FreezeWindow_To_gitgate_FreezeWindow(in, out, s)
+}
+
+func autoConvert_gitgate_FreezeWindow_To_v1alpha1_FreezeWindow(in *gitgate.FreezeWindow, out *FreezeWindow, s conversion.Scope) error {
+	*out = *(*FreezeWindow)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitgate_FreezeWindow_To_v1alpha1_FreezeWindow is an autogenerated conversion function.
+func Convert_gitgate_FreezeWindow_To_v1alpha1_FreezeWindow(in *gitgate.FreezeWindow, out *FreezeWindow, s conversion.Scope) error {
+	return autoConvert_gitgate_FreezeWindow_To_v1alpha1_FreezeWindow(in, out, s)
+}
+
+func autoConvert_v1alpha1_FreezeWindowStatus_To_gitgate_FreezeWindowStatus(in *FreezeWindowStatus, out *gitgate.FreezeWindowStatus, s conversion.Scope) error {
+	*out = *(*gitgate.FreezeWindowStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_FreezeWindowStatus_To_gitgate_FreezeWindowStatus is an autogenerated conversion function.
+func Convert_v1alpha1_FreezeWindowStatus_To_gitgate_FreezeWindowStatus(in *FreezeWindowStatus, out *gitgate.FreezeWindowStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_FreezeWindowStatus_To_gitgate_FreezeWindowStatus(in, out, s)
+}
+
+func autoConvert_gitgate_FreezeWindowStatus_To_v1alpha1_FreezeWindowStatus(in *gitgate.FreezeWindowStatus, out *FreezeWindowStatus, s conversion.Scope) error {
+	*out = *(*FreezeWindowStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_gitgate_FreezeWindowStatus_To_v1alpha1_FreezeWindowStatus is an autogenerated conversion function.
+func Convert_gitgate_FreezeWindowStatus_To_v1alpha1_FreezeWindowStatus(in *gitgate.FreezeWindowStatus, out *FreezeWindowStatus, s conversion.Scope) error {
+	return autoConvert_gitgate_FreezeWindowStatus_To_v1alpha1_FreezeWindowStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_HistoryEntry_To_gitgate_HistoryEntry(in *HistoryEntry, out *gitgate.HistoryEntry, s conversion.Scope) error {

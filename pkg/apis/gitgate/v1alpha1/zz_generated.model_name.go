@@ -32,6 +32,21 @@ func (in Environment) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EnvironmentFreeze) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.EnvironmentFreeze"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EnvironmentFreezeSpec) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.EnvironmentFreezeSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in EnvironmentFreezeStatus) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.EnvironmentFreezeStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in EnvironmentHistory) OpenAPIModelName() string {
 	return "dev.gitgate.v1alpha1.EnvironmentHistory"
 }
@@ -49,6 +64,26 @@ func (in EnvironmentSpec) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in EnvironmentStatus) OpenAPIModelName() string {
 	return "dev.gitgate.v1alpha1.EnvironmentStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in FreezeSpec) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.FreezeSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in FreezeStatus) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.FreezeStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in FreezeWindow) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.FreezeWindow"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in FreezeWindowStatus) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.FreezeWindowStatus"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -69,6 +69,7 @@ func ValidateEnvironmentSpec(spec *gitgate.EnvironmentSpec, fld *field.Path) fie
 			allErrs = append(allErrs, field.Invalid(fldSoak, d.String(), "must be at most "+MaxMinSoak.String()))
 		}
 	}
+	allErrs = append(allErrs, ValidateFreeze(spec.Freeze, fld.Child("freeze"))...)
 	return allErrs
 }
 
@@ -171,8 +172,10 @@ func ValidateEnvironmentSpecUpdate(newSpec, oldSpec *gitgate.EnvironmentSpec, fl
 // Tightening (review switched on, a pattern added where there was none), a
 // first fluxKustomization (a claim, as on create, of one no other
 // environment holds) and labels need only update.
-// A promotion policy's minSoak lowered or removed weakens it too.
-// Approvals and freeze windows join this list when the API gains them.
+// A promotion policy's minSoak lowered or removed weakens it too, and a
+// freeze is weakened when a window is removed or changed, or its switch
+// turned off (the freeze subresource turns it off with the verb freeze).
+// Approvals join this list when the API gains them.
 func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	fld := field.NewPath("spec")
 	var out []string
@@ -194,6 +197,7 @@ func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	if MinSoak(newSpec) < MinSoak(oldSpec) {
 		out = append(out, fld.Child("promotionPolicy", "minSoak").String())
 	}
+	out = append(out, weakenedFreeze(newSpec.Freeze, oldSpec.Freeze, fld.Child("freeze"))...)
 	return out
 }
 

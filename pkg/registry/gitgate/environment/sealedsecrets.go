@@ -56,6 +56,10 @@ func (r *SealedSecretsREST) Create(ctx context.Context, name string, obj runtime
 	if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, VerbSeal, "seal secrets into", ns, name); err != nil {
 		return nil, err
 	}
+	override, err := registry.FreezeOverride(ctx, r.authorizer, resource, sealedSecretRequestKind, name, req.Annotations, ns, name)
+	if err != nil {
+		return nil, err
+	}
 	if createValidation != nil {
 		if err := createValidation(ctx, obj); err != nil {
 			return nil, err
@@ -76,7 +80,7 @@ func (r *SealedSecretsREST) Create(ctx context.Context, name string, obj runtime
 	res, err := e.CommitSealedSecret(ctx, engine.SealedSecretWrite{
 		Environment: name, Name: ss.Name, Namespace: ss.Namespace, Content: content,
 		Overwrite: req.Spec.Overwrite, Message: req.Spec.Message,
-		User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun),
+		User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun), FreezeOverride: override,
 	})
 	if err != nil {
 		return nil, registry.StatusError(err, resource, sealedSecretRequestKind, name)

@@ -85,6 +85,7 @@ func (r *REST) present(s *engine.Snapshot, env *gitgate.Environment, namespace, 
 			out.Status.Sync = clusterstate.SyncStatus(k, s != nil && s.PathCurrentAt(env.Name, clusterstate.RevisionCommit(k.AppliedRevision)))
 		}
 	}
+	withFreeze(&out, time.Now())
 	return &out
 }
 

@@ -218,13 +218,18 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		r.record(ns, p.Spec.Environment, "forbidden")
 		return nil, err
 	}
+	override, err := registry.FreezeOverride(ctx, r.authorizer, resource, "Promotion", p.Name, p.Annotations, ns, p.Spec.Environment)
+	if err != nil {
+		r.record(ns, p.Spec.Environment, "forbidden")
+		return nil, err
+	}
 	if createValidation != nil {
 		if err := createValidation(ctx, obj); err != nil {
 			return nil, err
 		}
 	}
 	dryRun := registry.IsDryRun(opts.DryRun)
-	out, err := e.Promote(ctx, engine.PromotionRequest{Promotion: p, User: registry.UserName(ctx), DryRun: dryRun})
+	out, err := e.Promote(ctx, engine.PromotionRequest{Promotion: p, User: registry.UserName(ctx), DryRun: dryRun, FreezeOverride: override})
 	if err != nil {
 		r.record(ns, p.Spec.Environment, resultOf(err))
 		return nil, registry.StatusError(err, resource, "Promotion", p.Name)

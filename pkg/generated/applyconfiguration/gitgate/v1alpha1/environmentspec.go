@@ -68,6 +68,13 @@ type EnvironmentSpecApplyConfiguration struct {
 	// upstream ran what is promoted. Lowering or removing it needs the verb
 	// promote on the environment as well as update.
 	PromotionPolicy *PromotionPolicyApplyConfiguration `json:"promotionPolicy,omitempty"`
+	// Freeze holds recurring freeze windows and a switch: while frozen, the
+	// environment refuses promotions, rollbacks and seals, unless a holder
+	// of the verb breakglass overrides with a reason. Removing or changing
+	// a window, or switching the freeze off, needs the verb promote on the
+	// environment as well as update (or the verb freeze, through the
+	// environments/<name>/freeze subresource, for the switch).
+	Freeze *FreezeSpecApplyConfiguration `json:"freeze,omitempty"`
 }
 
 // EnvironmentSpecApplyConfiguration constructs a declarative configuration of the EnvironmentSpec type for use with
@@ -137,5 +144,13 @@ func (b *EnvironmentSpecApplyConfiguration) WithFluxKustomization(value *ObjectR
 // If called multiple times, the PromotionPolicy field is set to the value of the last call.
 func (b *EnvironmentSpecApplyConfiguration) WithPromotionPolicy(value *PromotionPolicyApplyConfiguration) *EnvironmentSpecApplyConfiguration {
 	b.PromotionPolicy = value
+	return b
+}
+
+// WithFreeze sets the Freeze field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Freeze field is set to the value of the last call.
+func (b *EnvironmentSpecApplyConfiguration) WithFreeze(value *FreezeSpecApplyConfiguration) *EnvironmentSpecApplyConfiguration {
+	b.Freeze = value
 	return b
 }

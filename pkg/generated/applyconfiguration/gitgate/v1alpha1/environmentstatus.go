@@ -43,7 +43,10 @@ type EnvironmentStatusApplyConfiguration struct {
 	LastPromotion *PromotionReferenceApplyConfiguration `json:"lastPromotion,omitempty"`
 	// Sync is the state of the referenced Flux Kustomization.
 	Sync *SyncStatusApplyConfiguration `json:"sync,omitempty"`
-	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets.
+	// Freeze says whether the environment is frozen now, until when, and
+	// when the next window starts; computed when the environment is read.
+	Freeze *FreezeStatusApplyConfiguration `json:"freeze,omitempty"`
+	// Conditions: Ready, GitReachable, Drift, PlaintextSecrets, Frozen.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
 
@@ -103,6 +106,14 @@ func (b *EnvironmentStatusApplyConfiguration) WithLastPromotion(value *Promotion
 // If called multiple times, the Sync field is set to the value of the last call.
 func (b *EnvironmentStatusApplyConfiguration) WithSync(value *SyncStatusApplyConfiguration) *EnvironmentStatusApplyConfiguration {
 	b.Sync = value
+	return b
+}
+
+// WithFreeze sets the Freeze field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Freeze field is set to the value of the last call.
+func (b *EnvironmentStatusApplyConfiguration) WithFreeze(value *FreezeStatusApplyConfiguration) *EnvironmentStatusApplyConfiguration {
+	b.Freeze = value
 	return b
 }
 

@@ -53,6 +53,7 @@ type EnvironmentInterface interface {
 	ApplyStatus(ctx context.Context, environment *applyconfigurationgitgatev1alpha1.EnvironmentApplyConfiguration, opts v1.ApplyOptions) (result *gitgatev1alpha1.Environment, err error)
 	GetHistory(ctx context.Context, environmentName string, options v1.GetOptions) (*gitgatev1alpha1.EnvironmentHistory, error)
 	CreateSealedSecret(ctx context.Context, environmentName string, sealedSecretRequest *gitgatev1alpha1.SealedSecretRequest, opts v1.CreateOptions) (*gitgatev1alpha1.SealedSecretRequest, error)
+	CreateFreeze(ctx context.Context, environmentName string, environmentFreeze *gitgatev1alpha1.EnvironmentFreeze, opts v1.CreateOptions) (*gitgatev1alpha1.EnvironmentFreeze, error)
 
 	EnvironmentExpansion
 }
@@ -100,6 +101,21 @@ func (c *environments) CreateSealedSecret(ctx context.Context, environmentName s
 		SubResource("sealedsecrets").
 		VersionedParams(&opts, scheme.ParameterCodec).
 		Body(sealedSecretRequest).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// CreateFreeze takes the representation of a environmentFreeze and creates it.  Returns the server's representation of the environmentFreeze, and an error, if there is any.
+func (c *environments) CreateFreeze(ctx context.Context, environmentName string, environmentFreeze *gitgatev1alpha1.EnvironmentFreeze, opts v1.CreateOptions) (result *gitgatev1alpha1.EnvironmentFreeze, err error) {
+	result = &gitgatev1alpha1.EnvironmentFreeze{}
+	err = c.GetClient().Post().
+		Namespace(c.GetNamespace()).
+		Resource("environments").
+		Name(environmentName).
+		SubResource("freeze").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(environmentFreeze).
 		Do(ctx).
 		Into(result)
 	return

@@ -79,3 +79,15 @@ func (c *fakeEnvironments) CreateSealedSecret(ctx context.Context, environmentNa
 	}
 	return obj.(*v1alpha1.SealedSecretRequest), err
 }
+
+// CreateFreeze takes the representation of a environmentFreeze and creates it.  Returns the server's representation of the environmentFreeze, and an error, if there is any.
+func (c *fakeEnvironments) CreateFreeze(ctx context.Context, environmentName string, environmentFreeze *v1alpha1.EnvironmentFreeze, opts v1.CreateOptions) (result *v1alpha1.EnvironmentFreeze, err error) {
+	emptyResult := &v1alpha1.EnvironmentFreeze{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), environmentName, "freeze", c.Namespace(), environmentFreeze, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.EnvironmentFreeze), err
+}
