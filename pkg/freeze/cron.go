@@ -67,6 +67,9 @@ func parseField(s string, spec cronField) (uint64, error) {
 			if err != nil || n <= 0 {
 				return 0, fmt.Errorf("step %q must be a positive number", stepText)
 			}
+			if n > spec.max-spec.min {
+				return 0, fmt.Errorf("step %d must be at most %d", n, spec.max-spec.min)
+			}
 			step = n
 		}
 		lo, hi := spec.min, spec.max
@@ -194,16 +197,50 @@ func (w wallTime) in(loc *time.Location, earliest bool) time.Time {
 // comes within 8 years).
 const maxSearchDays = 8*366 + 1
 
+// budget counts the calendar steps (a day examined, or a month skipped)
+// a search may still take; nil is unbounded.
+type budget struct{ left int }
+
+// take spends one step; false when none is left.
+func (b *budget) take() bool {
+	if b == nil {
+		return true
+	}
+	if b.left <= 0 {
+		return false
+	}
+	b.left--
+	return true
+}
+
 // times calls fn with the cron's wall times from the calendar day of from
-// onward (forward) or backward, in order, until fn returns false.
-func (c Cron) times(from wallTime, forward bool, fn func(wallTime) bool) {
+// onward (forward) or backward, in order, until fn returns false, over at
+// most maxDays calendar days and while b has steps left. It reports
+// whether it stopped for lack of budget. Months the cron does not name
+// are skipped whole.
+func (c Cron) times(from wallTime, forward bool, maxDays int, b *budget, fn func(wallTime) bool) (exhausted bool) {
 	day := time.Date(from.y, from.m, from.d, 12, 0, 0, 0, time.UTC)
+	last := day.AddDate(0, 0, maxDays-1)
 	dir := 1
 	if !forward {
 		dir = -1
+		last = day.AddDate(0, 0, 1-maxDays)
 	}
-	for i := 0; i < maxSearchDays; i, day = i+1, day.AddDate(0, 0, dir) {
+	for ; (forward && !day.After(last)) || (!forward && !day.Before(last)); day = day.AddDate(0, 0, dir) {
+		if !b.take() {
+			return true
+		}
 		y, m, d := day.Date()
+		if c.month&(1<<uint(m)) == 0 {
+			// Jump to the month's last day (forward) or first (backward);
+			// the loop step then leaves the month.
+			if forward {
+				day = time.Date(y, m+1, 0, 12, 0, 0, 0, time.UTC)
+			} else {
+				day = time.Date(y, m, 1, 12, 0, 0, 0, time.UTC)
+			}
+			continue
+		}
 		if !c.dayMatches(y, m, d) {
 			continue
 		}
@@ -221,9 +258,21 @@ func (c Cron) times(from wallTime, forward bool, fn func(wallTime) bool) {
 					mm = 59 - mi
 				}
 				if c.minute&(1<<uint(mm)) != 0 && !fn(wallTime{y, m, d, h, mm}) {
-					return
+					return false
 				}
 			}
 		}
 	}
+	return false
+}
+
+// HasStart reports whether the cron names a start within the search
+// horizon (8 years from t); "0 0 31 2 *" names none.
+func (c Cron) HasStart(t time.Time) bool {
+	found := false
+	c.times(wallOf(t.UTC()), true, maxSearchDays, nil, func(wallTime) bool {
+		found = true
+		return false
+	})
+	return found
 }

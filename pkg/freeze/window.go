@@ -94,10 +94,14 @@ func (s *Schedule) wall(t time.Time) wallTime {
 // Next returns the first window that starts after t; false when the
 // expression names no day in the next 8 years (e.g. 31 February).
 func (s *Schedule) Next(t time.Time) (Occurrence, bool) {
+	return s.next(t, nil)
+}
+
+func (s *Schedule) next(t time.Time, b *budget) (Occurrence, bool) {
 	var out Occurrence
 	found := false
 	// Wall times resolve in order, so the first start after t is next.
-	s.cron.times(s.wall(t.Add(-3*time.Hour)), true, func(w wallTime) bool {
+	s.cron.times(s.wall(t.Add(-3*time.Hour)), true, maxSearchDays, b, func(w wallTime) bool {
 		o := s.occurrence(w)
 		out, found = o, o.Start.After(t)
 		return !found
@@ -106,20 +110,36 @@ func (s *Schedule) Next(t time.Time) (Occurrence, bool) {
 }
 
 // Active returns the window that t falls in, if any: the latest one that
-// started at or before t and has not ended.
+// started at or before t and has not ended. It looks back only as far as
+// a window lasts, plus a day for time-zone shifts.
 func (s *Schedule) Active(t time.Time) (Occurrence, bool) {
-	o, ok := s.Previous(t)
+	return s.active(t, nil)
+}
+
+// activeDays is how many calendar days Active examines: the window's
+// length in days, a day for the search starting 3 hours after t, and a
+// day for time-zone shifts.
+func (s *Schedule) activeDays() int {
+	return s.minutes/(24*60) + 3
+}
+
+func (s *Schedule) active(t time.Time, b *budget) (Occurrence, bool) {
+	o, ok := s.previous(t, s.activeDays(), b)
 	return o, ok && t.Before(o.End)
 }
 
 // Previous returns the latest window that started at or before t, open
 // or not; false when none did in the 8 years before t.
 func (s *Schedule) Previous(t time.Time) (Occurrence, bool) {
+	return s.previous(t, maxSearchDays, nil)
+}
+
+func (s *Schedule) previous(t time.Time, days int, b *budget) (Occurrence, bool) {
 	var out Occurrence
 	found := false
 	// Wall times resolve in order, and every window lasts as long in wall
 	// time, so the last start at or before t has the latest end.
-	s.cron.times(s.wall(t.Add(3*time.Hour)), false, func(w wallTime) bool {
+	s.cron.times(s.wall(t.Add(3*time.Hour)), false, days, b, func(w wallTime) bool {
 		o := s.occurrence(w)
 		if o.Start.After(t) {
 			return true
@@ -157,20 +177,46 @@ type State struct {
 // maxChain bounds how many back-to-back windows Until follows.
 const maxChain = 64
 
+// maxEvaluateSteps bounds the calendar steps Evaluate spends on Until,
+// LastEnded and Next beyond deciding Frozen (which costs at most
+// activeDays per window). When it runs out, Until is the end of the
+// windows followed so far, and Next or LastEnded may be missing: they
+// are information, never the decision.
+const maxEvaluateSteps = 20000
+
 // Evaluate says whether now is frozen by the switch (manual) or by one of
 // the windows, until when, and which window comes next.
 func Evaluate(manual bool, windows []*Schedule, now time.Time) State {
+	st, _ := evaluate(manual, windows, now)
+	return st
+}
+
+// evaluate is Evaluate, also returning the calendar steps it took.
+func evaluate(manual bool, windows []*Schedule, now time.Time) (State, int) {
 	st := State{Frozen: manual, Manual: manual, Window: -1, NextWindow: -1}
-	until := now
-	for i := 0; i < maxChain; i++ {
+	// Frozen or not: each window looks back only as long as it lasts.
+	decide := &budget{left: 1 << 30}
+	for idx, s := range windows {
+		o, ok := s.active(now, decide)
+		if !ok || !o.End.After(now) {
+			continue
+		}
+		if st.Window < 0 {
+			st.Window, st.Current = idx, o
+		}
+		if o.End.After(st.Until) {
+			st.Until = o.End
+		}
+	}
+	steps := 1<<30 - decide.left
+	b := &budget{left: maxEvaluateSteps}
+	until := st.Until
+	for i := 1; i < maxChain && st.Window >= 0; i++ {
 		extended := false
-		for idx, s := range windows {
-			o, ok := s.Active(until)
+		for _, s := range windows {
+			o, ok := s.active(until, b)
 			if !ok || !o.End.After(until) {
 				continue
-			}
-			if st.Window < 0 {
-				st.Window, st.Current = idx, o
 			}
 			if o.End.After(st.Until) {
 				st.Until = o.End
@@ -186,7 +232,7 @@ func Evaluate(manual bool, windows []*Schedule, now time.Time) State {
 		st.Frozen = true
 	} else {
 		for _, s := range windows {
-			if o, ok := s.Previous(now); ok && o.End.After(st.LastEnded) {
+			if o, ok := s.previous(now, maxSearchDays, b); ok && o.End.After(st.LastEnded) {
 				st.LastEnded = o.End
 			}
 		}
@@ -196,9 +242,9 @@ func Evaluate(manual bool, windows []*Schedule, now time.Time) State {
 		ref = st.Until.Add(-time.Nanosecond) // a window starting as the last ends is next
 	}
 	for idx, s := range windows {
-		if o, ok := s.Next(ref); ok && (st.NextWindow < 0 || o.Start.Before(st.Next.Start)) {
+		if o, ok := s.next(ref, b); ok && (st.NextWindow < 0 || o.Start.Before(st.Next.Start)) {
 			st.Next, st.NextWindow = o, idx
 		}
 	}
-	return st
+	return st, steps + maxEvaluateSteps - b.left
 }

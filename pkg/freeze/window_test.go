@@ -179,6 +179,9 @@ func TestParseCron(t *testing.T) {
 		{"refused: minute 60", "60 18 * * *", "minute field \"60\": 60 is out of range 0-59"},
 		{"refused: unknown day name", "0 18 * * FRIDAY", "day of week field \"FRIDAY\""},
 		{"refused: zero step", "*/0 * * * *", "step \"0\" must be a positive number"},
+		{"refused: a step that would overflow", "59/9223372036854775807 * * * *", "step 9223372036854775807 must be at most 59"},
+		{"refused: a step longer than the field", "0 0 * */12 *", "step 12 must be at most 11"},
+		{"accepted: the longest step", "0 0 * */11 *", ""},
 		{"refused: inverted range", "0 18-9 * * *", "range 18-9 must go from low to high"},
 		{"refused: a descriptor", "@weekly", "must have 5 fields"},
 	}
@@ -215,5 +218,72 @@ func TestCompileRefusals(t *testing.T) {
 				t.Fatalf("Compile(%+v) error = %v, want one containing %q", tc.w, err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// adversarial is the expensive spec the attacker review found: a window
+// that chains into itself year after year, and 31 windows whose start
+// comes rarely (29 February) or never (31 February, which validation now
+// refuses but Git may still hold).
+func adversarial(t testing.TB) []*Schedule {
+	ws := []Window{{Start: "0 0 1 1 *", Duration: 8784 * time.Hour}}
+	for i := 0; i < 31; i++ {
+		start := "0 0 31 2 *"
+		if i%2 == 0 {
+			start = "0 0 29 2 *"
+		}
+		ws = append(ws, Window{Start: start, Duration: time.Minute})
+	}
+	var out []*Schedule
+	for _, w := range ws {
+		s, err := Compile(w)
+		if err != nil {
+			t.Fatalf("Compile(%+v): %v", w, err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestEvaluateWorkIsBounded(t *testing.T) {
+	scheds := adversarial(t)
+	// Deciding Frozen: each window looks back as long as it lasts (plus
+	// days for zones); the rest shares maxEvaluateSteps.
+	bound := maxEvaluateSteps
+	for _, s := range scheds {
+		bound += s.activeDays()
+	}
+	for _, now := range []time.Time{
+		time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC),
+		time.Date(2028, 2, 29, 0, 0, 30, 0, time.UTC),
+	} {
+		st, steps := evaluate(false, scheds, now)
+		if !st.Frozen || st.Window != 0 {
+			t.Errorf("at %s: state %+v, want frozen by window 0", now, st)
+		}
+		if steps > bound {
+			t.Errorf("at %s: Evaluate took %d calendar steps, want at most %d", now, steps, bound)
+		}
+	}
+}
+
+func TestCronHasStart(t *testing.T) {
+	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	for expr, want := range map[string]bool{"0 0 31 2 *": false, "0 0 30 2 *": false, "0 0 29 2 *": true, "0 0 31 4 *": false, "0 0 31 2 MON": true} {
+		c, err := ParseCron(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.HasStart(now); got != want {
+			t.Errorf("ParseCron(%q).HasStart = %v, want %v", expr, got, want)
+		}
+	}
+}
+
+func BenchmarkEvaluateAdversarial(b *testing.B) {
+	scheds := adversarial(b)
+	now := time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < b.N; i++ {
+		Evaluate(false, scheds, now)
 	}
 }

@@ -1,6 +1,8 @@
 package validation
 
 import (
+	"time"
+
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
@@ -13,8 +15,8 @@ const maxFreezeWindows = 32
 // maxFreezeReason bounds the length of a freeze or override reason.
 const maxFreezeReason = 1024
 
-// ValidateFreeze checks an environment's freeze windows: a 5-field cron
-// start, a whole-minute duration up to a year and a day, an IANA time zone.
+// ValidateFreeze checks an environment's freeze windows (at most 32): a
+// 5-field cron start that names a day within 8 years, a whole-minute duration up to a year and a day, an IANA time zone.
 func ValidateFreeze(spec *gitgate.FreezeSpec, fld *field.Path) field.ErrorList {
 	if spec == nil {
 		return nil
@@ -25,8 +27,11 @@ func ValidateFreeze(spec *gitgate.FreezeSpec, fld *field.Path) field.ErrorList {
 	}
 	for i, w := range spec.Windows {
 		wf := fld.Child("windows").Index(i)
-		if _, err := freeze.ParseCron(w.Start); err != nil {
+		if c, err := freeze.ParseCron(w.Start); err != nil {
 			allErrs = append(allErrs, field.Invalid(wf.Child("start"), w.Start, err.Error()))
+		} else if !c.HasStart(time.Now()) {
+			allErrs = append(allErrs, field.Invalid(wf.Child("start"), w.Start,
+				"names no start in the next 8 years (e.g. 31 February): pick a day that exists"))
 		}
 		if err := freeze.ValidateDuration(w.Duration.Duration); err != nil {
 			allErrs = append(allErrs, field.Invalid(wf.Child("duration"), w.Duration.Duration.String(), err.Error()))
