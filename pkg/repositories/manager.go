@@ -67,6 +67,9 @@ type bindings struct {
 	rejected    []byte                 // the last file refused, so it is reported once
 	repos       map[string]*repository // by name
 	byNamespace map[string]*repository
+	// failed holds the repositories whose Secrets could not be used on
+	// the last reload, with the error (never key material).
+	failed map[string]string
 }
 
 type repository struct {
@@ -157,6 +160,52 @@ func (m *Manager) Receiver(name string) (receiver.Target, bool) {
 	return receiver.Target{Token: r.webhookToken, Refresh: r.engine.Refresh}, true
 }
 
+// loadRepository reads a repository's Secrets and returns it, with prev's
+// engine when its settings and credentials are unchanged, or a new one.
+func (m *Manager) loadRepository(ctx context.Context, rc config.Repository, prev *repository) (*repository, error) {
+	creds, token, err := m.credentials(ctx, rc)
+	if err != nil {
+		return nil, err
+	}
+	signer, signingKey, err := m.signer(ctx, rc)
+	if err != nil {
+		return nil, err
+	}
+	key := settingsKey(rc, creds, signingKey)
+	var r *repository
+	if prev != nil && prev.key == key {
+		r = &repository{cfg: rc, key: key, engine: prev.engine, stop: prev.stop}
+	} else if r, err = m.startRepository(ctx, rc, creds, signer, key); err != nil {
+		// New repository, new settings, or rotated credentials.
+		return nil, err
+	}
+	r.webhookToken = token
+	return r, nil
+}
+
+func sameFailures(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Failures lists the repositories whose last reload failed (a Secret
+// unreadable or incomplete), with the error; each keeps serving from its
+// previous engine, if it had one.
+func (m *Manager) Failures() map[string]string {
+	out := map[string]string{}
+	for k, v := range m.bindings.Load().failed {
+		out[k] = v
+	}
+	return out
+}
+
 func (m *Manager) reload(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -172,44 +221,56 @@ func (m *Manager) reload(ctx context.Context) error {
 	cfg, err := config.Parse(raw)
 	if err != nil {
 		if old.raw != nil { // keep serving the previous configuration
-			m.bindings.Store(&bindings{raw: old.raw, rejected: raw, repos: old.repos, byNamespace: old.byNamespace})
+			m.bindings.Store(&bindings{raw: old.raw, rejected: raw, repos: old.repos, byNamespace: old.byNamespace, failed: old.failed})
 		}
 		return fmt.Errorf("configuration %s: %w", m.opts.ConfigPath, err)
 	}
 	m.lastSecretRead = time.Now()
-	next := &bindings{raw: raw, repos: map[string]*repository{}, byNamespace: map[string]*repository{}}
+	next := &bindings{raw: raw, repos: map[string]*repository{}, byNamespace: map[string]*repository{}, failed: map[string]string{}}
 	changed := !bytes.Equal(raw, old.raw)
-	for _, rc := range cfg.Repositories {
-		creds, token, err := m.credentials(ctx, rc)
-		if err != nil {
-			return err
-		}
-		signer, signingKey, err := m.signer(ctx, rc)
-		if err != nil {
-			return err
-		}
-		key := settingsKey(rc, creds, signingKey)
-		r, ok := old.repos[rc.Name]
-		if !ok || r.key != key {
-			// New repository, new settings, or rotated credentials.
-			changed = true
-			if r, err = m.startRepository(ctx, rc, creds, signer, key); err != nil {
-				return err
+	// Engines started by this reload are stopped unless it is stored.
+	var started []*repository
+	stored := false
+	defer func() {
+		if !stored {
+			for _, r := range started {
+				r.stop()
 			}
-		} else {
-			changed = changed || !bytes.Equal(r.webhookToken, token)
-			r = &repository{cfg: rc, key: key, engine: r.engine, stop: r.stop}
 		}
-		r.webhookToken = token
+	}()
+	for _, rc := range cfg.Repositories {
+		r, err := m.loadRepository(ctx, rc, old.repos[rc.Name])
+		if err != nil {
+			// One broken Secret stops only its own repository: it keeps
+			// its previous engine, if it had one, and the others load.
+			// The error names the Secret and key, never the material.
+			klog.FromContext(ctx).Error(err, "Repository not (re)loaded; keeping its previous engine if any", "repository", rc.Name)
+			next.failed[rc.Name] = err.Error()
+			prev, ok := old.repos[rc.Name]
+			if !ok {
+				continue
+			}
+			r = &repository{cfg: rc, key: prev.key, engine: prev.engine, stop: prev.stop, webhookToken: prev.webhookToken}
+		} else if prev, ok := old.repos[rc.Name]; !ok || prev.engine != r.engine {
+			changed = true
+			started = append(started, r)
+		} else {
+			changed = changed || !bytes.Equal(prev.webhookToken, r.webhookToken)
+		}
 		next.repos[rc.Name] = r
 		for _, ns := range rc.Namespaces {
 			next.byNamespace[ns] = r
 		}
 	}
+	changed = changed || !sameFailures(next.failed, old.failed)
 	if !changed {
 		return nil // Secrets read again, nothing rotated
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("reload abandoned: %w", err) // the deferred stop ends the engines it started
+	}
 	m.bindings.Store(next)
+	stored = true
 	for name, r := range old.repos {
 		if n, ok := next.repos[name]; !ok || n.engine != r.engine {
 			r.stop()

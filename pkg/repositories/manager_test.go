@@ -186,3 +186,63 @@ func TestPushNotificationsRefreshAtOnce(t *testing.T) {
 	}
 	waitUntil(t, "the pushed commit is read", func() bool { return e.Snapshot().ResourceVersion() > before })
 }
+
+func TestBrokenSecretStopsOnlyItsRepository(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	git := serveFleet(t, gitserver.Options{})
+	file := filepath.Join(t.TempDir(), "config.yaml")
+	// shop reads no Secret; web signs with a Secret that has no key;
+	// blog's credentials Secret works until it is broken below.
+	writeConfig(t, file, fmt.Sprintf("repositories:\n"+
+		"- {name: shop, url: %[1]s, namespaces: [shop]}\n"+
+		"- {name: web, url: %[1]s, namespaces: [web], signing: {format: ssh, secretRef: {namespace: gitgate-system, name: web-signing}}}\n"+
+		"- {name: blog, url: %[1]s, namespaces: [blog], secretRef: {namespace: gitgate-system, name: blog-auth}}\n", git.URL("fleet")))
+	var mu sync.Mutex
+	blogBroken := false
+	var reads atomic.Int32
+	secrets := func(_ context.Context, ns, name string) (map[string][]byte, error) {
+		reads.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case name == "web-signing":
+			return map[string][]byte{"passphrase": []byte("s3cret-passphrase")}, nil
+		case name == "blog-auth" && blogBroken:
+			return nil, fmt.Errorf("secrets %q is forbidden", name)
+		}
+		return map[string][]byte{}, nil
+	}
+	m := New(Options{ConfigPath: file, Secrets: secrets, ReloadInterval: 5 * time.Millisecond, SecretResync: 10 * time.Millisecond})
+	if err := m.Start(ctx); err != nil {
+		t.Fatalf("a broken Secret in one repository failed the start: %v", err)
+	}
+	shop, _, ok := m.Engine("shop")
+	if !ok {
+		t.Fatal("shop is not bound: web's broken signing Secret stopped every repository")
+	}
+	blog, _, ok := m.Engine("blog")
+	if !ok {
+		t.Fatal("blog is not bound")
+	}
+	if _, _, ok := m.Engine("web"); ok {
+		t.Fatal("web is bound without its signing key")
+	}
+	failures := m.Failures()
+	if msg := failures["web"]; !strings.Contains(msg, `has no "identity"`) || strings.Contains(msg, "s3cret") {
+		t.Fatalf("web's failure = %q, want the missing key named and no Secret content", msg)
+	}
+
+	mu.Lock()
+	blogBroken = true
+	mu.Unlock()
+	waitUntil(t, "blog's broken Secret is seen", func() bool { _, ok := m.Failures()["blog"]; return ok })
+	n := reads.Load() + 12 // several resyncs of every Secret
+	waitUntil(t, "more Secret resyncs", func() bool { return reads.Load() >= n })
+	if again, _, _ := m.Engine("shop"); again != shop {
+		t.Error("shop's engine was restarted while another repository's Secret was broken")
+	}
+	if again, _, ok := m.Engine("blog"); !ok || again != blog {
+		t.Error("blog lost its previous engine when its Secret broke")
+	}
+}
