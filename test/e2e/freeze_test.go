@@ -162,6 +162,47 @@ func TestFreezeSwitchNeedsTheFreezeVerb(t *testing.T) {
 		t.Fatalf("a refused unfreeze changed Git or an Environment:\nbefore %+v\nafter  %+v", before, after)
 	}
 
+	// Even with promote on prod, weakening or deleting a frozen prod
+	// needs the verb freeze, as the unfreeze subresource does.
+	kubectl(t, "admin", "create", "role", "prod-promoter", "-n", ns, "--verb", "promote",
+		"--resource", "environments.gitgate.dev", "--resource-name", "prod")
+	kubectl(t, "admin", "create", "rolebinding", "prod-promoters", "-n", ns, "--role", "prod-promoter", "--user", "alice")
+	eventually(t, "alice may promote into prod", 30*time.Second, func() string {
+		out, err := stack.Kubectl(ctx, "alice", "auth", "can-i", "promote", "environments.gitgate.dev/prod", "-n", ns)
+		if err != nil || strings.TrimSpace(out) != "yes" {
+			return out
+		}
+		return ""
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"denied: alice with promote on prod switches its freeze off by a merge patch",
+			[]string{"patch", "environment", "prod", "--type=merge", "-p", `{"spec":{"freeze":{"frozen":false}}}`},
+			`user "alice" cannot weaken the freeze of environment "prod"`},
+		{"denied: alice with promote on prod removes its freeze by a JSON patch",
+			[]string{"patch", "environment", "prod", "--type=json", "-p", `[{"op":"remove","path":"/spec/freeze"}]`},
+			`user "alice" cannot weaken the freeze of environment "prod"`},
+		{"denied: alice with promote on prod deletes it while frozen",
+			[]string{"delete", "environment", "prod"},
+			`user "alice" cannot delete the frozen environment "prod"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := readDefinitionState(t, fleet)
+			out := kubectlFails(t, "alice", "", append(tc.args, "-n", ns)...)
+			for _, want := range []string{"Forbidden", tc.want, `it needs the verb "freeze"`} {
+				if !strings.Contains(out, want) {
+					t.Errorf("refusal does not say %q:\n%s", want, out)
+				}
+			}
+			if after := readDefinitionState(t, fleet); after != before {
+				t.Fatalf("a refused request changed Git or an Environment:\nbefore %+v\nafter  %+v", before, after)
+			}
+		})
+	}
+
 	out, err = stack.KubectlPlugin(ctx, "bob", "gitgate", "unfreeze", "prod", "-n", ns)
 	if err != nil || !strings.Contains(out, "environment.gitgate.dev/prod unfrozen (commit ") {
 		t.Fatalf("bob unfreezing prod: %v\n%s", err, out)

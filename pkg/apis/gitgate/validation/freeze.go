@@ -65,6 +65,14 @@ func containsControl(s string) bool {
 	return false
 }
 
+// WeakensFreeze reports whether the update from oldSpec to newSpec
+// weakens the freeze (a window removed or changed, the switch turned
+// off). Such an update needs the verb freeze on the environment besides
+// update and promote, as unfreezing through the freeze subresource does.
+func WeakensFreeze(newSpec, oldSpec *gitgate.EnvironmentSpec) bool {
+	return len(weakenedFreeze(newSpec.Freeze, oldSpec.Freeze, field.NewPath("spec", "freeze"))) > 0
+}
+
 // weakenedFreeze lists the freeze fields whose change lowers protection:
 // a window removed or changed (adding one is tightening), and the switch
 // turned off.

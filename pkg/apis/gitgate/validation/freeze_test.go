@@ -65,12 +65,13 @@ func TestWeakenedFreeze(t *testing.T) {
 		{"update only: a window added beside the old one", frozen, func(s *gitgate.EnvironmentSpec) {
 			s.Freeze.Windows = append(s.Freeze.Windows, gitgate.FreezeWindow{Start: "0 0 24 12 *", Duration: metav1.Duration{Duration: 48 * time.Hour}})
 		}, ""},
+		{"promote only: promotesFrom changed on a frozen environment", frozen, func(s *gitgate.EnvironmentSpec) { s.PromotesFrom = "staging" }, "spec.promotesFrom"},
 		{"update only: the reason reworded", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Reason = "incident 43" }, ""},
-		{"promote needed: the switch turned off", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Frozen = false }, "spec.freeze.frozen"},
-		{"promote needed: a window removed", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Windows = nil }, "spec.freeze.windows"},
-		{"promote needed: a window shortened", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Windows[0].Duration.Duration = time.Hour }, "spec.freeze.windows"},
-		{"promote needed: a window moved to another time zone", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Windows[0].TimeZone = "Pacific/Kiritimati" }, "spec.freeze.windows"},
-		{"promote needed: the whole freeze removed", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze = nil }, "spec.freeze.windows,spec.freeze.frozen"},
+		{"promote and freeze needed: the switch turned off", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Frozen = false }, "spec.freeze.frozen"},
+		{"promote and freeze needed: a window removed", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Windows = nil }, "spec.freeze.windows"},
+		{"promote and freeze needed: a window shortened", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Windows[0].Duration.Duration = time.Hour }, "spec.freeze.windows"},
+		{"promote and freeze needed: a window moved to another time zone", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze.Windows[0].TimeZone = "Pacific/Kiritimati" }, "spec.freeze.windows"},
+		{"promote and freeze needed: the whole freeze removed", frozen, func(s *gitgate.EnvironmentSpec) { s.Freeze = nil }, "spec.freeze.windows,spec.freeze.frozen"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,6 +80,10 @@ func TestWeakenedFreeze(t *testing.T) {
 			tc.mutate(&next)
 			if got := strings.Join(WeakenedProtections(&next, &old), ","); got != tc.weakened {
 				t.Fatalf("weakened fields = %q, want %q", got, tc.weakened)
+			}
+			wantFreeze := strings.Contains(tc.weakened, "spec.freeze")
+			if got := WeakensFreeze(&next, &old); got != wantFreeze {
+				t.Fatalf("WeakensFreeze = %v, want %v (the verb freeze is needed exactly when the freeze is weakened)", got, wantFreeze)
 			}
 		})
 	}

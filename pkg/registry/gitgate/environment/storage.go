@@ -276,6 +276,12 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			return nil, false, err
 		}
 	}
+	if validation.WeakensFreeze(&env.Spec, &oldEnv.Spec) {
+		// As the freeze subresource's unfreeze: promote alone is not enough.
+		if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, VerbFreeze, "weaken the freeze of", ns, name); err != nil {
+			return nil, false, err
+		}
+	}
 	out, err := e.UpdateEnvironment(ctx, engine.EnvironmentWrite{Environment: env, User: registry.UserName(ctx),
 		DryRun: registry.IsDryRun(opts.DryRun), Expect: &oldEnv.Spec})
 	if err != nil {
@@ -286,7 +292,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 
 // Delete commits the removal of the definition file. Deleting an
 // environment removes every protection it had, so it needs the verb
-// promote on it besides delete.
+// promote on it besides delete, and the verb freeze while it is frozen.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, opts *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	e, ns, err := r.backend.EngineFor(ctx, resource, name)
 	if err != nil {
@@ -303,6 +309,12 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	}
 	if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, registry.VerbPromote, "delete", ns, name); err != nil {
 		return nil, false, err
+	}
+	if old.(*gitgate.Environment).Status.Freeze.Frozen {
+		// Deleting a frozen environment ends its freeze: the verb freeze too.
+		if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, VerbFreeze, "delete the frozen", ns, name); err != nil {
+			return nil, false, err
+		}
 	}
 	env := old.(*gitgate.Environment).DeepCopy()
 	env.ResourceVersion = ""
