@@ -154,6 +154,18 @@ func (w wallTime) plus(minutes int) wallTime {
 	return wallTime{t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute()}
 }
 
+// before reports whether w comes before v.
+func (w wallTime) before(v wallTime) bool {
+	a := [5]int{w.y, int(w.m), w.d, w.h, w.minute}
+	b := [5]int{v.y, int(v.m), v.d, v.h, v.minute}
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
 // naive is the wall time as if it were UTC, for comparing wall times.
 func (w wallTime) naive() time.Time { return time.Date(w.y, w.m, w.d, w.h, w.minute, 0, 0, time.UTC) }
 
@@ -180,6 +192,12 @@ func (w wallTime) in(loc *time.Location, earliest bool) time.Time {
 		}
 		return hi.Truncate(time.Second)
 	}
+	_, off := t.Zone()
+	_, offBefore := t.Add(-2 * time.Hour).Zone()
+	_, offAfter := t.Add(2 * time.Hour).Zone()
+	if off == offBefore && off == offAfter {
+		return t // no clock change near: w happens once
+	}
 	best := t
 	for _, d := range []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour} {
 		for _, alt := range []time.Time{t.Add(-d), t.Add(d)} {
@@ -197,8 +215,8 @@ func (w wallTime) in(loc *time.Location, earliest bool) time.Time {
 // comes within 8 years).
 const maxSearchDays = 8*366 + 1
 
-// budget counts the calendar steps (a day examined, or a month skipped)
-// a search may still take; nil is unbounded.
+// budget counts the steps (a day examined, a month skipped, a start
+// handed to the caller) a search may still take; nil is unbounded.
 type budget struct{ left int }
 
 // take spends one step; false when none is left.
@@ -215,7 +233,8 @@ func (b *budget) take() bool {
 
 // times calls fn with the cron's wall times from the calendar day of from
 // onward (forward) or backward, in order, until fn returns false, over at
-// most maxDays calendar days and while b has steps left. It reports
+// most maxDays calendar days and while b has steps left. Wall times on
+// from's day but before from in the search are passed over. It reports
 // whether it stopped for lack of budget. Months the cron does not name
 // are skipped whole.
 func (c Cron) times(from wallTime, forward bool, maxDays int, b *budget, fn func(wallTime) bool) (exhausted bool) {
@@ -257,7 +276,17 @@ func (c Cron) times(from wallTime, forward bool, maxDays int, b *budget, fn func
 				if !forward {
 					mm = 59 - mi
 				}
-				if c.minute&(1<<uint(mm)) != 0 && !fn(wallTime{y, m, d, h, mm}) {
+				if c.minute&(1<<uint(mm)) == 0 {
+					continue
+				}
+				w := wallTime{y, m, d, h, mm}
+				if (forward && w.before(from)) || (!forward && from.before(w)) {
+					continue // on from's day, but before it in the search
+				}
+				if !b.take() {
+					return true
+				}
+				if !fn(w) {
 					return false
 				}
 			}

@@ -102,9 +102,11 @@ func (s *Schedule) next(t time.Time, b *budget) (Occurrence, bool) {
 	found := false
 	// Wall times resolve in order, so the first start after t is next.
 	s.cron.times(s.wall(t.Add(-3*time.Hour)), true, maxSearchDays, b, func(w wallTime) bool {
-		o := s.occurrence(w)
-		out, found = o, o.Start.After(t)
-		return !found
+		if !w.in(s.loc, true).After(t) {
+			return true
+		}
+		out, found = s.occurrence(w), true
+		return false
 	})
 	return out, found
 }
@@ -140,11 +142,10 @@ func (s *Schedule) previous(t time.Time, days int, b *budget) (Occurrence, bool)
 	// Wall times resolve in order, and every window lasts as long in wall
 	// time, so the last start at or before t has the latest end.
 	s.cron.times(s.wall(t.Add(3*time.Hour)), false, days, b, func(w wallTime) bool {
-		o := s.occurrence(w)
-		if o.Start.After(t) {
+		if w.in(s.loc, true).After(t) {
 			return true
 		}
-		out, found = o, true
+		out, found = s.occurrence(w), true
 		return false
 	})
 	return out, found
@@ -182,7 +183,7 @@ const maxChain = 64
 // activeDays per window). When it runs out, Until is the end of the
 // windows followed so far, and Next or LastEnded may be missing: they
 // are information, never the decision.
-const maxEvaluateSteps = 20000
+const maxEvaluateSteps = 5000
 
 // Evaluate says whether now is frozen by the switch (manual) or by one of
 // the windows, until when, and which window comes next.

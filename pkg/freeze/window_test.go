@@ -245,20 +245,40 @@ func adversarial(t testing.TB) []*Schedule {
 	return out
 }
 
+// minutely is 32 windows that open every minute, for a minute: each
+// search hands over many starts.
+func minutely(t testing.TB) []*Schedule {
+	var out []*Schedule
+	for i := 0; i < 32; i++ {
+		s, err := Compile(Window{Start: "* * * * *", Duration: time.Minute, TimeZone: "Europe/Berlin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 func TestEvaluateWorkIsBounded(t *testing.T) {
-	scheds := adversarial(t)
+	for name, scheds := range map[string][]*Schedule{"yearly chain and leap days": adversarial(t), "minutely": minutely(t)} {
+		t.Run(name, func(t *testing.T) { testEvaluateWorkIsBounded(t, scheds) })
+	}
+}
+
+func testEvaluateWorkIsBounded(t *testing.T, scheds []*Schedule) {
 	// Deciding Frozen: each window looks back as long as it lasts (plus
-	// days for zones); the rest shares maxEvaluateSteps.
+	// days for zones) and hands over at most the starts of 3 hours plus
+	// one; the rest shares maxEvaluateSteps.
 	bound := maxEvaluateSteps
 	for _, s := range scheds {
-		bound += s.activeDays()
+		bound += s.activeDays() + 3*60 + 1
 	}
 	for _, now := range []time.Time{
 		time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC),
 		time.Date(2028, 2, 29, 0, 0, 30, 0, time.UTC),
 	} {
 		st, steps := evaluate(false, scheds, now)
-		if !st.Frozen || st.Window != 0 {
+		if !st.Frozen || st.Window != 0 || st.Until.IsZero() {
 			t.Errorf("at %s: state %+v, want frozen by window 0", now, st)
 		}
 		if steps > bound {
@@ -283,6 +303,14 @@ func TestCronHasStart(t *testing.T) {
 func BenchmarkEvaluateAdversarial(b *testing.B) {
 	scheds := adversarial(b)
 	now := time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < b.N; i++ {
+		Evaluate(false, scheds, now)
+	}
+}
+
+func BenchmarkEvaluateMinutely(b *testing.B) {
+	scheds := minutely(b)
+	now := time.Date(2027, 3, 10, 12, 0, 30, 0, time.UTC)
 	for i := 0; i < b.N; i++ {
 		Evaluate(false, scheds, now)
 	}
