@@ -51,9 +51,9 @@ func browser(t *testing.T) context.Context {
 	)
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	start, cancelStart := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelStart()
-	if err := chromedp.Do(start); err != nil { // starts the browser
+	// The first run starts the browser, which lives as long as the context
+	// of that run: no timeout on it.
+	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting %s: %v", chromiumPath(t), err)
 	}
 	return ctx

@@ -41,6 +41,10 @@ func newUI(c *common) *cobra.Command {
 			cmdutil.CheckErr(err)
 			s, err := ui.New(ui.Options{Port: port, Namespace: c.namespace, Config: config})
 			cmdutil.CheckErr(err)
+			// Ctrl-C stops the server; set up before the URL is printed, so
+			// that whoever reads the URL may stop it at once.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			fmt.Fprintf(c.Out, "Serving the pipeline of namespace %s at %s\n", c.namespace, s.URL())
 			fmt.Fprintln(c.ErrOut, "Whoever has this URL acts as you; press Ctrl-C to stop.")
 			if open {
@@ -48,8 +52,6 @@ func newUI(c *common) *cobra.Command {
 					fmt.Fprintf(c.ErrOut, "could not open a browser (%v): open the URL above yourself\n", err)
 				}
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			cmdutil.CheckErr(s.Serve(ctx))
 		},
 	}

@@ -222,7 +222,7 @@ function envCard(env) {
   const sync = st.sync;
   const access = state.access.get(name);
   const promote = actionButton(`promote-${name}`, spec.promotesFrom ? `Promote from ${spec.promotesFrom}…` : 'Promote…',
-    spec.promotesFrom ? access : {allowed: false, reason: `${name} promotes from no environment: set spec.promotesFrom, or promote with kubectl create promotion --from`},
+    spec.promotesFrom ? access : {allowed: false, reason: `${name} has no upstream (spec.promotesFrom)`},
     () => openPromote({environment: name, from: spec.promotesFrom}));
   const history = el('button', {type: 'button', id: `history-${name}`, onclick: () => openHistory(name)}, 'History and rollback…');
   return el('article', {class: 'env' + (frozen ? ' is-frozen' : '') + (drift && drift.status === 'True' ? ' has-drift' : ''), id: `env-${name}`, 'aria-labelledby': `env-${name}-title`},
@@ -230,7 +230,7 @@ function envCard(env) {
     spec.promotesFrom && el('p', {class: 'from'}, el('span', {'aria-hidden': 'true'}, '← '), `from ${spec.promotesFrom}`),
     el('p', {class: 'badges'}, badges),
     el('dl', {},
-      el('dt', {}, 'Where'), el('dd', {}, `${spec.branch || '(default branch)'}: ${spec.path}`),
+      el('dt', {}, 'Path'), el('dd', {}, el('code', {}, spec.path), spec.branch ? ` on ${spec.branch}` : ''),
       el('dt', {}, 'Revision'), el('dd', {}, el('code', {title: st.revision || ''}, short(st.revision) || '—')),
       el('dt', {}, 'Images'), el('dd', {}, (st.images || []).length
         ? el('ul', {class: 'images'}, st.images.map((i) => el('li', {}, el('span', {class: 'image-name'}, i.name), ' ', el('code', {title: i.image}, i.tag || i.digest || i.image))))
