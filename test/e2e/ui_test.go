@@ -125,15 +125,20 @@ func text(ctx context.Context, selector string) string {
 	return js(ctx, fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ''`, selector))
 }
 
-// waitText waits until the element's text contains want.
+// waitText waits until the element's text contains want; when it does not,
+// the page's screenshot is kept for the failure.
 func waitText(t *testing.T, ctx context.Context, selector, want string, timeout time.Duration) {
 	t.Helper()
-	eventually(t, selector+" shows "+want, timeout, func() string {
-		if got := text(ctx, selector); !strings.Contains(got, want) {
-			return "it shows " + got
+	deadline := time.Now().Add(timeout)
+	got := ""
+	for time.Now().Before(deadline) {
+		if got = text(ctx, selector); strings.Contains(got, want) {
+			return
 		}
-		return ""
-	})
+		time.Sleep(100 * time.Millisecond)
+	}
+	screenshot(t, ctx, "failed-"+t.Name())
+	t.Fatalf("%s does not show %q after %s: it shows %q; the page says %q, %q", selector, want, timeout, got, text(ctx, "#live"), text(ctx, "#error"))
 }
 
 // screenshot writes the page as _output/ui-screenshots/<name>.png.
@@ -261,7 +266,8 @@ func TestUIBobPromotesAndRollsBack(t *testing.T) {
 	waitText(t, ctx, "#history-status", "newest first", time.Minute)
 	run(t, ctx, "rolling back to the second entry",
 		chromedp.Click(chromedp.CSS("#history-entries tbody tr:nth-child(2) button")))
-	waitText(t, ctx, "#preview-changes tbody", oldTag, time.Minute)
+	waitText(t, ctx, "#preview-title", "Roll prod back to", time.Minute)
+	waitText(t, ctx, "#preview-changes tbody td:nth-child(3)", oldTag, time.Minute)
 	run(t, ctx, "confirming the rollback", chromedp.Click(chromedp.CSS("#preview-confirm")))
 	waitText(t, ctx, "#notice", "rollback", time.Minute)
 	fleet.head()

@@ -373,6 +373,7 @@ function renderPromotions() {
       conditionCell(p, 'Healthy'),
       el('td', {}, el('code', {title: st.commit || ''}, short(st.commit))));
   }));
+  if (!state.promoOrder.length) body.append(el('tr', {}, el('td', {colspan: 10}, 'No promotions yet.')));
   const more = document.getElementById('more');
   more.hidden = !state.cont;
 }
@@ -395,6 +396,7 @@ async function openPromote(spec) {
   document.getElementById('preview-title').textContent = title;
   document.getElementById('preview-summary').textContent = 'Planning the promotion (dry run)…';
   document.getElementById('preview-changes').hidden = true;
+  document.querySelector('#preview-changes tbody').replaceChildren();
   document.getElementById('preview-error').hidden = true;
   document.getElementById('preview-message').value = '';
   const confirm = document.getElementById('preview-confirm');
