@@ -287,7 +287,7 @@ func TestUIFollowsKubectlPromotionsLive(t *testing.T) {
 	run(t, ctx, "marking the page", do(`window.notReloaded = true`))
 
 	tag := fleet.setTag("dev", "development-31.")
-	createPromotion(t, "alice", promotionYAML("made-with-kubectl", "test", ""))
+	createPromotion(t, "alice", promotionYAML("made-with-kubectl", "test", ""), "-n", fleet.ns)
 	waitText(t, ctx, "#promo-made-with-kubectl", "alice", time.Minute)
 	waitText(t, ctx, "#env-test .images", tag, time.Minute)
 	if js(ctx, `window.notReloaded === true`) != "true" {
