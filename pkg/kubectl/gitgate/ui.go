@@ -48,9 +48,11 @@ func newUI(c *common) *cobra.Command {
 			fmt.Fprintf(c.Out, "Serving the pipeline of namespace %s at %s\n", c.namespace, s.URL())
 			fmt.Fprintln(c.ErrOut, "Whoever has this URL acts as you; press Ctrl-C to stop.")
 			if open {
-				if err := openBrowser(s.URL()); err != nil {
+				cleanup, err := openBrowser(s.URL())
+				if err != nil {
 					fmt.Fprintf(c.ErrOut, "could not open a browser (%v): open the URL above yourself\n", err)
 				}
+				defer cleanup()
 			}
 			cmdutil.CheckErr(s.Serve(ctx))
 		},
@@ -62,24 +64,23 @@ func newUI(c *common) *cobra.Command {
 
 // openBrowser opens url with xdg-open through a private file that redirects
 // to it, so the token never appears on a command line (which other local
-// users can read in /proc).
-func openBrowser(url string) error {
-	dir, err := os.MkdirTemp("", "gitgate-ui-")
+// users can read in /proc). cleanup removes the file; call it when the
+// server stops.
+func openBrowser(url string) (cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "gitgate-ui-") // mode 0700
 	if err != nil {
-		return err
+		return func() {}, err
 	}
+	cleanup = func() { os.RemoveAll(dir) }
 	file := filepath.Join(dir, "open.html")
 	page := `<!doctype html><meta http-equiv="refresh" content="0;url=` + html.EscapeString(url) + `"><title>gitgate</title>`
 	if err := os.WriteFile(file, []byte(page), 0o600); err != nil {
-		return err
+		return cleanup, err
 	}
 	cmd := exec.Command("xdg-open", file)
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return err
+		return cleanup, err
 	}
-	go func() {
-		_ = cmd.Wait()
-	}()
-	return nil
+	go func() { _ = cmd.Wait() }()
+	return cleanup, nil
 }
