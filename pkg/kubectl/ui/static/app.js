@@ -148,7 +148,7 @@ function setLive(resource, ok, why) {
 async function listEnvironments() {
   const list = await api('GET', `${GROUP}/namespaces/${state.ns}/environments`);
   state.envs = new Map(list.items.map((e) => [e.metadata.name, e]));
-  scheduleRender();
+  scheduleRender('pipeline');
   checkAccess();
   return list.metadata.resourceVersion;
 }
@@ -157,7 +157,7 @@ function onEnvironment(ev) {
   const name = ev.object.metadata.name;
   if (ev.type === 'DELETED') state.envs.delete(name);
   else state.envs.set(name, ev.object);
-  scheduleRender();
+  scheduleRender('pipeline');
   if (!state.access.has(name)) checkAccess();
 }
 
@@ -181,27 +181,61 @@ function stages() {
   return columns.filter(Boolean);
 }
 
+// scheduleRender draws what changed (the pipeline, the promotions or both)
+// once per frame, however many events arrived in between.
+const dirty = {pipeline: false, promotions: false};
 let renderQueued = false;
-function scheduleRender() {
+function scheduleRender(what) {
+  if (what) dirty[what] = true;
+  else dirty.pipeline = dirty.promotions = true;
   if (renderQueued) return;
   renderQueued = true;
   requestAnimationFrame(() => {
     renderQueued = false;
-    renderPipeline();
-    renderPromotions();
+    if (dirty.pipeline) renderPipeline();
+    if (dirty.promotions) renderPromotions();
+    dirty.pipeline = dirty.promotions = false;
   });
 }
 
+let layout = ''; // the pipeline's shape when last drawn: stages and names
 function renderPipeline() {
   const root = document.getElementById('pipeline');
-  const focused = document.activeElement && document.activeElement.id;
   document.getElementById('pipeline-empty').hidden = state.envs.size > 0;
-  root.replaceChildren(...stages().map((column, i) =>
-    el('ol', {class: 'stage', 'aria-label': `Stage ${i + 1}`}, column.map((env) => el('li', {}, envCard(env))))));
+  for (const name of cards.keys()) if (!state.envs.has(name)) cards.delete(name);
+  const columns = stages();
+  const shape = columns.map((c) => c.map((e) => e.metadata.name).join(',')).join('|');
+  if (shape === layout) { // same shape: swap only the cards that changed
+    for (const column of columns) {
+      for (const env of column) {
+        const before = cards.get(env.metadata.name).node;
+        const after = cachedCard(env);
+        if (after !== before) before.replaceWith(after);
+      }
+    }
+    return;
+  }
+  layout = shape;
+  const focused = document.activeElement && document.activeElement.id;
+  root.replaceChildren(...columns.map((column, i) =>
+    el('ol', {class: 'stage', 'aria-label': `Stage ${i + 1}`}, column.map((env) => el('li', {}, cachedCard(env))))));
   if (focused) {
     const again = document.getElementById(focused);
     if (again) again.focus();
   }
+}
+
+// cachedCard draws an environment's card again only when the environment
+// or what the user may do with it changed.
+const cards = new Map();
+function cachedCard(env) {
+  const name = env.metadata.name;
+  const key = [env, state.access.get(name), state.canCreate];
+  const c = cards.get(name);
+  if (c && c.key.every((k, i) => k === key[i])) return c.node;
+  const node = envCard(env);
+  cards.set(name, {key, node});
+  return node;
 }
 
 function envCard(env) {
@@ -279,36 +313,43 @@ async function review(attrs) {
   return {allowed: !!r.status.allowed, why: r.status.reason || r.status.evaluationError || ''};
 }
 
+// checkAccess asks, six at a time (a browser's connections per host), what
+// the user may do with each environment not asked about yet; cards are
+// redrawn as answers arrive.
 let checking = false;
 async function checkAccess() {
   if (checking) return;
   checking = true;
+  const who = () => (state.user ? `${state.user} may not` : 'You may not');
   try {
-    const who = state.user ? `${state.user} may not` : 'You may not';
     if (!state.canCreate) {
       const r = await review({verb: 'create', resource: 'promotions'});
-      state.canCreate = {allowed: r.allowed, reason: `${who} create promotions: it needs the verb "create" on promotions.gitgate.dev in namespace ${state.ns}${r.why ? ' (' + r.why + ')' : ''}`};
+      state.canCreate = {allowed: r.allowed, reason: `${who()} create promotions: it needs the verb "create" on promotions.gitgate.dev in namespace ${state.ns}${r.why ? ' (' + r.why + ')' : ''}`};
     }
-    for (;;) {
-      const todo = [...state.envs.keys()].filter((n) => !state.access.has(n)).slice(0, 8);
-      if (!todo.length) break;
-      await Promise.all(todo.map(async (name) => {
+    const asked = new Set();
+    const next = () => [...state.envs.keys()].find((n) => !state.access.has(n) && !asked.has(n));
+    const worker = async () => {
+      for (let name = next(); name; name = next()) {
+        asked.add(name);
         try {
           const r = await review({verb: 'promote', resource: 'environments', name});
           state.access.set(name, {allowed: r.allowed,
-            reason: `${who} promote into ${name}: it needs the verb "promote" on environments.gitgate.dev named "${name}" in namespace ${state.ns}${r.why ? ' (' + r.why + ')' : ''}`});
+            reason: `${who()} promote into ${name}: it needs the verb "promote" on environments.gitgate.dev named "${name}" in namespace ${state.ns}${r.why ? ' (' + r.why + ')' : ''}`});
         } catch (e) {
           state.access.set(name, {allowed: false, reason: `Your permissions could not be checked: ${errorText(e)}`});
         }
-      }));
-      scheduleRender();
-    }
+        scheduleRender('pipeline');
+      }
+    };
+    await Promise.all([1, 2, 3, 4, 5, 6].map(worker));
   } catch (e) {
     showError(`Checking your permissions failed: ${errorText(e)}`);
   } finally {
     checking = false;
-    scheduleRender();
+    scheduleRender('pipeline');
   }
+  // Environments that arrived while the last workers were finishing.
+  if (state.canCreate && [...state.envs.keys()].some((n) => !state.access.has(n))) checkAccess();
 }
 
 // --- promotions ------------------------------------------------------------
@@ -318,7 +359,7 @@ async function listPromotions() {
   state.promos = new Map(list.items.map((p) => [p.metadata.name, p]));
   state.promoOrder = list.items.map((p) => p.metadata.name);
   state.cont = list.metadata.continue || '';
-  scheduleRender();
+  scheduleRender('promotions');
   return list.metadata.resourceVersion;
 }
 
@@ -332,7 +373,7 @@ async function loadOlder() {
       state.promos.set(p.metadata.name, p);
     }
     state.cont = list.metadata.continue || '';
-    scheduleRender();
+    scheduleRender('promotions');
   } catch (e) {
     showError(`Loading older promotions failed: ${errorText(e)}`);
   } finally {
@@ -344,7 +385,7 @@ function onPromotion(ev) {
   const name = ev.object.metadata.name;
   if (!state.promos.has(name)) state.promoOrder.unshift(name); // new ones are the newest
   state.promos.set(name, ev.object);
-  scheduleRender();
+  scheduleRender('promotions');
 }
 
 function conditionCell(p, type) {
@@ -358,24 +399,34 @@ function renderPromotions() {
   const body = document.querySelector('#promotions tbody');
   body.replaceChildren(...state.promoOrder.map((name) => {
     const p = state.promos.get(name);
-    const st = p.status || {};
-    const changes = (st.changes || []).map((c) => `${c.name}: ${c.from || '∅'} → ${c.to}`).join(', ');
-    const approvals = st.approvals && st.approvals.length ? ` (${st.approvals.length} approval${st.approvals.length > 1 ? 's' : ''})` : '';
-    return el('tr', {id: `promo-${name}`},
-      el('th', {scope: 'row'}, name),
-      el('td', {}, p.spec.environment),
-      el('td', {}, p.spec.from === p.spec.environment ? `${p.spec.from} (rollback)` : (p.spec.from || '')),
-      el('td', {class: 'phase'}, (st.phase || '') + approvals),
-      el('td', {}, changes),
-      el('td', {}, st.promotedBy || ''),
-      el('td', {}, timeEl(st.time)),
-      conditionCell(p, 'Applied'),
-      conditionCell(p, 'Healthy'),
-      el('td', {}, el('code', {title: st.commit || ''}, short(st.commit))));
+    const c = rows.get(name);
+    if (c && c.p === p) return c.node;
+    const node = promotionRow(name, p);
+    rows.set(name, {p, node});
+    return node;
   }));
   if (!state.promoOrder.length) body.append(el('tr', {}, el('td', {colspan: 10}, 'No promotions yet.')));
   const more = document.getElementById('more');
   more.hidden = !state.cont;
+}
+
+// rows holds each promotion's drawn row, drawn again only when it changed.
+const rows = new Map();
+function promotionRow(name, p) {
+  const st = p.status || {};
+  const changes = (st.changes || []).map((c) => `${c.name}: ${c.from || '∅'} → ${c.to}`).join(', ');
+  const approvals = st.approvals && st.approvals.length ? ` (${st.approvals.length} approval${st.approvals.length > 1 ? 's' : ''})` : '';
+  return el('tr', {id: `promo-${name}`},
+    el('th', {scope: 'row'}, name),
+    el('td', {}, p.spec.environment),
+    el('td', {}, p.spec.from === p.spec.environment ? `${p.spec.from} (rollback)` : (p.spec.from || '')),
+    el('td', {class: 'phase'}, (st.phase || '') + approvals),
+    el('td', {}, changes),
+    el('td', {}, st.promotedBy || ''),
+    el('td', {}, timeEl(st.time)),
+    conditionCell(p, 'Applied'),
+    conditionCell(p, 'Healthy'),
+    el('td', {}, el('code', {title: st.commit || ''}, short(st.commit))));
 }
 
 // --- promote and roll back -------------------------------------------------
