@@ -11,9 +11,9 @@ import (
 //go:embed static
 var static embed.FS
 
-// routes serves the page, its configuration and the proxy, with the token
-// already stripped from the path.
-func (s *Server) routes(forward http.Handler) http.Handler {
+// routes serves the page, its configuration, the user's access reviews
+// and the proxy, with the token already stripped from the path.
+func (s *Server) routes(forward, access http.Handler) http.Handler {
 	files, _ := fs.Sub(static, "static") // cannot fail: static is embedded
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", serveFile(files, "index.html", "text/html; charset=utf-8"))
@@ -23,6 +23,7 @@ func (s *Server) routes(forward http.Handler) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"namespace": s.namespace})
 	})
+	mux.Handle("POST /access", access)
 	mux.Handle("/k8s/", http.StripPrefix("/k8s", forward))
 	return mux
 }

@@ -71,6 +71,10 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	access, err := newAccessReviewer(opts.Config, opts.Namespace)
+	if err != nil {
+		return nil, err
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(opts.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s port %d: %w (choose another --port)", ip, opts.Port, err)
@@ -85,7 +89,7 @@ func New(opts Options) (*Server, error) {
 	for h := range s.hosts {
 		s.origins["http://"+h] = true
 	}
-	s.handler = s.guard(s.routes(forward))
+	s.handler = s.guard(s.routes(forward, access))
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package ui
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/client-go/rest"
 )
 
@@ -29,6 +31,19 @@ func newCluster(t *testing.T) *cluster {
 		c.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Set-Cookie", "leak=1")
+		if strings.HasSuffix(r.URL.Path, "/selfsubjectaccessreviews") {
+			// RBAC of the fake: promote anywhere but prod; create promotions.
+			var review authorizationv1.SelfSubjectAccessReview
+			json.NewDecoder(r.Body).Decode(&review)
+			if a := review.Spec.ResourceAttributes; a != nil && a.Namespace == "shop" && a.Group == "gitgate.dev" {
+				review.Status.Allowed = a.Verb == "create" && a.Resource == "promotions" || a.Verb == "promote" && a.Resource == "environments" && a.Name != "prod"
+			}
+			if !review.Status.Allowed {
+				review.Status.Reason = "no RBAC rule allows it"
+			}
+			json.NewEncoder(w).Encode(review)
+			return
+		}
 		if r.URL.Query().Get("watch") == "1" {
 			w.Write([]byte(`{"type":"ADDED","object":{"metadata":{"name":"first"}}}` + "\n"))
 			w.(http.Flusher).Flush()
@@ -157,8 +172,8 @@ func TestProxy(t *testing.T) {
 			"GET /apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?continue=abc&limit=50"},
 		{"forwarded: a dry-run promotion", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=All", `{"spec":{}}`, []string{origin, json}, 200,
 			"POST /apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=All"},
-		{"forwarded: an access review", "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", `{}`, []string{origin, json}, 200,
-			"POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews"},
+		{"forwarded: who am I", "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", `{}`, []string{origin, json}, 200,
+			"POST /apis/authentication.k8s.io/v1/selfsubjectreviews"},
 		{"refused: secrets", "GET", "/api/v1/namespaces/shop/secrets", "", nil, 403, ""},
 		{"refused: environments of another namespace", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/other/environments", "", nil, 403, ""},
 		{"refused: environments of every namespace", "GET", "/apis/gitgate.dev/v1alpha1/environments", "", nil, 403, ""},
@@ -265,5 +280,51 @@ func TestNewRefusesNonLoopbackAddresses(t *testing.T) {
 	defer other.listener.Close()
 	if other.token == s.token {
 		t.Error("two servers share a token")
+	}
+}
+
+func TestAccessReviewsAreTheUsers(t *testing.T) {
+	s, c := start(t)
+	origin := "Origin: http://" + s.Addr().String()
+	resp, body := send(t, s, "POST", "/"+s.token+"/access", `{"environments":["dev","test","prod"]}`, origin, "Content-Type: application/json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	var got Access
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Create.Allowed || !got.Promote["dev"].Allowed || !got.Promote["test"].Allowed || got.Promote["prod"].Allowed || got.Promote["prod"].Reason != "no RBAC rule allows it" {
+		t.Errorf("access %+v, want create and promote into dev and test, not prod (with the reason)", got)
+	}
+	for _, r := range c.requests() {
+		if r.Header.Get("Authorization") != "Bearer alices-token" {
+			t.Errorf("a review was made without the user's credentials: %v", r.Header)
+		}
+	}
+	if n := len(c.requests()); n != 4 {
+		t.Errorf("%d reviews, want 4 (create, and promote on each environment)", n)
+	}
+
+	for _, tc := range []struct {
+		name, body string
+		code       int
+	}{
+		{"refused: a name that is not an environment name", `{"environments":["../secrets"]}`, 422},
+		{"refused: more than 1000 environments", `{"environments":[` + strings.Repeat(`"a",`, 1000) + `"a"]}`, 413},
+		{"refused: not JSON", `environments: [dev]`, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(c.requests())
+			if resp, body := send(t, s, "POST", "/"+s.token+"/access", tc.body, origin, "Content-Type: application/json"); resp.StatusCode != tc.code {
+				t.Errorf("got %d %s, want %d", resp.StatusCode, body, tc.code)
+			}
+			if len(c.requests()) != before {
+				t.Error("a refused request made reviews")
+			}
+		})
+	}
+	if resp, _ := send(t, s, "POST", "/"+s.token+"/access", `{"environments":[]}`, "Content-Type: application/json"); resp.StatusCode != 403 {
+		t.Errorf("an access request without Origin got %d, want 403", resp.StatusCode)
 	}
 }

@@ -307,49 +307,40 @@ function actionButton(id, label, access, onclick) {
 
 // --- permissions -----------------------------------------------------------
 
-async function review(attrs) {
-  const r = await api('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
-    {apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: {resourceAttributes: {namespace: state.ns, group: 'gitgate.dev', ...attrs}}});
-  return {allowed: !!r.status.allowed, why: r.status.reason || r.status.evaluationError || ''};
-}
-
-// checkAccess asks, six at a time (a browser's connections per host), what
-// the user may do with each environment not asked about yet; cards are
-// redrawn as answers arrive.
+// checkAccess asks the local server what the user may do with every
+// environment not asked about yet: it makes the SelfSubjectAccessReviews
+// (verb promote on each environment by name, create on promotions) with
+// the user's credentials, concurrently, in one request from the page.
 let checking = false;
 async function checkAccess() {
   if (checking) return;
   checking = true;
-  const who = () => (state.user ? `${state.user} may not` : 'You may not');
+  const who = state.user ? `${state.user} may not` : 'You may not';
+  const why = (d) => (d.reason ? ` (${d.reason})` : '');
+  const names = [...state.envs.keys()].filter((n) => !state.access.has(n));
   try {
-    if (!state.canCreate) {
-      const r = await review({verb: 'create', resource: 'promotions'});
-      state.canCreate = {allowed: r.allowed, reason: `${who()} create promotions: it needs the verb "create" on promotions.gitgate.dev in namespace ${state.ns}${r.why ? ' (' + r.why + ')' : ''}`};
+    const res = await fetch('access', {method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json'}, body: JSON.stringify({environments: names})});
+    const a = await res.json();
+    if (!res.ok) throw Object.assign(new Error(a.message), {reason: a.reason});
+    state.canCreate = {allowed: a.create.allowed, reason: a.create.failed
+      ? `Your permissions could not be checked: ${a.create.reason}`
+      : `${who} create promotions: it needs the verb "create" on promotions.gitgate.dev in namespace ${state.ns}${why(a.create)}`};
+    for (const name of names) {
+      const d = a.promote[name];
+      state.access.set(name, {allowed: d.allowed, reason: d.failed
+        ? `Your permissions could not be checked: ${d.reason}`
+        : `${who} promote into ${name}: it needs the verb "promote" on environments.gitgate.dev named "${name}" in namespace ${state.ns}${why(d)}`});
     }
-    const asked = new Set();
-    const next = () => [...state.envs.keys()].find((n) => !state.access.has(n) && !asked.has(n));
-    const worker = async () => {
-      for (let name = next(); name; name = next()) {
-        asked.add(name);
-        try {
-          const r = await review({verb: 'promote', resource: 'environments', name});
-          state.access.set(name, {allowed: r.allowed,
-            reason: `${who()} promote into ${name}: it needs the verb "promote" on environments.gitgate.dev named "${name}" in namespace ${state.ns}${r.why ? ' (' + r.why + ')' : ''}`});
-        } catch (e) {
-          state.access.set(name, {allowed: false, reason: `Your permissions could not be checked: ${errorText(e)}`});
-        }
-        scheduleRender('pipeline');
-      }
-    };
-    await Promise.all([1, 2, 3, 4, 5, 6].map(worker));
   } catch (e) {
     showError(`Checking your permissions failed: ${errorText(e)}`);
+    for (const name of names) state.access.set(name, {allowed: false, reason: 'Your permissions could not be checked'});
   } finally {
     checking = false;
     scheduleRender('pipeline');
   }
-  // Environments that arrived while the last workers were finishing.
-  if (state.canCreate && [...state.envs.keys()].some((n) => !state.access.has(n))) checkAccess();
+  // Environments that arrived while this check ran.
+  if ([...state.envs.keys()].some((n) => !state.access.has(n))) checkAccess();
 }
 
 // --- promotions ------------------------------------------------------------
