@@ -46,6 +46,10 @@ type accessReviewer struct {
 func newAccessReviewer(config *rest.Config, namespace string) (*accessReviewer, error) {
 	config = rest.CopyConfig(config)
 	config.ContentType, config.AcceptContentTypes = "application/json", "application/json" // readable in -v logs and by any server
+	// One page asks about all its environments at once: 200 reviews must
+	// not queue behind client-go's default 5 requests a second. The
+	// server's priority and fairness still applies.
+	config.QPS, config.Burst = 100, 200
 	c, err := authorizationclient.NewForConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("building an authorization client from the kubeconfig: %w", err)
