@@ -5,7 +5,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build binaries install-plugins tools run test test-unit verify verify-codegen update-codegen verify-manifests update-manifests bench clean
+.PHONY: all build binaries install-plugins tools chromium run test test-unit verify verify-codegen update-codegen verify-manifests update-manifests bench clean
 
 all: build
 
@@ -33,10 +33,17 @@ run: tools binaries
 tools:
 	./hack/build-tools.sh
 
+## chromium: Debian's headless browser, which the end-to-end tests of
+## `kubectl gitgate ui` drive (installed with apt-get when missing).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 ## test: generated code and formatting checks, then every test: the
 ## packages under the race detector (against a real git http-backend on
-## loopback), then the end-to-end suite (kube-apiserver, kubectl, Git).
-test: tools binaries verify
+## loopback), then the end-to-end suite (kube-apiserver, kubectl, Git,
+## and Chromium for the pipeline page).
+test: tools binaries chromium verify
 	$(GO) test -race -count=1 -timeout 20m ./pkg/... ./internal/... ./cmd/...
 	$(GO) test -count=1 -timeout 30m ./test/...
 

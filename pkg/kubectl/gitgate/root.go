@@ -1,6 +1,6 @@
 // Package gitgate is the kubectl-gitgate plugin: `kubectl gitgate history`,
-// `diff`, `rollback` and `seal` for gitgate environments, and `audit` of
-// who can get around gitgate.
+// `diff`, `rollback` and `seal` for gitgate environments, `audit` of
+// who can get around gitgate, and `ui`, a local pipeline page.
 package gitgate
 
 import (
@@ -40,15 +40,15 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	c := &common{configFlags: genericclioptions.NewConfigFlags(true), IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:           "gitgate",
-		Short:         "Work with gitgate environments: history, diff, rollback, seal, freeze, unfreeze, audit",
+		Short:         "Work with gitgate environments: history, diff, rollback, seal, freeze, unfreeze, audit, ui",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	c.configFlags.AddFlags(cmd.PersistentFlags())
 	plugin.AddVerbosityFlags(cmd.PersistentFlags())
-	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c), newAudit(c), newFreeze(c, true), newFreeze(c, false)} {
+	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c), newAudit(c), newFreeze(c, true), newFreeze(c, false), newUI(c)} {
 		sub.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
-		if sub.Name() != "seal" && sub.Name() != "audit" { // seal's argument is a new Secret's name; audit takes none
+		if sub.Name() != "seal" && sub.Name() != "audit" && sub.Name() != "ui" { // seal's argument is a new Secret's name; audit and ui take none
 			sub.ValidArgsFunction = plugin.CompleteEnvironments(c.configFlags, true)
 		}
 		cmd.AddCommand(sub)
