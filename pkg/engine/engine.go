@@ -34,6 +34,9 @@ type Options struct {
 	ObserveGit func(operation string, took time.Duration, err error)
 	// SyncTimeout bounds the ref check of a consistent read; default 3s.
 	SyncTimeout time.Duration
+	// Health measures spec.promotionPolicy.minSoak; without it a
+	// promotion into an environment with a soak is refused.
+	Health HealthClock
 }
 
 func (o *Options) setDefaults() {

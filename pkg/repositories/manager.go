@@ -48,6 +48,9 @@ type Options struct {
 	// as that engine serves, for example to ask Flux to reconcile after
 	// every commit.
 	Follow func(ctx context.Context, repository string, e *engine.Engine)
+	// Health, when set, measures spec.promotionPolicy.minSoak for every
+	// engine.
+	Health engine.HealthClock
 }
 
 // Manager owns the engines.
@@ -253,6 +256,7 @@ func (m *Manager) startRepository(ctx context.Context, rc config.Repository, cre
 		DefaultBranch: rc.DefaultBranch,
 		Author:        gitstore.Signature{Name: rc.CommitAuthor.Name, Email: rc.CommitAuthor.Email},
 		RetryAfter:    m.opts.RetryAfter,
+		Health:        m.opts.Health,
 	}
 	if m.opts.ObserveGit != nil {
 		opts.ObserveGit = m.opts.ObserveGit(rc.Name)

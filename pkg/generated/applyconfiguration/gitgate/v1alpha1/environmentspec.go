@@ -64,6 +64,10 @@ type EnvironmentSpecApplyConfiguration struct {
 	// releasing it or pointing it elsewhere needs the verb promote on the
 	// environment as well as update.
 	FluxKustomization *ObjectReferenceApplyConfiguration `json:"fluxKustomization,omitempty"`
+	// PromotionPolicy gates promotions into this environment on how the
+	// upstream ran what is promoted. Lowering or removing it needs the verb
+	// promote on the environment as well as update.
+	PromotionPolicy *PromotionPolicyApplyConfiguration `json:"promotionPolicy,omitempty"`
 }
 
 // EnvironmentSpecApplyConfiguration constructs a declarative configuration of the EnvironmentSpec type for use with
@@ -125,5 +129,13 @@ func (b *EnvironmentSpecApplyConfiguration) WithImageTagPattern(value string) *E
 // If called multiple times, the FluxKustomization field is set to the value of the last call.
 func (b *EnvironmentSpecApplyConfiguration) WithFluxKustomization(value *ObjectReferenceApplyConfiguration) *EnvironmentSpecApplyConfiguration {
 	b.FluxKustomization = value
+	return b
+}
+
+// WithPromotionPolicy sets the PromotionPolicy field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PromotionPolicy field is set to the value of the last call.
+func (b *EnvironmentSpecApplyConfiguration) WithPromotionPolicy(value *PromotionPolicyApplyConfiguration) *EnvironmentSpecApplyConfiguration {
+	b.PromotionPolicy = value
 	return b
 }
