@@ -91,6 +91,7 @@ type Engine struct {
 	overlays map[gitstore.Hash]overlayFile // by the overlay directory's tree hash
 	touched  map[touchKey]gitstore.Hash    // last commit that changed a path, by head
 	chains   map[chainKey]*currentChain    // where a path is current, by branch and path
+	spines   map[string][]gitstore.Hash    // by branch: the first-parent chain its last path walk read
 	renders  map[string]*rendered          // by branch:overlay directory
 	reach    reachability
 	hadFetch bool
@@ -108,11 +109,6 @@ type writeLock struct {
 func (l *writeLock) Unlock() {
 	l.repo.Discard()
 	l.Mutex.Unlock()
-}
-
-type touchKey struct {
-	head gitstore.Hash
-	path string
 }
 
 type reachability struct {
@@ -139,6 +135,7 @@ func New(opts Options) (*Engine, error) {
 		overlays: map[gitstore.Hash]overlayFile{},
 		touched:  map[touchKey]gitstore.Hash{},
 		chains:   map[chainKey]*currentChain{},
+		spines:   map[string][]gitstore.Hash{},
 		renders:  map[string]*rendered{},
 	}
 	e.snap.Store(&Snapshot{defaultBranch: opts.DefaultBranch})
@@ -247,6 +244,11 @@ func (e *Engine) pruneCachesLocked() {
 	for k := range e.touched {
 		if !current[k.head] {
 			delete(e.touched, k)
+		}
+	}
+	for b := range e.spines {
+		if _, ok := e.heads[b]; !ok {
+			delete(e.spines, b)
 		}
 	}
 	if len(e.overlays) > maxOverlayCache {
