@@ -190,6 +190,7 @@ state = %[2]q
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %[6]q
   restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".containerd]
@@ -286,18 +287,25 @@ func (s *Stack) ImportAppImage(ctx context.Context, tag string) error {
 
 // drain deletes every workload while the kubelet still runs, so that it
 // stops their containers and tears their networks down (CNI DEL), and
-// returns once containerd runs no task.
+// returns once containerd runs no task. Flux is stopped by then (it would
+// apply the fleet again); gitgate's admission and API go first, as an
+// operator uninstalling it would (docs/install.md), since gitgate refuses
+// a person's deletion of what Flux manages.
 func (n *node) drain(ctx context.Context) {
 	if n.kubelet == nil || n.kubelet.exited() != nil {
 		return
 	}
 	s := n.s
+	_, _ = s.Kubectl(ctx, ContextAdmin, "delete", "validatingwebhookconfiguration,validatingadmissionpolicy,validatingadmissionpolicybinding", releaseName, "--ignore-not-found")
+	_, _ = s.Kubectl(ctx, ContextAdmin, "delete", "apiservice", "v1alpha1.gitgate.dev", "--ignore-not-found")
 	_, _ = s.Kubectl(ctx, ContextAdmin, "delete", "deployments,replicasets,statefulsets,daemonsets,jobs", "--all", "--all-namespaces", "--wait=false")
-	_, _ = s.Kubectl(ctx, ContextAdmin, "delete", "pods", "--all", "--all-namespaces", "--grace-period=1", "--wait=false")
 	_ = waitFor(ctx, "the node's pods to stop", nil, func(ctx context.Context) error {
 		pods, _ := s.Kubectl(ctx, ContextAdmin, "get", "pods", "--all-namespaces", "--field-selector", "spec.nodeName="+NodeName, "-o", "name")
 		tasks, err := n.ctr(ctx, "tasks", "list", "--quiet")
 		if strings.TrimSpace(pods) != "" || err != nil || strings.TrimSpace(tasks) != "" {
+			// Pods a ReplicaSet made before the garbage collector removed it.
+			_, _ = s.Kubectl(ctx, ContextAdmin, "delete", "pods", "--all", "--all-namespaces", "--field-selector", "spec.nodeName="+NodeName, "--grace-period=1", "--wait=false")
+			time.Sleep(time.Second)
 			return fmt.Errorf("%w: pods %q, tasks %q", errNotYet, pods, tasks)
 		}
 		return nil

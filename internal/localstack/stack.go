@@ -580,10 +580,16 @@ func (s *Stack) Stop() {
 func (s *Stack) StopNode() error {
 	ctx, cancel := context.WithTimeout(context.Background(), NodeTeardownTimeout)
 	defer cancel()
-	if s.node != nil {
+	i := len(s.procs) - 1
+	if s.node != nil && s.node.proxy != nil {
+		// What started after the node (Flux, Sealed Secrets) stops first:
+		// Flux would apply the workloads again while the node drains.
+		for ; i >= 0 && s.procs[i] != s.node.proxy; i-- {
+			s.procs[i].stop(10 * time.Second)
+		}
 		s.node.drain(ctx)
 	}
-	for i := len(s.procs) - 1; i >= 0; i-- {
+	for ; i >= 0; i-- {
 		s.stopNodeHook(ctx, s.procs[i])
 		s.procs[i].stop(10 * time.Second)
 	}
