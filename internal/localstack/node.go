@@ -21,11 +21,11 @@ const (
 	// NodeName is the node's name.
 	NodeName = "gitgate-node"
 	// NodeIP is the node's address (TEST-NET-1: never routed anywhere),
-	// on the dummy interface nodeLink; kube-apiserver and the fleet's Git
+	// on the interface nodeLink (a bridge with no ports); kube-apiserver and the fleet's Git
 	// server listen there too, so that pods reach them.
 	NodeIP = "192.0.2.1"
 	// PauseImage is the pod sandbox image (hack/images builds it).
-	PauseImage = "localhost/gitgate/pause:1"
+	PauseImage = "gitgate.invalid/pause:1"
 	// AppImage is the example fleet's workload image, imported under every
 	// tag its overlays use (see ImportAppImage for more).
 	AppImage = "registry.example.com/app"
@@ -96,7 +96,10 @@ func (s *Stack) prepareNode(ctx context.Context) error {
 	}
 	s.node = n
 	for _, args := range [][]string{
-		{"link", "add", nodeLink, "type", "dummy"},
+		// A bridge without ports: as good as a dummy interface for an
+		// address of its own, and the bridge module is there for the CNI
+		// anyway (some kernels here have no dummy module).
+		{"link", "add", nodeLink, "type", "bridge"},
 		{"addr", "add", NodeIP + "/32", "dev", nodeLink},
 		{"link", "set", nodeLink, "up"},
 	} {

@@ -55,7 +55,7 @@ func TestChartInstalledWithHelmRunsInPods(t *testing.T) {
 	// The API and the webhook go through the chart's Service, with the
 	// chart's CA; nothing points at loopback.
 	if svc := kubectl(t, "admin", "get", "apiservice", "v1alpha1.gitgate.dev", "-o",
-		`jsonpath={.spec.service.namespace}/{.spec.service.name}:{.spec.service.port} {.status.conditions[?(@.type=="Available")].status} {.spec.insecureSkipTLSVerify}`); svc != "gitgate-system/gitgate:443 True " {
+		`jsonpath={.spec.service.namespace}/{.spec.service.name}:{.spec.service.port} {.status.conditions[?(@.type=="Available")].status} insecure={.spec.insecureSkipTLSVerify}`); svc != "gitgate-system/gitgate:443 True insecure=" {
 		t.Errorf("APIService: %q, want through Service gitgate-system/gitgate:443, Available, TLS verified", svc)
 	}
 	if hook := kubectl(t, "admin", "get", "validatingwebhookconfiguration", localstack.Release, "-o",
