@@ -126,16 +126,17 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 	var mu sync.Mutex
 	acked, failed := map[string]bool{}, map[string]string{}
 	var next atomic.Int64
-	stop := make(chan struct{})
+	stopWriters, stop := make(chan struct{}), make(chan struct{})
+	var writersDone sync.WaitGroup
 	var wg sync.WaitGroup
 	for _, user := range []string{"alice", "bob"} {
 		cs := clientset(t, user)
-		wg.Add(1)
+		writersDone.Add(1)
 		go func() {
-			defer wg.Done()
+			defer writersDone.Done()
 			for {
 				select {
-				case <-stop:
+				case <-stopWriters:
 					return
 				case <-time.After(150 * time.Millisecond):
 				}
@@ -263,6 +264,24 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 		})
 	}
 	step("settle", func() { time.Sleep(5 * time.Second) })
+	close(stopWriters)
+	writersDone.Wait()
+	// The watch has until then to deliver the last acknowledged writes.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		missing := 0
+		for name := range acked {
+			if !seen[name] {
+				missing++
+			}
+		}
+		mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	close(stop)
 	wg.Wait()
 	<-watchDone
@@ -302,6 +321,8 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 		inList[p.Name] = true
 	}
 	unseen, unlisted := 0, 0
+	mu.Lock()
+	defer mu.Unlock()
 	for name := range acked {
 		if !inList[name] {
 			unlisted++
