@@ -59,6 +59,7 @@ func ValidateEnvironmentSpec(spec *gitgate.EnvironmentSpec, fld *field.Path) fie
 	if ref := spec.FluxKustomization; ref != nil && ref.Name == "" {
 		allErrs = append(allErrs, field.Required(fld.Child("fluxKustomization", "name"), "must name the Flux Kustomization"))
 	}
+	allErrs = append(allErrs, ValidateApprovalPolicy(spec.Approvals, fld.Child("approvals"))...)
 	return allErrs
 }
 
@@ -148,8 +149,7 @@ func ValidateEnvironmentSpecUpdate(newSpec, oldSpec *gitgate.EnvironmentSpec, fl
 // Tightening (review switched on, a pattern added where there was none), a
 // first fluxKustomization (a claim, as on create, of one no other
 // environment holds) and labels need only update.
-// Approvals, freeze windows and promotion policies join this list when the
-// API gains them.
+// Approvals lowered or removed weaken too (a higher count tightens).
 func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	fld := field.NewPath("spec")
 	var out []string
@@ -167,6 +167,9 @@ func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	}
 	if oldSpec.FluxKustomization != nil && !sameReference(newSpec.FluxKustomization, oldSpec.FluxKustomization) {
 		out = append(out, fld.Child("fluxKustomization").String())
+	}
+	if ApprovalsWeakened(newSpec.Approvals, oldSpec.Approvals) {
+		out = append(out, fld.Child("approvals").String())
 	}
 	return out
 }
