@@ -34,6 +34,10 @@ type Options struct {
 	ObserveGit func(operation string, took time.Duration, err error)
 	// SyncTimeout bounds the ref check of a consistent read; default 3s.
 	SyncTimeout time.Duration
+	// ApprovalKey seals the commits approvals rely on (approvals_seal.go);
+	// every replica serving the repository needs the same key. Without
+	// one, promotions into environments with approvals are refused.
+	ApprovalKey []byte
 }
 
 func (o *Options) setDefaults() {
@@ -138,6 +142,7 @@ func New(opts Options) (*Engine, error) {
 		chains:   map[chainKey]*currentChain{},
 		renders:  map[string]*rendered{},
 	}
+	e.history.verify = e.verifyCommit
 	e.snap.Store(&Snapshot{defaultBranch: opts.DefaultBranch})
 	return e, nil
 }
@@ -273,6 +278,7 @@ func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) (step, erro
 			version := e.history.version
 			e.history = newHistory()
 			e.history.version = version + 1 // never a version an older snapshot has
+			e.history.verify = e.verifyCommit
 			break
 		}
 	}

@@ -32,6 +32,13 @@ var specPath = field.NewPath("spec")
 
 // planLocked works out promotion p against snapshot s.
 func (e *Engine) planLocked(s *Snapshot, p *gitgate.Promotion) (*plan, error) {
+	return e.planOntoLocked(s, p, true)
+}
+
+// planOntoLocked works out promotion p against snapshot s; with propose,
+// onto a review branch when the target has review or approvals, else onto
+// the environment branch (an approved promotion landing).
+func (e *Engine) planOntoLocked(s *Snapshot, p *gitgate.Promotion, propose bool) (*plan, error) {
 	target, err := e.usableEnvironment(s, p.Spec.Environment, specPath.Child("environment"))
 	if err != nil {
 		return nil, err
@@ -53,7 +60,7 @@ func (e *Engine) planLocked(s *Snapshot, p *gitgate.Promotion) (*plan, error) {
 		return nil, invalid("Promotion", p.Name, field.Invalid(specPath.Child("revision"), p.Spec.Revision, err.Error()))
 	}
 	pl.parent = pl.baseHead
-	if target.Spec.Review {
+	if propose && (target.Spec.Review || target.Spec.Approvals != nil) {
 		pl.branch = ReviewBranchPrefix + p.Name
 		if _, exists := s.heads[pl.branch]; exists {
 			return nil, fmt.Errorf("review branch %s exists already: %w", pl.branch, ErrAlreadyExists)
