@@ -73,15 +73,7 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 			return nil, &InvalidError{Kind: "Environment", Name: env.Name, Errors: errs}
 		}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if w.DryRun { // every check, against the current snapshot, nothing written
-		if _, err := e.checkEnvironmentWriteLocked(e.snap.Load(), env, op, w.Expect); err != nil {
-			return nil, err
-		}
-		return env, nil
-	}
-	err := e.writeLocked(ctx, func(s *Snapshot) (gitstore.PushRequest, error) {
+	err := e.write(ctx, w.DryRun, func(s *Snapshot) (gitstore.PushRequest, error) {
 		content, err := e.checkEnvironmentWriteLocked(s, env, op, w.Expect)
 		if err != nil {
 			return gitstore.PushRequest{}, err
@@ -105,7 +97,7 @@ func (e *Engine) writeEnvironment(ctx context.Context, w EnvironmentWrite, op en
 	if err != nil && !errors.Is(err, errUnchanged) {
 		return nil, err
 	}
-	if op == opDelete {
+	if w.DryRun || op == opDelete {
 		return env, nil
 	}
 	return e.snap.Load().Environment(env.Name)

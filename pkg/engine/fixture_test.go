@@ -25,6 +25,7 @@ type fixture struct {
 	creds  gitstore.Credentials
 	work   string // a git CLI clone, for pushing "by others" and checking
 	caFile string
+	bare   string // the server's bare repository
 }
 
 const (
@@ -54,11 +55,12 @@ func newFixture(t *testing.T, fleet, defaultBranch string, extraBranches ...stri
 	}
 	t.Cleanup(func() { _ = srv.Stop() })
 	ctx := context.Background()
-	if _, err := srv.InitRepository(ctx, "fleet", filepath.Join("..", "..", "artifacts", "fleet", fleet), defaultBranch, extraBranches...); err != nil {
+	bare, err := srv.InitRepository(ctx, "fleet", filepath.Join("..", "..", "artifacts", "fleet", fleet), defaultBranch, extraBranches...)
+	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{
-		t: t, server: srv, url: srv.URL("fleet"),
+		t: t, server: srv, url: srv.URL("fleet"), bare: bare,
 		creds: gitstore.Credentials{Username: testUser, Password: testPass, CAFile: caPEM},
 	}
 	caFile := filepath.Join(t.TempDir(), "ca.crt")

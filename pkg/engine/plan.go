@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -30,16 +29,31 @@ type plan struct {
 
 var specPath = field.NewPath("spec")
 
-// planLocked works out promotion p against snapshot s.
-func (e *Engine) planLocked(s *Snapshot, p *gitgate.Promotion) (*plan, error) {
-	return e.planOntoLocked(s, p, true)
+// planner works promotions out against a snapshot. It reads Git through a
+// gitReader alone and writes nothing, so it is tested without a Git server
+// (plan_test.go). Branch heads come from the snapshot.
+type planner struct {
+	git           gitReader
+	defaultBranch string
+	// overlays caches parsed overlays by tree hash; nil caches nothing.
+	overlays map[gitstore.Hash]overlayFile
 }
 
-// planOntoLocked works out promotion p against snapshot s; with propose,
-// onto a review branch when the target has review or approvals, else onto
-// the environment branch (an approved promotion landing).
-func (e *Engine) planOntoLocked(s *Snapshot, p *gitgate.Promotion, propose bool) (*plan, error) {
-	target, err := e.usableEnvironment(s, p.Spec.Environment, specPath.Child("environment"))
+// plannerLocked plans on the mirror, staged objects included.
+func (e *Engine) plannerLocked() planner {
+	return planner{git: e.repo, defaultBranch: e.opts.DefaultBranch, overlays: e.overlays}
+}
+
+// plan works out promotion p against snapshot s.
+func (pn planner) plan(s *Snapshot, p *gitgate.Promotion) (*plan, error) {
+	return pn.planOnto(s, p, true)
+}
+
+// planOnto works out promotion p against snapshot s; with propose, onto a
+// review branch when the target has review or approvals, else onto the
+// environment branch (an approved promotion landing).
+func (pn planner) planOnto(s *Snapshot, p *gitgate.Promotion, propose bool) (*plan, error) {
+	target, err := usableEnvironment(s, p.Spec.Environment, specPath.Child("environment"))
 	if err != nil {
 		return nil, err
 	}
@@ -51,12 +65,12 @@ func (e *Engine) planOntoLocked(s *Snapshot, p *gitgate.Promotion, propose bool)
 		return nil, invalid("Promotion", p.Name, field.Required(specPath.Child("from"),
 			fmt.Sprintf("environment %s has no promotesFrom: name the environment to promote from", target.Name)))
 	}
-	source, err := e.usableEnvironment(s, fromName, specPath.Child("from"))
+	source, err := usableEnvironment(s, fromName, specPath.Child("from"))
 	if err != nil {
 		return nil, err
 	}
 	pl := &plan{target: target, source: source, branch: target.Spec.Branch, baseHead: s.heads[target.Spec.Branch]}
-	if pl.sourceRev, err = e.resolveRevisionLocked(s, source, p.Spec.Revision); err != nil {
+	if pl.sourceRev, err = pn.resolveRevision(s, source, p.Spec.Revision); err != nil {
 		return nil, invalid("Promotion", p.Name, field.Invalid(specPath.Child("revision"), p.Spec.Revision, err.Error()))
 	}
 	pl.parent = pl.baseHead
@@ -68,9 +82,9 @@ func (e *Engine) planOntoLocked(s *Snapshot, p *gitgate.Promotion, propose bool)
 	}
 	switch target.Spec.Strategy {
 	case gitgate.StrategyMerge:
-		err = e.planMergeLocked(pl)
+		err = pn.planMerge(pl)
 	default:
-		err = e.planImagesLocked(pl, p)
+		err = pn.planImages(pl, p)
 	}
 	if err != nil {
 		return nil, err
@@ -83,7 +97,7 @@ func (e *Engine) planOntoLocked(s *Snapshot, p *gitgate.Promotion, propose bool)
 }
 
 // usableEnvironment returns a defined, valid environment or a 422 naming fld.
-func (e *Engine) usableEnvironment(s *Snapshot, name string, fld *field.Path) (*gitgate.Environment, error) {
+func usableEnvironment(s *Snapshot, name string, fld *field.Path) (*gitgate.Environment, error) {
 	st, ok := s.envs[name]
 	if !ok {
 		return nil, invalid("Promotion", "", field.NotFound(fld, name))
@@ -95,15 +109,15 @@ func (e *Engine) usableEnvironment(s *Snapshot, name string, fld *field.Path) (*
 	return st.env, nil
 }
 
-// resolveRevisionLocked turns a (possibly short) SHA into a commit on the
+// resolveRevision turns a (possibly short) SHA into a commit on the
 // source environment's branch; empty means the branch head.
-func (e *Engine) resolveRevisionLocked(s *Snapshot, source *gitgate.Environment, rev string) (gitstore.Hash, error) {
+func (pn planner) resolveRevision(s *Snapshot, source *gitgate.Environment, rev string) (gitstore.Hash, error) {
 	head := s.heads[source.Spec.Branch]
 	if rev == "" {
 		return head, nil
 	}
 	var found gitstore.Hash
-	err := e.repo.Walk([]gitstore.Hash{head}, nil, func(c *gitstore.Commit) error {
+	err := pn.git.Walk([]gitstore.Hash{head}, nil, func(c *gitstore.Commit) error {
 		if strings.HasPrefix(c.Hash.String(), rev) {
 			found = c.Hash
 			return gitstore.ErrStopWalk
@@ -119,14 +133,14 @@ func (e *Engine) resolveRevisionLocked(s *Snapshot, source *gitgate.Environment,
 	return found, nil
 }
 
-// planImagesLocked copies the source overlay's image versions into the target overlay.
-func (e *Engine) planImagesLocked(pl *plan, p *gitgate.Promotion) error {
-	sourceImages, ierr := e.imagesAtLocked(pl.sourceRev, pl.source.Spec.Path)
+// planImages copies the source overlay's image versions into the target overlay.
+func (pn planner) planImages(pl *plan, p *gitgate.Promotion) error {
+	sourceImages, ierr := imagesAt(pn.git, pn.overlays, pl.sourceRev, pl.source.Spec.Path)
 	if ierr != nil {
 		return invalid("Promotion", p.Name, field.Invalid(specPath.Child("revision"), pl.sourceRev.String(),
 			"the source overlay cannot be read there: "+ierr.Errors.ToAggregate().Error()))
 	}
-	targetImages, ierr := e.imagesAtLocked(pl.baseHead, pl.target.Spec.Path)
+	targetImages, ierr := imagesAt(pn.git, pn.overlays, pl.baseHead, pl.target.Spec.Path)
 	if ierr != nil {
 		return ierr
 	}
@@ -151,7 +165,7 @@ func (e *Engine) planImagesLocked(pl *plan, p *gitgate.Promotion) error {
 		updates = append(updates, findImage(sourceImages, ch.Name))
 	}
 	file := path.Join(pl.target.Spec.Path, kustomization.FileName)
-	raw, err := e.repo.ReadFile(pl.baseHead, file)
+	raw, err := pn.git.ReadFile(pl.baseHead, file)
 	if err != nil {
 		return err
 	}
@@ -163,78 +177,15 @@ func (e *Engine) planImagesLocked(pl *plan, p *gitgate.Promotion) error {
 	return nil
 }
 
-// checkImageRules applies an environment's image rules to the images a
-// promotion changes. An environment with imageTagPattern has rules, and
-// they cover the whole reference, not only the tag: every changed image
-// must carry a tag that matches the pattern (a digest alone, or a digest
-// beside no tag, is refused: the pattern could not be applied), and its
-// newName (the registry and repository) must stay what the target's
-// overlay has, so a matching tag cannot be pulled from another registry.
-// Changing where prod pulls from is an overlay change made through Git.
-func checkImageRules(target *gitgate.Environment, promotion string, changes []gitgate.Change, targetImages, sourceImages []kustomization.Image) error {
-	pattern := target.Spec.ImageTagPattern
-	if pattern == "" {
-		return nil
-	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		return invalid("Promotion", promotion, field.Invalid(specPath.Child("environment"), target.Name, err.Error()))
-	}
-	var errs field.ErrorList
-	for _, ch := range changes {
-		img, cur := findImage(sourceImages, ch.Name), findImage(targetImages, ch.Name)
-		fld := specPath.Child("images").Key(ch.Name)
-		switch {
-		case img.NewTag == "" && img.Digest != "":
-			errs = append(errs, field.Invalid(fld, img.Reference(), fmt.Sprintf(
-				"digest %s comes without a tag: %s's imageTagPattern %q applies to a tag, so the source must set a tag matching it beside the digest",
-				img.Digest, target.Name, pattern)))
-		case !re.MatchString(img.NewTag):
-			errs = append(errs, field.Invalid(fld, img.NewTag,
-				fmt.Sprintf("tag must match %s's imageTagPattern %q", target.Name, pattern)))
-		}
-		if img.NewName != cur.NewName {
-			errs = append(errs, field.Invalid(fld, img.Reference(), fmt.Sprintf(
-				"promotion would change the image's name from %q to %q: %s has an imageTagPattern, so promotions keep where it pulls %s from; change newName in %s through Git",
-				nameOrDefault(kustomization.Image{Name: ch.Name, NewName: cur.NewName}), nameOrDefault(img), target.Name, ch.Name, target.Spec.Path)))
-		}
-	}
-	if len(errs) > 0 {
-		return &InvalidError{Kind: "Promotion", Name: promotion, Errors: errs}
-	}
-	return nil
-}
-
-// nameOrDefault is the image's newName, or its name when newName is unset.
-func nameOrDefault(img kustomization.Image) string {
-	if img.NewName != "" {
-		return img.NewName
-	}
-	return img.Name
-}
-
-func hasImage(images []kustomization.Image, name string) bool {
-	return findImage(images, name).Name != ""
-}
-
-func findImage(images []kustomization.Image, name string) kustomization.Image {
-	for _, img := range images {
-		if img.Name == name {
-			return img
-		}
-	}
-	return kustomization.Image{}
-}
-
-// planMergeLocked moves the target branch to the source revision's tree,
+// planMerge moves the target branch to the source revision's tree,
 // refusing when the target has commits the source lacks.
-func (e *Engine) planMergeLocked(pl *plan) error {
+func (pn planner) planMerge(pl *plan) error {
 	head := pl.baseHead
-	headTree, err := e.repo.TreeHash(head, "")
+	headTree, err := pn.git.TreeHash(head, "")
 	if err != nil {
 		return err
 	}
-	sourceTree, err := e.repo.TreeHash(pl.sourceRev, "")
+	sourceTree, err := pn.git.TreeHash(pl.sourceRev, "")
 	if err != nil {
 		return err
 	}
@@ -242,15 +193,15 @@ func (e *Engine) planMergeLocked(pl *plan) error {
 		return nil // nothing to promote
 	}
 	inSource := map[gitstore.Hash]bool{}
-	if err := e.repo.Walk([]gitstore.Hash{pl.sourceRev}, nil, func(c *gitstore.Commit) error {
+	if err := pn.git.Walk([]gitstore.Hash{pl.sourceRev}, nil, func(c *gitstore.Commit) error {
 		inSource[c.Hash] = true
 		return nil
 	}); err != nil {
 		return err
 	}
 	var missing []string
-	err = e.repo.Walk([]gitstore.Hash{head}, func(h gitstore.Hash) bool { return inSource[h] }, func(c *gitstore.Commit) error {
-		if isPromotionMerge(e.repo, c) {
+	err = pn.git.Walk([]gitstore.Hash{head}, func(h gitstore.Hash) bool { return inSource[h] }, func(c *gitstore.Commit) error {
+		if isPromotionMerge(pn.git, c) {
 			return nil
 		}
 		subject, _, _ := strings.Cut(c.Message, "\n")
@@ -273,13 +224,13 @@ func (e *Engine) planMergeLocked(pl *plan) error {
 		}
 	}
 	// The merged tree is the source's: it must not carry definitions.
-	if pl.target.Spec.Branch == e.opts.DefaultBranch {
-		if err := e.checkDefinitionsUnchangedLocked(pl, head); err != nil {
+	if pl.target.Spec.Branch == pn.defaultBranch {
+		if err := pn.checkDefinitionsUnchanged(pl, head); err != nil {
 			return err
 		}
 	}
 	// The merged tree is the source's: check the target's overlay there.
-	if err := e.guardOverlayLocked(pl.target, head, pl.sourceRev, "Promotion", specPath.Child("environment"), true); err != nil {
+	if err := guardOverlay(pn.git, pl.target, head, pl.sourceRev, "Promotion", specPath.Child("environment"), true); err != nil {
 		return err
 	}
 	pl.mergeTree = sourceTree
@@ -287,27 +238,27 @@ func (e *Engine) planMergeLocked(pl *plan) error {
 	return nil
 }
 
-// checkDefinitionsUnchangedLocked refuses a Merge promotion into the
+// checkDefinitionsUnchanged refuses a Merge promotion into the
 // default branch whose source has other environment definitions
 // (.gitgate/) than the branch: merging would rewrite environments (their
 // protections, paths and owners) without an Environment update and the
 // verbs it needs. The 422 names the files; change them on the default
 // branch first (kubectl edit environment), or bring the source in line.
-func (e *Engine) checkDefinitionsUnchangedLocked(pl *plan, head gitstore.Hash) error {
+func (pn planner) checkDefinitionsUnchanged(pl *plan, head gitstore.Hash) error {
 	const dir = ".gitgate"
-	have, _ := e.repo.TreeHash(head, dir) // zero when absent
-	want, _ := e.repo.TreeHash(pl.sourceRev, dir)
+	have, _ := pn.git.TreeHash(head, dir) // zero when absent
+	want, _ := pn.git.TreeHash(pl.sourceRev, dir)
 	if have == want {
 		return nil
 	}
 	changed := map[string]bool{}
 	for _, d := range []string{dir, EnvironmentsDir} {
 		for _, pair := range [][2]gitstore.Hash{{head, pl.sourceRev}, {pl.sourceRev, head}} {
-			names, _ := e.repo.ListFiles(pair[0], d) // a missing directory lists nothing
+			names, _ := pn.git.ListFiles(pair[0], d) // a missing directory lists nothing
 			for _, n := range names {
 				name := path.Join(d, n)
-				mine, _ := e.repo.ReadFile(pair[0], name)
-				if theirs, err := e.repo.ReadFile(pair[1], name); err != nil || !bytes.Equal(mine, theirs) {
+				mine, _ := pn.git.ReadFile(pair[0], name)
+				if theirs, err := pn.git.ReadFile(pair[1], name); err != nil || !bytes.Equal(mine, theirs) {
 					changed[name] = true
 				}
 			}
@@ -329,7 +280,7 @@ func (e *Engine) checkDefinitionsUnchangedLocked(pl *plan, head gitstore.Hash) e
 
 // isPromotionMerge reports whether c is a gitgate Merge promotion: a merge
 // commit whose tree is its promoted parent's, so it adds nothing of its own.
-func isPromotionMerge(repo *gitstore.Repository, c *gitstore.Commit) bool {
+func isPromotionMerge(repo gitReader, c *gitstore.Commit) bool {
 	if len(c.Parents) != 2 || trailerValue(parseTrailers(c.Message), TrailerPromotion) == "" {
 		return false
 	}

@@ -30,27 +30,16 @@ func (e *Engine) Promote(ctx context.Context, req PromotionRequest) (*gitgate.Pr
 	if errs := validation.ValidatePromotionSpec(p.Name, &p.Spec); len(errs) > 0 {
 		return nil, &InvalidError{Kind: "Promotion", Name: p.Name, Errors: errs}
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if req.DryRun {
-		s := e.snap.Load()
-		if err := checkNameFree(s, p.Name); err != nil {
-			return nil, err
-		}
-		pl, err := e.planLocked(s, p)
-		if err != nil {
-			return nil, err
-		}
-		return plannedPromotion(p, pl, req.User), nil
-	}
-	err := e.writeLocked(ctx, func(s *Snapshot) (gitstore.PushRequest, error) {
+	var planned *plan
+	err := e.write(ctx, req.DryRun, func(s *Snapshot) (gitstore.PushRequest, error) {
 		if err := checkNameFree(s, p.Name); err != nil {
 			return gitstore.PushRequest{}, err
 		}
-		pl, err := e.planLocked(s, p)
+		pl, err := e.plannerLocked().plan(s, p)
 		if err != nil {
 			return gitstore.PushRequest{}, err
 		}
+		planned = pl
 		commit, err := e.commitPlanLocked(p, pl, req.User, approvalsRequired(pl.target)...)
 		if err != nil {
 			return gitstore.PushRequest{}, err
@@ -63,6 +52,9 @@ func (e *Engine) Promote(ctx context.Context, req PromotionRequest) (*gitgate.Pr
 	})
 	if err != nil {
 		return nil, err
+	}
+	if req.DryRun {
+		return plannedPromotion(p, planned, req.User), nil
 	}
 	return e.snap.Load().Promotion(p.Name)
 }

@@ -7,7 +7,6 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
-	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
 	"github.com/gitgate-dev/gitgate/pkg/kustomization"
 )
@@ -27,16 +26,16 @@ func (e *Engine) renderLocked(branch string, commit gitstore.Hash, dir string) (
 	if prev, ok := e.renders[key]; ok && e.treesUnchangedLocked(commit, prev.dirs) {
 		return prev.out, prev.err
 	}
-	r := e.renderAtLocked(commit, dir)
+	r := renderAt(e.repo, commit, dir)
 	e.renders[key] = r
 	return r.out, r.err
 }
 
-// renderAtLocked builds the overlay in dir at any commit, uncached.
-func (e *Engine) renderAtLocked(commit gitstore.Hash, dir string) *rendered {
+// renderAt builds the overlay in dir at any commit, uncached.
+func renderAt(git gitReader, commit gitstore.Hash, dir string) *rendered {
 	fs := filesys.MakeFsInMemory()
 	r := &rendered{dirs: map[string]gitstore.Hash{}}
-	if r.err = e.loadDirLocked(commit, dir, fs, r.dirs); r.err == nil {
+	if r.err = loadDir(git, commit, dir, fs, r.dirs); r.err == nil {
 		r.out, r.err = kustomization.Render(fs, "/"+dir)
 	}
 	return r
@@ -51,15 +50,15 @@ func (e *Engine) treesUnchangedLocked(commit gitstore.Hash, dirs map[string]gits
 	return true
 }
 
-// loadDirLocked copies dir's files into fs, then follows what its
+// loadDir copies dir's files into fs, then follows what its
 // kustomization refers to: directories recursively, files one by one.
 // Remote references and paths outside the repository are left to kustomize
 // to refuse.
-func (e *Engine) loadDirLocked(commit gitstore.Hash, dir string, fs filesys.FileSystem, dirs map[string]gitstore.Hash) error {
+func loadDir(git gitReader, commit gitstore.Hash, dir string, fs filesys.FileSystem, dirs map[string]gitstore.Hash) error {
 	if _, done := dirs[dir]; done {
 		return nil
 	}
-	tree, err := e.repo.TreeHash(commit, dir)
+	tree, err := git.TreeHash(commit, dir)
 	dirs[dir] = tree // zero when missing, so the cache notices it appearing
 	if errors.Is(err, gitstore.ErrFileNotFound) {
 		return nil
@@ -67,13 +66,13 @@ func (e *Engine) loadDirLocked(commit gitstore.Hash, dir string, fs filesys.File
 	if err != nil {
 		return err
 	}
-	files, err := e.repo.ListFiles(commit, dir)
+	files, err := git.ListFiles(commit, dir)
 	if err != nil {
 		return err
 	}
 	var refs []string
 	for _, f := range files {
-		content, err := e.repo.ReadFile(commit, path.Join(dir, f))
+		content, err := git.ReadFile(commit, path.Join(dir, f))
 		if err != nil {
 			return err
 		}
@@ -91,48 +90,21 @@ func (e *Engine) loadDirLocked(commit gitstore.Hash, dir string, fs filesys.File
 		if strings.Contains(ref, "://") || strings.HasPrefix(target, "..") {
 			continue
 		}
-		if _, err := e.repo.TreeHash(commit, target); err == nil {
-			if err := e.loadDirLocked(commit, target, fs, dirs); err != nil {
+		if _, err := git.TreeHash(commit, target); err == nil {
+			if err := loadDir(git, commit, target, fs, dirs); err != nil {
 				return err
 			}
 			continue
 		}
-		if content, err := e.repo.ReadFile(commit, target); err == nil {
+		if content, err := git.ReadFile(commit, target); err == nil {
 			if err := fs.WriteFile("/"+target, content); err != nil {
 				return err
 			}
 			parent := path.Dir(target)
 			if _, ok := dirs[parent]; !ok {
-				dirs[parent], _ = e.repo.TreeHash(commit, parent)
+				dirs[parent], _ = git.TreeHash(commit, parent)
 			}
 		}
 	}
 	return nil
-}
-
-// effectiveImages pairs the overlay's images: entries with what the render
-// runs, and adds rendered images no entry names.
-func effectiveImages(declared []kustomization.Image, renderedImages []string) []gitgate.Image {
-	used := map[string]bool{}
-	var out []gitgate.Image
-	for _, d := range declared {
-		img := toAPIImage(d)
-		repo := d.Name
-		if d.NewName != "" {
-			repo = d.NewName
-		}
-		for _, r := range renderedImages {
-			if kustomization.Repository(r) == repo {
-				img.Image, used[r] = r, true
-				break
-			}
-		}
-		out = append(out, img)
-	}
-	for _, r := range renderedImages {
-		if !used[r] {
-			out = append(out, gitgate.Image{Name: kustomization.Repository(r), Image: r})
-		}
-	}
-	return out
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -63,26 +62,14 @@ type sealPlan struct {
 // environments, an overlay that would not build), ErrAlreadyExists (the
 // name is taken and Overwrite is false), *ConflictError, *UnavailableError.
 func (e *Engine) CommitSealedSecret(ctx context.Context, w SealedSecretWrite) (*SealedSecretResult, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if w.DryRun {
-		pl, err := e.planSealLocked(e.snap.Load(), w)
-		if err != nil {
-			return nil, err
-		}
-		// The commit is made in the mirror, never pushed, so that a dry
-		// run checks the overlay exactly as a write does.
-		if _, err := e.sealCommitLocked(pl, w); err != nil {
-			return nil, err
-		}
-		return &SealedSecretResult{Branch: pl.env.Spec.Branch, Path: pl.file, Replaced: pl.replaced}, nil
-	}
 	var result SealedSecretResult
-	err := e.writeLocked(ctx, func(s *Snapshot) (gitstore.PushRequest, error) {
+	err := e.write(ctx, w.DryRun, func(s *Snapshot) (gitstore.PushRequest, error) {
 		pl, err := e.planSealLocked(s, w)
 		if err != nil {
 			return gitstore.PushRequest{}, err
 		}
+		// A dry run makes the commit too (in the mirror, never pushed), so
+		// that it checks the overlay exactly as a write does.
 		commit, err := e.sealCommitLocked(pl, w)
 		if err != nil {
 			return gitstore.PushRequest{}, err
@@ -92,6 +79,9 @@ func (e *Engine) CommitSealedSecret(ctx context.Context, w SealedSecretWrite) (*
 	})
 	if err != nil {
 		return nil, err
+	}
+	if w.DryRun {
+		result.Commit = ""
 	}
 	return &result, nil
 }
@@ -175,53 +165,10 @@ func (e *Engine) sealCommitLocked(pl *sealPlan, w SealedSecretWrite) (gitstore.H
 	if err != nil {
 		return gitstore.ZeroHash, err
 	}
-	if err := e.guardOverlayLocked(pl.env, pl.head, commit, "SealedSecretRequest", field.NewPath("metadata", "name"), false); err != nil {
+	if err := guardOverlay(e.repo, pl.env, pl.head, commit, "SealedSecretRequest", field.NewPath("metadata", "name"), false); err != nil {
 		return gitstore.ZeroHash, err
 	}
 	return commit, nil
-}
-
-// guardOverlayLocked refuses a commit after which env's overlay no longer
-// builds, or renders a plain Secret that it did not render before. With
-// keepSealed (promotions) it also refuses to add or change a SealedSecret:
-// those are sealed for one environment and never copied to another.
-func (e *Engine) guardOverlayLocked(env *gitgate.Environment, before, after gitstore.Hash, kind string, fld *field.Path, keepSealed bool) error {
-	now := e.renderAtLocked(after, env.Spec.Path)
-	if now.err != nil {
-		return invalid(kind, env.Name, field.Invalid(fld, env.Name, fmt.Sprintf(
-			"after this change kustomize could not build %s: %v", env.Spec.Path, now.err)))
-	}
-	var was []string
-	wasSealed := map[string]string{}
-	if r := e.renderAtLocked(before, env.Spec.Path); r.err == nil {
-		was, wasSealed = r.out.PlainSecrets, r.out.SealedSecrets
-	}
-	if keepSealed {
-		var copied []string
-		for name, digest := range now.out.SealedSecrets {
-			if wasSealed[name] != digest {
-				copied = append(copied, name)
-			}
-		}
-		if len(copied) > 0 {
-			slices.Sort(copied)
-			return invalid(kind, env.Name, field.Forbidden(fld, fmt.Sprintf(
-				"this promotion would copy SealedSecret(s) %v into environment %s (%s): sealed secrets are sealed for one environment and never promoted; seal each for %s with kubectl gitgate seal --environment %s, in a path the promotion does not merge",
-				copied, env.Name, env.Spec.Path, env.Name, env.Name)))
-		}
-	}
-	var added []string
-	for _, s := range now.out.PlainSecrets {
-		if !slices.Contains(was, s) {
-			added = append(added, s)
-		}
-	}
-	if len(added) > 0 {
-		return invalid(kind, env.Name, field.Forbidden(fld, fmt.Sprintf(
-			"this change would put plain Secret(s) %v into environment %s (%s): Secrets reach Git only sealed; seal them with kubectl gitgate seal --environment %s",
-			added, env.Name, env.Spec.Path, env.Name)))
-	}
-	return nil
 }
 
 // isSealedSecret reports whether a file holds exactly one SealedSecret.

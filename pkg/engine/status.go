@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -107,13 +106,6 @@ func plaintextCondition(env *gitgate.Environment, secrets []string, now metav1.T
 	}
 }
 
-// overlayFile is what gitgate reads from an overlay's kustomization.yaml.
-type overlayFile struct {
-	images []kustomization.Image
-	// namespace is its namespace: field, empty when it sets none.
-	namespace string
-}
-
 // overlayLocked reads an environment's overlay at its branch head, and the
 // commit that last changed the overlay directory.
 func (e *Engine) overlayLocked(s *Snapshot, spec *gitgate.EnvironmentSpec) (overlayFile, gitstore.Hash, *InvalidError) {
@@ -127,45 +119,6 @@ func (e *Engine) overlayLocked(s *Snapshot, spec *gitgate.EnvironmentSpec) (over
 		return overlayFile{}, gitstore.ZeroHash, err
 	}
 	return overlay, e.lastTouchLocked(head, spec.Path), nil
-}
-
-// imagesAtLocked reads the images of the kustomization in dir at commit.
-func (e *Engine) imagesAtLocked(commit gitstore.Hash, dir string) ([]kustomization.Image, *InvalidError) {
-	overlay, err := e.overlayAtLocked(commit, dir)
-	return overlay.images, err
-}
-
-// overlayAtLocked reads the kustomization in dir at commit, cached by the
-// directory's tree hash.
-func (e *Engine) overlayAtLocked(commit gitstore.Hash, dir string) (overlayFile, *InvalidError) {
-	fld := field.NewPath("spec", "path")
-	tree, err := e.repo.TreeHash(commit, dir)
-	if err != nil {
-		return overlayFile{}, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir,
-			"must be a directory on the branch at "+commit.Short()+": "+err.Error())}}
-	}
-	if overlay, ok := e.overlays[tree]; ok {
-		return overlay, nil
-	}
-	raw, err := e.repo.ReadFile(commit, path.Join(dir, kustomization.FileName))
-	if err != nil {
-		msg := "must hold a " + kustomization.FileName
-		if !errors.Is(err, gitstore.ErrFileNotFound) {
-			msg = err.Error()
-		}
-		return overlayFile{}, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, msg)}}
-	}
-	images, err := kustomization.Images(raw)
-	if err != nil {
-		return overlayFile{}, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, err.Error())}}
-	}
-	ns, err := kustomization.Namespace(raw)
-	if err != nil {
-		return overlayFile{}, &InvalidError{Kind: "Environment", Errors: field.ErrorList{field.Invalid(fld, dir, err.Error())}}
-	}
-	overlay := overlayFile{images: images, namespace: ns}
-	e.overlays[tree] = overlay
-	return overlay, nil
 }
 
 // lastTouchLocked finds the newest first-parent commit from head that
@@ -242,10 +195,6 @@ func (e *Engine) currentChainLocked(branch, dir string, head, rev gitstore.Hash)
 	return c
 }
 
-func toAPIImage(img kustomization.Image) gitgate.Image {
-	return gitgate.Image{Name: img.Name, Image: img.Reference(), NewName: img.NewName, Tag: img.NewTag, Digest: img.Digest}
-}
-
 // upstreamLocked compares an environment with its upstream: the changes a
 // promotion from upstream would make now.
 func (e *Engine) upstreamLocked(s *Snapshot, env *gitgate.Environment) *gitgate.UpstreamStatus {
@@ -273,34 +222,4 @@ func (e *Engine) upstreamLocked(s *Snapshot, env *gitgate.Environment) *gitgate.
 		status.Pending = imageChanges(images, upImages, nil)
 	}
 	return status
-}
-
-// imageChanges lists what copying source's images (only those named, when
-// names is not empty) into target would change.
-func imageChanges(target, source []kustomization.Image, names []string) []gitgate.Change {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
-	var out []gitgate.Change
-	for _, src := range source {
-		if len(want) > 0 && !want[src.Name] {
-			continue
-		}
-		var cur kustomization.Image
-		for _, t := range target {
-			if t.Name == src.Name {
-				cur = t
-			}
-		}
-		if cur.NewName == src.NewName && cur.NewTag == src.NewTag && cur.Digest == src.Digest {
-			continue
-		}
-		from, to := cur.Version(), src.Version()
-		if cur.NewName != src.NewName {
-			from, to = cur.Reference(), src.Reference()
-		}
-		out = append(out, gitgate.Change{Name: src.Name, From: from, To: to})
-	}
-	return out
 }

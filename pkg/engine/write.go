@@ -17,6 +17,20 @@ const maxBackoff = time.Second
 // mirror. It returns the push to make, or an error that ends the write.
 type writeAttempt func(s *Snapshot) (gitstore.PushRequest, error)
 
+// write is every writer's skeleton: under the write lock, a dry run runs
+// attempt once against the current snapshot, without the network, and its
+// commit is dropped with whatever else it staged when the lock is released;
+// a write goes through writeLocked.
+func (e *Engine) write(ctx context.Context, dryRun bool, attempt writeAttempt) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if dryRun {
+		_, err := attempt(e.snap.Load())
+		return err
+	}
+	return e.writeLocked(ctx, attempt)
+}
+
 // writeLocked makes attempt's commit reach the remote. Every attempt starts
 // with the remote's refs (the advertisement of the receive-pack session
 // that then carries the push): when they moved, it fetches first, so the
