@@ -173,7 +173,7 @@ func (e *Engine) landLocked(ctx context.Context, name string, res *ApprovalResul
 		if p.Status.Phase != gitgate.PromotionProposed || !r.approval.sealed || !q.met() {
 			return gitstore.PushRequest{}, errNothingToWrite
 		}
-		pl, err := e.planOntoLocked(s, p, false)
+		pl, err := e.plannerLocked().planOnto(s, p, false)
 		if err != nil {
 			return gitstore.PushRequest{}, err
 		}
