@@ -267,3 +267,25 @@ func TestApprovalsNeedAKey(t *testing.T) {
 		t.Error("a refused proposal changed Git")
 	}
 }
+
+func TestApprovalsWithReviewAGitHostMergeLands(t *testing.T) {
+	ctx := context.Background()
+	f, e := approvalsFixture(t)
+	def := f.show("main", EnvironmentsDir+"/prod.yaml") + "\n  review: true\n"
+	f.commitFile("main", EnvironmentsDir+"/prod.yaml", def)
+	if _, err := e.Promote(ctx, PromotionRequest{Promotion: promotion("prod-4", "prod", ""), User: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	// The Git host merges the review branch (a pull request), no approvals given.
+	f.pull("main")
+	f.git(f.work, "fetch", "-q", "origin")
+	f.git(f.work, "merge", "-q", "--no-ff", "-m", "Merge pull request", "origin/"+ReviewBranchPrefix+"prod-4")
+	f.git(f.work, "push", "-q", "origin", "main")
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.Snapshot().Promotion("prod-4")
+	if err != nil || p.Status.Phase != gitgate.PromotionSucceeded {
+		t.Fatalf("after the host's merge: %+v, %v; want Succeeded", p, err)
+	}
+}
