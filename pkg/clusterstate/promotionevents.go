@@ -1,12 +1,16 @@
 package clusterstate
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
 )
 
 // maxPromotionsPerChange bounds the promotions, newest first, whose state
@@ -102,4 +106,27 @@ func (p *promotionEvents) observe(key string, before, after *Kustomization) {
 			}
 		})
 	}
+}
+
+// HealthySince is when env's Flux Kustomization became Healthy at a
+// revision that contains commit (made at committed), as a promotion of
+// that commit would be told: it measures spec.promotionPolicy.minSoak.
+// healthy is false, with Flux's account of why, while it is not Healthy
+// there.
+func (s *State) HealthySince(e *engine.Engine, env *gitgate.Environment, commit gitstore.Hash, committed time.Time) (since time.Time, healthy bool, why string) {
+	ref := env.Spec.FluxKustomization
+	if ref == nil {
+		return time.Time{}, false, "environment " + env.Name + " names no spec.fluxKustomization"
+	}
+	key := ref.Namespace + "/" + ref.Name
+	var k *Kustomization
+	if got, ok := s.flux.kustomizationByKey(key); ok {
+		k = &got
+	}
+	contains := func(revision string) bool { return s.Contains(e, revision, commit.String()) }
+	st := DerivePromotion(k, key, committed, contains)
+	if st.Healthy.Status != metav1.ConditionTrue {
+		return time.Time{}, false, st.Healthy.Message
+	}
+	return st.Healthy.LastTransitionTime.Time, true, ""
 }

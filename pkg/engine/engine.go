@@ -38,6 +38,9 @@ type Options struct {
 	// every replica serving the repository needs the same key. Without
 	// one, promotions into environments with approvals are refused.
 	ApprovalKey []byte
+	// Health measures spec.promotionPolicy.minSoak; without it a
+	// promotion into an environment with a soak is refused.
+	Health HealthClock
 }
 
 func (o *Options) setDefaults() {

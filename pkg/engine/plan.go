@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -37,11 +38,22 @@ type planner struct {
 	defaultBranch string
 	// overlays caches parsed overlays by tree hash; nil caches nothing.
 	overlays map[gitstore.Hash]overlayFile
+	// healthySince measures spec.promotionPolicy.minSoak (soak.go); nil
+	// refuses every promotion that asks for a soak.
+	healthySince healthySince
+	// now is the clock a soak is measured with.
+	now func() time.Time
 }
 
 // plannerLocked plans on the mirror, staged objects included.
 func (e *Engine) plannerLocked() planner {
-	return planner{git: e.repo, defaultBranch: e.opts.DefaultBranch, overlays: e.overlays}
+	pn := planner{git: e.repo, defaultBranch: e.opts.DefaultBranch, overlays: e.overlays, now: e.opts.Now}
+	if e.opts.Health != nil {
+		pn.healthySince = func(env *gitgate.Environment, commit gitstore.Hash, committed time.Time) (time.Time, bool, string) {
+			return e.opts.Health.HealthySince(e, env, commit, committed)
+		}
+	}
+	return pn
 }
 
 // plan works out promotion p against snapshot s.
@@ -92,6 +104,9 @@ func (pn planner) planOnto(s *Snapshot, p *gitgate.Promotion, propose bool) (*pl
 	if len(pl.changes) == 0 {
 		return nil, invalid("Promotion", p.Name, field.Invalid(specPath.Child("environment"), target.Name,
 			fmt.Sprintf("nothing to promote: %s already has what %s has at %s", target.Name, source.Name, pl.sourceRev.Short())))
+	}
+	if err := pn.checkSoak(p, pl); err != nil {
+		return nil, err
 	}
 	return pl, nil
 }

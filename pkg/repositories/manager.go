@@ -50,6 +50,9 @@ type Options struct {
 	// as that engine serves, for example to ask Flux to reconcile after
 	// every commit.
 	Follow func(ctx context.Context, repository string, e *engine.Engine)
+	// Health, when set, measures spec.promotionPolicy.minSoak for every
+	// engine.
+	Health engine.HealthClock
 }
 
 // Manager owns the engines.
@@ -256,6 +259,7 @@ func (m *Manager) startRepository(ctx context.Context, rc config.Repository, cre
 		Author:        gitstore.Signature{Name: rc.CommitAuthor.Name, Email: rc.CommitAuthor.Email},
 		RetryAfter:    m.opts.RetryAfter,
 		ApprovalKey:   m.opts.ApprovalKey,
+		Health:        m.opts.Health,
 	}
 	if m.opts.ObserveGit != nil {
 		opts.ObserveGit = m.opts.ObserveGit(rc.Name)

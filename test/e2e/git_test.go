@@ -105,6 +105,9 @@ func (c *fleetClone) commitFiles(message string, files map[string]string) string
 			c.git(c.dir, "rm", "-q", name)
 			continue
 		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			c.t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			c.t.Fatal(err)
 		}

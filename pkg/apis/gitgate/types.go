@@ -96,6 +96,17 @@ type EnvironmentSpec struct {
 	// Approvals, when set, makes promotions wait on a review branch until
 	// enough users approve them.
 	Approvals *ApprovalPolicy
+	// PromotionPolicy gates promotions into this environment on how the
+	// upstream ran what is promoted.
+	PromotionPolicy *PromotionPolicy
+}
+
+// PromotionPolicy gates promotions into an environment on the cluster.
+type PromotionPolicy struct {
+	// MinSoak is how long the source environment's Flux Kustomization must
+	// have been Healthy at a revision containing the promoted one before
+	// it may be promoted; nil or zero: no soak.
+	MinSoak *metav1.Duration
 }
 
 // ObjectReference names a namespaced object.

@@ -20,11 +20,13 @@ import (
 	"k8s.io/client-go/metadata"
 	netutils "k8s.io/utils/net"
 
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/apiserver"
 	"github.com/gitgate-dev/gitgate/pkg/clusterstate"
 	"github.com/gitgate-dev/gitgate/pkg/engine"
 	"github.com/gitgate-dev/gitgate/pkg/fluxreconcile"
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
 	"github.com/gitgate-dev/gitgate/pkg/metrics"
 	"github.com/gitgate-dev/gitgate/pkg/registry"
 	"github.com/gitgate-dev/gitgate/pkg/repositories"
@@ -141,11 +143,16 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	if o.FluxReconcileOnCommit {
 		follow = (&fluxreconcile.Requester{Client: dyn}).Follow
 	}
+	// The cluster state reads the manager's repositories, and the manager's
+	// engines measure soak on the cluster state: health is set once the
+	// state exists, before anything starts.
+	health := &clusterHealth{}
 	approvalKey, err := readApprovalKey(o.ApprovalKeyFile)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
 	manager := repositories.New(repositories.Options{
+		Health:         health,
 		ApprovalKey:    approvalKey,
 		Follow:         follow,
 		ConfigPath:     o.ConfigPath,
@@ -175,6 +182,7 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 			statusChanges.Notify(registry.StatusChange{Namespace: namespace, Environment: environment})
 		},
 	})
+	health.state = cluster
 	cfg := &apiserver.Config{
 		GenericConfig: serverConfig,
 		ExtraConfig: apiserver.ExtraConfig{
@@ -218,4 +226,12 @@ func (o *Options) Run(ctx context.Context) error {
 		return nil
 	})
 	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+// clusterHealth measures spec.promotionPolicy.minSoak on the cluster state.
+type clusterHealth struct{ state *clusterstate.State }
+
+// HealthySince asks the cluster state.
+func (h *clusterHealth) HealthySince(e *engine.Engine, env *gitgate.Environment, commit gitstore.Hash, committed time.Time) (time.Time, bool, string) {
+	return h.state.HealthySince(e, env, commit, committed)
 }

@@ -46,6 +46,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &gitgatev1alpha1.ImageApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ObjectReference"):
 		return &gitgatev1alpha1.ObjectReferenceApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("PromotionPolicy"):
+		return &gitgatev1alpha1.PromotionPolicyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("PromotionReference"):
 		return &gitgatev1alpha1.PromotionReferenceApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SyncStatus"):

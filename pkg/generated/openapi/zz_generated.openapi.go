@@ -49,6 +49,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ObjectReference{}.OpenAPIModelName():           schema_pkg_apis_gitgate_v1alpha1_ObjectReference(ref),
 		v1alpha1.Promotion{}.OpenAPIModelName():                 schema_pkg_apis_gitgate_v1alpha1_Promotion(ref),
 		v1alpha1.PromotionList{}.OpenAPIModelName():             schema_pkg_apis_gitgate_v1alpha1_PromotionList(ref),
+		v1alpha1.PromotionPolicy{}.OpenAPIModelName():           schema_pkg_apis_gitgate_v1alpha1_PromotionPolicy(ref),
 		v1alpha1.PromotionReference{}.OpenAPIModelName():        schema_pkg_apis_gitgate_v1alpha1_PromotionReference(ref),
 		v1alpha1.PromotionSpec{}.OpenAPIModelName():             schema_pkg_apis_gitgate_v1alpha1_PromotionSpec(ref),
 		v1alpha1.PromotionStatus{}.OpenAPIModelName():           schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref),
@@ -553,12 +554,18 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref common.ReferenceCallba
 							Ref:         ref(v1alpha1.ApprovalPolicy{}.OpenAPIModelName()),
 						},
 					},
+					"promotionPolicy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PromotionPolicy gates promotions into this environment on how the upstream ran what is promoted. Lowering or removing it needs the verb promote on the environment as well as update.",
+							Ref:         ref(v1alpha1.PromotionPolicy{}.OpenAPIModelName()),
+						},
+					},
 				},
 				Required: []string{"path"},
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.ApprovalPolicy{}.OpenAPIModelName(), v1alpha1.ObjectReference{}.OpenAPIModelName()},
+			v1alpha1.ApprovalPolicy{}.OpenAPIModelName(), v1alpha1.ObjectReference{}.OpenAPIModelName(), v1alpha1.PromotionPolicy{}.OpenAPIModelName()},
 	}
 }
 
@@ -881,6 +888,27 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionList(ref common.ReferenceCallback
 		},
 		Dependencies: []string{
 			v1alpha1.Promotion{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_PromotionPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PromotionPolicy gates promotions into an environment on the cluster.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"minSoak": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MinSoak is how long the source environment must have run the revision being promoted, Healthy, before it may be promoted here: its Flux Kustomization (spec.fluxKustomization of the source, which must name one) Ready at a revision that contains it for at least this long. A promotion that comes too early is refused (422) with the time left. Rollbacks (from the environment itself) are not gated. At most 720h; omitted or 0s: no soak.",
+							Ref:         ref(v1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Duration{}.OpenAPIModelName()},
 	}
 }
 

@@ -97,6 +97,24 @@ type EnvironmentSpec struct {
 	// verb promote on the environment as well as update.
 	// +optional
 	Approvals *ApprovalPolicy `json:"approvals,omitempty"`
+	// PromotionPolicy gates promotions into this environment on how the
+	// upstream ran what is promoted. Lowering or removing it needs the verb
+	// promote on the environment as well as update.
+	// +optional
+	PromotionPolicy *PromotionPolicy `json:"promotionPolicy,omitempty"`
+}
+
+// PromotionPolicy gates promotions into an environment on the cluster.
+type PromotionPolicy struct {
+	// MinSoak is how long the source environment must have run the revision
+	// being promoted, Healthy, before it may be promoted here: its Flux
+	// Kustomization (spec.fluxKustomization of the source, which must name
+	// one) Ready at a revision that contains it for at least this long.
+	// A promotion that comes too early is refused (422) with the time
+	// left. Rollbacks (from the environment itself) are not gated. At most
+	// 720h; omitted or 0s: no soak.
+	// +optional
+	MinSoak *metav1.Duration `json:"minSoak,omitempty"`
 }
 
 // ObjectReference names a namespaced object.

@@ -102,6 +102,11 @@ func (in PromotionList) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in PromotionPolicy) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.PromotionPolicy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PromotionReference) OpenAPIModelName() string {
 	return "dev.gitgate.v1alpha1.PromotionReference"
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -60,7 +61,29 @@ func ValidateEnvironmentSpec(spec *gitgate.EnvironmentSpec, fld *field.Path) fie
 		allErrs = append(allErrs, field.Required(fld.Child("fluxKustomization", "name"), "must name the Flux Kustomization"))
 	}
 	allErrs = append(allErrs, ValidateApprovalPolicy(spec.Approvals, fld.Child("approvals"))...)
+	if policy := spec.PromotionPolicy; policy != nil && policy.MinSoak != nil {
+		fldSoak := fld.Child("promotionPolicy", "minSoak")
+		switch d := policy.MinSoak.Duration; {
+		case d < 0:
+			allErrs = append(allErrs, field.Invalid(fldSoak, d.String(), "must not be negative"))
+		case d > MaxMinSoak:
+			allErrs = append(allErrs, field.Invalid(fldSoak, d.String(), "must be at most "+MaxMinSoak.String()))
+		}
+	}
 	return allErrs
+}
+
+// MaxMinSoak bounds spec.promotionPolicy.minSoak: a longer soak is more
+// likely a typo (10d for 10m) than a policy, and would block promotion
+// with no way to tell.
+const MaxMinSoak = 720 * time.Hour
+
+// MinSoak is an environment's spec.promotionPolicy.minSoak, zero when unset.
+func MinSoak(spec *gitgate.EnvironmentSpec) time.Duration {
+	if spec.PromotionPolicy == nil || spec.PromotionPolicy.MinSoak == nil {
+		return 0
+	}
+	return spec.PromotionPolicy.MinSoak.Duration
 }
 
 // ReservedBranchPrefix starts the branches gitgate writes for itself
@@ -149,7 +172,9 @@ func ValidateEnvironmentSpecUpdate(newSpec, oldSpec *gitgate.EnvironmentSpec, fl
 // Tightening (review switched on, a pattern added where there was none), a
 // first fluxKustomization (a claim, as on create, of one no other
 // environment holds) and labels need only update.
-// Approvals lowered or removed weaken too (a higher count tightens).
+// A promotion policy's minSoak lowered or removed weakens it too, and so
+// do approvals lowered or removed (a higher count tightens). Freeze
+// windows join this list when the API gains them.
 func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	fld := field.NewPath("spec")
 	var out []string
@@ -167,6 +192,9 @@ func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	}
 	if oldSpec.FluxKustomization != nil && !sameReference(newSpec.FluxKustomization, oldSpec.FluxKustomization) {
 		out = append(out, fld.Child("fluxKustomization").String())
+	}
+	if MinSoak(newSpec) < MinSoak(oldSpec) {
+		out = append(out, fld.Child("promotionPolicy", "minSoak").String())
 	}
 	if ApprovalsWeakened(newSpec.Approvals, oldSpec.Approvals) {
 		out = append(out, fld.Child("approvals").String())

@@ -3,6 +3,7 @@ package validation
 import (
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -43,6 +44,10 @@ func TestValidateEnvironment(t *testing.T) {
 		{"invalid: branch under gitgate/", func(e *gitgate.Environment) { e.Spec.Branch = "gitgate/audit" }, "spec.branch"},
 		{"invalid: branch is HEAD", func(e *gitgate.Environment) { e.Spec.Branch = "HEAD" }, "spec.branch"},
 		{"invalid: flux reference without name", func(e *gitgate.Environment) { e.Spec.FluxKustomization = &gitgate.ObjectReference{} }, "spec.fluxKustomization.name"},
+		{"valid: a soak of 10m", func(e *gitgate.Environment) { e.Spec.PromotionPolicy = soak(10 * time.Minute) }, ""},
+		{"valid: a policy without a soak", func(e *gitgate.Environment) { e.Spec.PromotionPolicy = &gitgate.PromotionPolicy{} }, ""},
+		{"invalid: a negative soak", func(e *gitgate.Environment) { e.Spec.PromotionPolicy = soak(-time.Minute) }, "spec.promotionPolicy.minSoak: Invalid value: \"-1m0s\": must not be negative"},
+		{"invalid: a soak over 720h", func(e *gitgate.Environment) { e.Spec.PromotionPolicy = soak(721 * time.Hour) }, "spec.promotionPolicy.minSoak: Invalid value: \"721h0m0s\": must be at most 720h0m0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +122,11 @@ func TestWeakenedProtections(t *testing.T) {
 		{"update only: a first Kustomization claimed", open, func(s *gitgate.EnvironmentSpec) {
 			s.FluxKustomization = &gitgate.ObjectReference{Namespace: "flux-system", Name: "apps-dev"}
 		}, ""},
+		{"update only: a soak added", open, func(s *gitgate.EnvironmentSpec) { s.PromotionPolicy = soak(time.Minute) }, ""},
+		{"update only: a soak lengthened", withSoak(prod, time.Minute), func(s *gitgate.EnvironmentSpec) { s.PromotionPolicy = soak(time.Hour) }, ""},
+		{"promote needed: a soak shortened", withSoak(prod, time.Hour), func(s *gitgate.EnvironmentSpec) { s.PromotionPolicy = soak(time.Minute) }, "spec.promotionPolicy.minSoak"},
+		{"promote needed: a soak removed", withSoak(prod, time.Hour), func(s *gitgate.EnvironmentSpec) { s.PromotionPolicy = nil }, "spec.promotionPolicy.minSoak"},
+		{"promote needed: a soak set to 0s", withSoak(prod, time.Hour), func(s *gitgate.EnvironmentSpec) { s.PromotionPolicy = soak(0) }, "spec.promotionPolicy.minSoak"},
 		{"promote needed: everything off at once", prod, func(s *gitgate.EnvironmentSpec) { s.Review, s.ImageTagPattern, s.PromotesFrom = false, "", "" },
 			"spec.review,spec.imageTagPattern,spec.promotesFrom"},
 	}
@@ -158,4 +168,14 @@ func TestValidatePromotion(t *testing.T) {
 			}
 		})
 	}
+}
+
+func soak(d time.Duration) *gitgate.PromotionPolicy {
+	return &gitgate.PromotionPolicy{MinSoak: &metav1.Duration{Duration: d}}
+}
+
+func withSoak(spec gitgate.EnvironmentSpec, d time.Duration) gitgate.EnvironmentSpec {
+	out := *spec.DeepCopy()
+	out.PromotionPolicy = soak(d)
+	return out
 }

@@ -70,6 +70,10 @@ type EnvironmentSpecApplyConfiguration struct {
 	// then gitgate lands it on Branch. Lowering or removing it needs the
 	// verb promote on the environment as well as update.
 	Approvals *ApprovalPolicyApplyConfiguration `json:"approvals,omitempty"`
+	// PromotionPolicy gates promotions into this environment on how the
+	// upstream ran what is promoted. Lowering or removing it needs the verb
+	// promote on the environment as well as update.
+	PromotionPolicy *PromotionPolicyApplyConfiguration `json:"promotionPolicy,omitempty"`
 }
 
 // EnvironmentSpecApplyConfiguration constructs a declarative configuration of the EnvironmentSpec type for use with
@@ -139,5 +143,13 @@ func (b *EnvironmentSpecApplyConfiguration) WithFluxKustomization(value *ObjectR
 // If called multiple times, the Approvals field is set to the value of the last call.
 func (b *EnvironmentSpecApplyConfiguration) WithApprovals(value *ApprovalPolicyApplyConfiguration) *EnvironmentSpecApplyConfiguration {
 	b.Approvals = value
+	return b
+}
+
+// WithPromotionPolicy sets the PromotionPolicy field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PromotionPolicy field is set to the value of the last call.
+func (b *EnvironmentSpecApplyConfiguration) WithPromotionPolicy(value *PromotionPolicyApplyConfiguration) *EnvironmentSpecApplyConfiguration {
+	b.PromotionPolicy = value
 	return b
 }
