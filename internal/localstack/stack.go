@@ -395,7 +395,13 @@ func (s *Stack) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The approval key every replica shares (the chart keeps it in a Secret).
+	approvalKey := s.path("pki", "approval.key")
+	if err := os.WriteFile(approvalKey, []byte(randomToken()+randomToken()+randomToken()), 0o600); err != nil {
+		return fmt.Errorf("writing the approval key: %w", err)
+	}
 	s.gitgateArgs = []string{
+		"--approval-key-file=" + approvalKey,
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", gitgatePort),
 		"--tls-cert-file=" + s.path("pki", "gitgate-apiserver.crt"), "--tls-private-key-file=" + s.path("pki", "gitgate-apiserver.key"),
 		"--kubeconfig=" + serverKubeconfig,

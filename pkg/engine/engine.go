@@ -34,6 +34,10 @@ type Options struct {
 	ObserveGit func(operation string, took time.Duration, err error)
 	// SyncTimeout bounds the ref check of a consistent read; default 3s.
 	SyncTimeout time.Duration
+	// ApprovalKey seals the commits approvals rely on (approvals_seal.go);
+	// every replica serving the repository needs the same key. Without
+	// one, promotions into environments with approvals are refused.
+	ApprovalKey []byte
 	// Health measures spec.promotionPolicy.minSoak; without it a
 	// promotion into an environment with a soak is refused.
 	Health HealthClock
@@ -138,6 +142,7 @@ func New(opts Options) (*Engine, error) {
 		spines:   map[string][]gitstore.Hash{},
 		renders:  map[string]*rendered{},
 	}
+	e.history.verify = e.verifyCommit
 	e.snap.Store(&Snapshot{defaultBranch: opts.DefaultBranch})
 	return e, nil
 }
@@ -278,6 +283,7 @@ func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) (step, erro
 			version := e.history.version
 			e.history = newHistory()
 			e.history.version = version + 1 // never a version an older snapshot has
+			e.history.verify = e.verifyCommit
 			break
 		}
 	}
