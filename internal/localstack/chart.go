@@ -151,37 +151,7 @@ func (s *Stack) startChart(ctx context.Context) error {
 		"--wait", "--timeout", "5m"); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, "APIService v1alpha1.gitgate.dev to be Available", s.procs, func(ctx context.Context) error {
-		out, err := s.Kubectl(ctx, ContextAdmin, "get", "apiservice", "v1alpha1.gitgate.dev",
-			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
-		if err != nil || strings.TrimSpace(out) != "True" {
-			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	// Right after install, discovery may answer 401 until the pods load
-	// the front-proxy CA: wait until the API really answers.
-	if err := waitFor(ctx, "the fleet's environments", s.procs, func(ctx context.Context) error {
-		out, err := s.Kubectl(ctx, ContextAdmin, "get", "environments", "-n", namespace, "-o", "name")
-		if err != nil || !strings.Contains(out, "environment.gitgate.dev/prod") {
-			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := waitFor(ctx, "the Sealed Secrets controller's certificate through the service proxy", s.procs, func(ctx context.Context) error {
-		out, err := s.Kubectl(ctx, ContextAdmin, "get", "--raw", "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem")
-		if err != nil || !strings.Contains(out, "BEGIN CERTIFICATE") {
-			return fmt.Errorf("%w: %v", errNotYet, err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := s.waitForFlux(ctx); err != nil {
+	if err := s.waitForServing(ctx, namespace); err != nil {
 		return err
 	}
 	if err := s.waitForAdmission(ctx, AdmissionWebhook); err != nil {
