@@ -5,7 +5,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all build binaries install-plugins tools run test test-unit verify verify-codegen update-codegen verify-manifests update-manifests bench clean
+.PHONY: all build binaries install-plugins tools host-tools run run-node image node-deps test test-node test-unit verify verify-codegen update-codegen verify-manifests update-manifests bench clean
 
 all: build
 
@@ -28,17 +28,64 @@ install-plugins: binaries
 run: tools binaries
 	$(BIN)/gitgate-dev
 
+## run-node: the local stack with a node (containerd, kubelet, kube-proxy,
+## kube-scheduler): gitgate installed with helm runs in pods, and so does
+## the example fleet. Needs root; stopping it puts the machine back.
+run-node: tools binaries image node-deps
+	$(BIN)/gitgate-dev --node
+
+## image: the container images, built without a registry or engine (a
+## static binary on an empty base): gitgate-apiserver (the chart's image),
+## the pod sandbox and the example fleet's app, as tarballs in
+## _output/images; loaded into Docker too where a Docker engine runs.
+image:
+	$(GO) run ./hack/images -out _output/images
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	  for f in _output/images/*.tar; do docker load -i "$$f"; done; \
+	fi
+
+## node-deps: the node's packages from Debian (containerd, runc, the CNI
+## plugins, iptables, conntrack), installed when missing.
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables conntrack
+node-deps:
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
 ## tools: build kube-apiserver, kubectl, etcd, Flux, Sealed Secrets and helm
-## into bin/ (and their CRDs into bin/crds), once.
+## into bin/ (and their CRDs into bin/crds), and the node's kubelet,
+## kube-scheduler and kube-proxy, once.
 tools:
 	./hack/build-tools.sh
 
+## host-tools: the Debian packages the tests run, installed with apt-get
+## when missing: git (the test Git servers), gnupg and openssh-client
+## (`git verify-commit` of signed commits) and chromium (the headless
+## browser the tests of `kubectl gitgate ui` drive).
+HOST_TOOLS := git:git gpg:gnupg ssh-keygen:openssh-client chromium:chromium
+host-tools:
+	@missing=$$(for t in $(HOST_TOOLS); do command -v $${t%%:*} >/dev/null || echo $${t#*:}; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
 ## test: generated code and formatting checks, then every test: the
 ## packages under the race detector (against a real git http-backend on
-## loopback), then the end-to-end suite (kube-apiserver, kubectl, Git).
-test: tools binaries verify
+## loopback), then the end-to-end suite (kube-apiserver, kubectl, Git,
+## and Chromium for the pipeline page).
+test: tools binaries host-tools verify
 	$(GO) test -race -count=1 -timeout 20m ./pkg/... ./internal/... ./cmd/...
 	$(GO) test -count=1 -timeout 30m ./test/...
+
+## test-node: the node suite (test/node): helm install of the chart onto a
+## real node, the fleet's workloads in pods, and the resilience run. Needs
+## root; it leaves the machine as it found it, and checks that it does.
+test-node: tools binaries image node-deps
+	$(GO) vet -tags node ./test/node/
+	$(GO) test -tags node -count=1 -timeout 40m -v ./test/node/
 
 ## test-unit: the tests that need no Kubernetes binaries.
 test-unit:

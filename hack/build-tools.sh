@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # build-tools.sh builds the binaries that the local stack and the end-to-end
 # tests run into bin/: kube-apiserver, kube-controller-manager, kubectl and
-# etcd from hack/tools, Flux's source-controller and kustomize-controller
+# etcd from hack/tools, and the node's kubelet, kube-scheduler and kube-proxy
+# (make test-node) from the same module, Flux's source-controller and kustomize-controller
 # from hack/tools/flux, the Sealed Secrets controller from
 # hack/tools/sealed-secrets and helm from hack/tools/helm. It also copies the CRDs those controllers serve
 # from their modules into bin/crds.
@@ -23,6 +24,9 @@ build() { # module-dir name package [ldflags]
     return 0
   fi
   echo "building $name ($pkg)" >&2
+  # A bin/ may hold links to another checkout's binaries: replace the link,
+  # never write through it.
+  rm -f "$bin/$name" "$bin/.$name.stamp"
   (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin/$name" "$pkg")
   echo "$stamp" >"$bin/.$name.stamp"
 }
@@ -37,6 +41,10 @@ build "$tools" etcd go.etcd.io/etcd/server/v3
 build "$tools" kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
 build "$tools" kubectl k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
 build "$tools" kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
+# The node (make test-node): with the version flags, or it reports v0.0.0.
+build "$tools" kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$k8s_ldflags"
+build "$tools" kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$k8s_ldflags"
+build "$tools" kubelet k8s.io/kubernetes/cmd/kubelet "$k8s_ldflags"
 
 ss_version=$(module_version "$tools/sealed-secrets" github.com/bitnami/sealed-secrets)
 build "$tools/sealed-secrets" sealed-secrets-controller github.com/bitnami/sealed-secrets/cmd/controller "-X main.VERSION=${ss_version}"

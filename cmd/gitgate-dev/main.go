@@ -19,17 +19,22 @@ func main() {
 	root, _ := os.Getwd()
 	repoRoot := flag.String("repo-root", root, "gitgate checkout holding bin/ and artifacts/")
 	dir := flag.String("dir", filepath.Join(root, "_output", "dev"), "directory for the stack's files (wiped at start)")
+	node := flag.Bool("node", false, "run a node (containerd, kubelet, kube-proxy) and install gitgate with helm into pods (root; make run-node)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Println("Starting etcd, kube-apiserver, the fleet's Git server, Flux, Sealed Secrets and gitgate-apiserver...")
-	stack, err := localstack.Start(ctx, localstack.Options{RepoRoot: *repoRoot, Dir: *dir})
+	stack, err := localstack.Start(ctx, localstack.Options{RepoRoot: *repoRoot, Dir: *dir, Node: *node})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "local stack failed:", err)
 		os.Exit(1)
 	}
-	defer stack.Stop()
+	defer func() {
+		if err := stack.StopNode(); err != nil {
+			fmt.Fprintln(os.Stderr, "the node's teardown left this behind:", err)
+		}
+	}()
 	env := filepath.Join(*dir, "env")
 	fmt.Printf(`
 gitgate is running. In another shell:

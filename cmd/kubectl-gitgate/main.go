@@ -1,5 +1,5 @@
 // Command kubectl-gitgate is the kubectl plugin behind `kubectl gitgate`:
-// history, diff and rollback of gitgate environments.
+// history, diff, rollback, seal, audit and the ui page of gitgate environments.
 package main
 
 import (

@@ -46,12 +46,14 @@ func (s *Stack) writePKI() (*stackCerts, error) {
 		ca  *pki.CA
 		req pki.Request
 	}{
-		"kube-apiserver": {ca, pki.Request{CommonName: "kube-apiserver", Server: true, IPs: append(loopback, net.ParseIP("10.96.0.1")),
+		"kube-apiserver": {ca, pki.Request{CommonName: "kube-apiserver", Server: true, IPs: append(s.serverIPs(), net.ParseIP("10.96.0.1")),
 			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}}},
 		// The aggregator dials the APIService's Service by its DNS name.
 		"gitgate-apiserver": {ca, pki.Request{CommonName: "gitgate-apiserver", Server: true, IPs: loopback,
 			DNSNames: []string{"localhost", "gitgate-apiserver.gitgate-system.svc", "gitgate-apiserver.gitgate-system.svc.cluster.local"}}},
 		"front-proxy-client": {frontProxyCA, pki.Request{CommonName: "front-proxy-client", Client: true}},
+		// kube-apiserver's client certificate towards the kubelet (logs, exec).
+		"kube-apiserver-kubelet-client": {ca, pki.Request{CommonName: "kube-apiserver-kubelet-client", Organizations: []string{"system:masters"}, Client: true}},
 	}
 	for name, i := range issue {
 		pair, err := i.ca.Issue(i.req)
@@ -88,6 +90,15 @@ func (s *Stack) writePKI() (*stackCerts, error) {
 		}
 	}
 	return certs, s.writeServiceAccountKeys()
+}
+
+// serverIPs are the addresses the stack's servers answer on.
+func (s *Stack) serverIPs() []net.IP {
+	ips := []net.IP{net.ParseIP("127.0.0.1")}
+	if s.opts.Node {
+		ips = append(ips, net.ParseIP(NodeIP))
+	}
+	return ips
 }
 
 func writePair(base string, pair pki.KeyPair) error {

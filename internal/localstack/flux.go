@@ -46,7 +46,7 @@ func (s *Stack) installFluxAPI(ctx context.Context) error {
 // ServiceAccount, and creates the fleet's GitRepository and Kustomizations.
 func (s *Stack) startFlux(ctx context.Context, kubeURL string, certs *stackCerts) error {
 	if err := s.applyTemplate(ctx, fluxTemplate, "flux.yaml", map[string]any{
-		"Environments": fluxEnvironments, "Interval": s.opts.FluxInterval.String(),
+		"Environments": fluxEnvironments, "Interval": s.opts.FluxInterval.String(), "Node": s.opts.Node,
 		"GitURL": s.Git.URL("fleet"), "GitUser": gitUser, "GitPassword": certs.gitPassword,
 		"GitCA": base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
 	}); err != nil {

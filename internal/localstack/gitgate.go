@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -61,6 +62,9 @@ func (s *Stack) KillGitgate() error {
 }
 
 func (s *Stack) signalGitgate(sig syscall.Signal) error {
+	if s.gitgate == nil {
+		return errNoProcess
+	}
 	if err := s.gitgate.exited(); err != nil {
 		return err
 	}
@@ -69,3 +73,7 @@ func (s *Stack) signalGitgate(sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// errNoProcess: with a node, gitgate runs in the chart's pods, not as the
+// stack's process.
+var errNoProcess = errors.New("gitgate-apiserver runs in pods on this stack (Options.Node): act on its pods instead")

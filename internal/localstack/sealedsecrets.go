@@ -20,8 +20,11 @@ var sealedSecretsTemplate string
 // holds its token; the host's /run is untouched.
 func (s *Stack) startSealedSecrets(ctx context.Context, kubePort int) error {
 	hostIP, err := hostAddress()
-	if err != nil {
+	if err != nil && !s.opts.Node {
 		return err
+	}
+	if s.opts.Node {
+		hostIP = net.ParseIP(NodeIP)
 	}
 	ports, err := freePorts(2)
 	if err != nil {
@@ -46,7 +49,7 @@ func (s *Stack) startSealedSecrets(ctx context.Context, kubePort int) error {
 	}
 	inPod := "/run/secrets/kubernetes.io/serviceaccount"
 	script := fmt.Sprintf(`mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p %[1]s && cp %[2]s/token %[2]s/ca.crt %[2]s/namespace %[1]s/ && exec "$0" "$@"`, inPod, saDir)
-	env := []string{"KUBERNETES_SERVICE_HOST=127.0.0.1", fmt.Sprintf("KUBERNETES_SERVICE_PORT=%d", kubePort), "POD_NAMESPACE=kube-system"}
+	env := []string{"KUBERNETES_SERVICE_HOST=" + s.host, fmt.Sprintf("KUBERNETES_SERVICE_PORT=%d", kubePort), "POD_NAMESPACE=kube-system"}
 	p, err := startProcessEnv("sealed-secrets-controller", s.path("logs"), env, "unshare",
 		"--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c", script, s.bin("sealed-secrets-controller"),
 		fmt.Sprintf("--listen-addr=%s", net.JoinHostPort(hostIP.String(), fmt.Sprint(ports[0]))),

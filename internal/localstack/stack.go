@@ -12,6 +12,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -41,6 +42,15 @@ type Options struct {
 	// FluxInterval is how often Flux fetches the fleet and reconciles each
 	// environment; default 10s.
 	FluxInterval time.Duration
+	// Node runs a node (containerd, kubelet, kube-proxy, kube-scheduler;
+	// node.go) and installs gitgate with `helm install` of charts/gitgate
+	// as a user would, instead of running gitgate-apiserver as a process.
+	// Flux waits for the fleet's workloads to be healthy. Needs root, the
+	// node's Debian packages (make node-deps) and the images (make image).
+	Node bool
+	// ImagesDir holds the image tarballs for the node; default
+	// RepoRoot/_output/images.
+	ImagesDir string
 }
 
 // Stack is a running local stack.
@@ -74,6 +84,11 @@ type Stack struct {
 	admissionFlags []string
 	// fleets are the repositories bound beyond the example fleet (fleets.go).
 	fleets fleetSet
+	// host is the address the stack's servers listen on: loopback, or the
+	// node's address when there is a node, so that pods reach them.
+	host string
+	// node is the stack's node, if Options.Node.
+	node *node
 }
 
 // Admission enforcement modes.
@@ -102,7 +117,13 @@ metadata:
 func (s *Stack) SetAdmissionMode(ctx context.Context, mode string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	var marker string
+	if s.opts.Node {
+		// The chart's admission objects: switched as a user would.
+		if _, err := s.Helm(ctx, "upgrade", releaseName, s.ChartPath(), "--namespace", releaseNamespace, "--reuse-values", "--set", "admission.mode="+mode); err != nil {
+			return err
+		}
+		return s.waitForAdmission(ctx, mode)
+	}
 	switch mode {
 	case AdmissionWebhook:
 		if err := s.applyWebhook(ctx); err != nil {
@@ -111,7 +132,6 @@ func (s *Stack) SetAdmissionMode(ctx context.Context, mode string) error {
 		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "validatingadmissionpolicy,validatingadmissionpolicybinding", "gitgate", "--ignore-not-found"); err != nil {
 			return err
 		}
-		marker = "In an emergency" // only the webhook offers break-glass
 	case AdmissionPolicy:
 		policy, err := exec.CommandContext(ctx, s.bin("gitgate-apiserver"), "render-policy").Output()
 		if err != nil {
@@ -126,7 +146,6 @@ func (s *Stack) SetAdmissionMode(ctx context.Context, mode string) error {
 		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "validatingwebhookconfiguration", "gitgate", "--ignore-not-found"); err != nil {
 			return err
 		}
-		marker = "policy mode"
 	case AdmissionNone:
 		if _, err := s.Kubectl(ctx, ContextAdmin, "delete", "validatingwebhookconfiguration,validatingadmissionpolicy,validatingadmissionpolicybinding", "gitgate", "--ignore-not-found"); err != nil {
 			return err
@@ -134,6 +153,15 @@ func (s *Stack) SetAdmissionMode(ctx context.Context, mode string) error {
 	default:
 		return fmt.Errorf("unknown admission mode %q: use %s, %s or %s", mode, AdmissionWebhook, AdmissionPolicy, AdmissionNone)
 	}
+	return s.waitForAdmission(ctx, mode)
+}
+
+// waitForAdmission returns once the probe shows mode in force.
+func (s *Stack) waitForAdmission(ctx context.Context, mode string) error {
+	marker := map[string]string{
+		AdmissionWebhook: "In an emergency", // only the webhook offers break-glass
+		AdmissionPolicy:  "policy mode",
+	}[mode]
 	return waitFor(ctx, "admission mode "+mode, s.procs, func(ctx context.Context) error {
 		out, err := s.KubectlStdin(ctx, ContextAdmin, []byte(admissionProbe), "create", "--dry-run=server", "-f", "-")
 		switch {
@@ -173,12 +201,20 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.FluxInterval == 0 {
 		opts.FluxInterval = 10 * time.Second
 	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "sealed-secrets-controller", "source-controller", "kustomize-controller", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate", "helm"} {
+	if opts.ImagesDir == "" {
+		opts.ImagesDir = filepath.Join(opts.RepoRoot, "_output", "images")
+	}
+	bins := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "sealed-secrets-controller", "source-controller", "kustomize-controller", "gitgate-apiserver", "kubectl-create-promotion", "kubectl-gitgate", "helm"}
+	if opts.Node {
+		bins = append(bins, "kube-scheduler", "kubelet", "kube-proxy")
+	}
+	for _, bin := range bins {
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, "bin", bin)); err != nil {
 			return nil, fmt.Errorf("bin/%s is missing: run `make tools build` first", bin)
 		}
 	}
 	killStale(opts.Dir)
+	restoreStale(ctx, opts.Dir)
 	if err := os.RemoveAll(opts.Dir); err != nil {
 		return nil, err
 	}
@@ -189,7 +225,10 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
-	s := &Stack{opts: opts, Namespace: namespace, Kubeconfig: filepath.Join(opts.Dir, "kubeconfig")}
+	s := &Stack{opts: opts, Namespace: namespace, Kubeconfig: filepath.Join(opts.Dir, "kubeconfig"), host: "127.0.0.1"}
+	if opts.Node {
+		s.host = NodeIP
+	}
 	if err := s.start(ctx); err != nil {
 		s.Stop()
 		return nil, err
@@ -218,6 +257,15 @@ func (s *Stack) start(ctx context.Context) error {
 	s.CAFile = s.path("pki", "ca.crt")
 	// kube-apiserver authenticates to gitgate's webhook, which answers no one else.
 	s.AdmissionAddr = fmt.Sprintf("127.0.0.1:%d", admissionPort)
+	if s.opts.Node {
+		// The chart's webhook, through its Service: kube-apiserver matches
+		// the client certificate by the Service's DNS name and port.
+		s.AdmissionAddr = fmt.Sprintf("%s.%s.svc:%d", releaseName, releaseNamespace, chartAdmissionPort)
+		s.GitgateURL, s.ReceiverURL = "", ""
+		if err := s.prepareNode(ctx); err != nil {
+			return err
+		}
+	}
 	admissionConfig, err := s.writeAdmissionConfiguration(s.AdmissionAddr, certs)
 	if err != nil {
 		return err
@@ -236,23 +284,33 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 	s.procs = append(s.procs, etcd)
-	kube, err := startProcess("kube-apiserver", s.path("logs"), s.bin("kube-apiserver"),
+	kubeArgs := []string{"--endpoint-reconciler-type=none"}
+	if s.opts.Node {
+		// Pods reach kube-apiserver through the kubernetes Service, whose
+		// endpoint is the advertised address; the aggregator and the
+		// webhook client reach gitgate's pods through their Services'
+		// endpoints (no kube-proxy on the control plane's path).
+		kubeArgs = []string{"--enable-aggregator-routing=true", "--kubelet-preferred-address-types=InternalIP",
+			"--kubelet-client-certificate=" + s.path("pki", "kube-apiserver-kubelet-client.crt"),
+			"--kubelet-client-key=" + s.path("pki", "kube-apiserver-kubelet-client.key")}
+	}
+	kube, err := startProcess("kube-apiserver", s.path("logs"), s.bin("kube-apiserver"), append([]string{
 		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdPort),
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", kubePort),
-		"--tls-cert-file="+s.path("pki", "kube-apiserver.crt"), "--tls-private-key-file="+s.path("pki", "kube-apiserver.key"),
-		"--client-ca-file="+s.path("pki", "ca.crt"),
+		"--bind-address=" + s.host, "--advertise-address=" + s.host, fmt.Sprintf("--secure-port=%d", kubePort),
+		"--tls-cert-file=" + s.path("pki", "kube-apiserver.crt"), "--tls-private-key-file=" + s.path("pki", "kube-apiserver.key"),
+		"--client-ca-file=" + s.path("pki", "ca.crt"),
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+s.path("pki", "sa.pub"), "--service-account-signing-key-file="+s.path("pki", "sa.key"),
+		"--service-account-key-file=" + s.path("pki", "sa.pub"), "--service-account-signing-key-file=" + s.path("pki", "sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/24",
-		"--requestheader-client-ca-file="+s.path("pki", "front-proxy-ca.crt"),
+		"--requestheader-client-ca-file=" + s.path("pki", "front-proxy-ca.crt"),
 		"--requestheader-allowed-names=front-proxy-client",
 		"--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
-		"--proxy-client-cert-file="+s.path("pki", "front-proxy-client.crt"), "--proxy-client-key-file="+s.path("pki", "front-proxy-client.key"),
-		"--cert-dir="+s.path("pki", "kube-apiserver-generated"),
-		"--admission-control-config-file="+admissionConfig,
-		"--endpoint-reconciler-type=none", "--profiling=false")
+		"--proxy-client-cert-file=" + s.path("pki", "front-proxy-client.crt"), "--proxy-client-key-file=" + s.path("pki", "front-proxy-client.key"),
+		"--cert-dir=" + s.path("pki", "kube-apiserver-generated"),
+		"--admission-control-config-file=" + admissionConfig,
+		"--profiling=false"}, kubeArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -260,7 +318,7 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := writePIDs(s.opts.Dir, s.procs); err != nil {
 		return err
 	}
-	kubeURL := fmt.Sprintf("https://127.0.0.1:%d", kubePort)
+	kubeURL := fmt.Sprintf("https://%s:%d", s.host, kubePort)
 	if err := s.writeKubeconfigs(kubeURL, certs); err != nil {
 		return err
 	}
@@ -271,13 +329,18 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 
 	// The controllers that matter here: namespace deletion, garbage
-	// collection, Deployments and ReplicaSets.
+	// collection, Deployments and ReplicaSets; with a node, all of them
+	// (EndpointSlices, the root CA ConfigMap, disruption budgets, ...).
+	controllers := "namespace,garbagecollector,deployment,replicaset,serviceaccount,serviceaccount-token,clusterrole-aggregation"
+	if s.opts.Node {
+		controllers = "*"
+	}
 	kcm, err := startProcess("kube-controller-manager", s.path("logs"), s.bin("kube-controller-manager"),
 		"--kubeconfig="+s.path("kube-controller-manager.kubeconfig"),
 		"--authentication-kubeconfig="+s.path("kube-controller-manager.kubeconfig"),
 		"--authorization-kubeconfig="+s.path("kube-controller-manager.kubeconfig"),
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", kcmPort), "--leader-elect=false",
-		"--controllers=namespace,garbagecollector,deployment,replicaset,serviceaccount,serviceaccount-token,clusterrole-aggregation",
+		"--controllers="+controllers,
 		"--service-account-private-key-file="+s.path("pki", "sa.key"), "--root-ca-file="+s.path("pki", "ca.crt"),
 		"--cert-dir="+s.path("pki", "kube-controller-manager-generated"))
 	if err != nil {
@@ -286,6 +349,12 @@ func (s *Stack) start(ctx context.Context) error {
 	s.procs = append(s.procs, kcm)
 	if err := writePIDs(s.opts.Dir, s.procs); err != nil {
 		return err
+	}
+
+	if s.opts.Node {
+		if err := s.startNode(ctx, s.path("kube-controller-manager.kubeconfig")); err != nil {
+			return err
+		}
 	}
 
 	// The fleet's Git server, over HTTPS with basic auth.
@@ -310,6 +379,10 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 
+	if s.opts.Node {
+		return s.startChart(ctx)
+	}
+
 	// gitgate-apiserver, with the chart's ServiceAccount, RBAC and configuration.
 	configFile := s.path("gitgate-config.yaml")
 	if err := s.BindNamespaces(namespace); err != nil {
@@ -322,7 +395,13 @@ func (s *Stack) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The approval key every replica shares (the chart keeps it in a Secret).
+	approvalKey := s.path("pki", "approval.key")
+	if err := os.WriteFile(approvalKey, []byte(randomToken()+randomToken()+randomToken()), 0o600); err != nil {
+		return fmt.Errorf("writing the approval key: %w", err)
+	}
 	s.gitgateArgs = []string{
+		"--approval-key-file=" + approvalKey,
 		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", gitgatePort),
 		"--tls-cert-file=" + s.path("pki", "gitgate-apiserver.crt"), "--tls-private-key-file=" + s.path("pki", "gitgate-apiserver.key"),
 		"--kubeconfig=" + serverKubeconfig,
@@ -336,35 +415,7 @@ func (s *Stack) start(ctx context.Context) error {
 	if err := s.startGitgate(); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, "APIService v1alpha1.gitgate.dev to be Available", s.procs, func(ctx context.Context) error {
-		out, err := s.Kubectl(ctx, ContextAdmin, "get", "apiservice", "v1alpha1.gitgate.dev",
-			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
-		if err != nil || strings.TrimSpace(out) != "True" {
-			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := waitFor(ctx, "the fleet's environments", s.procs, func(ctx context.Context) error {
-		out, err := s.Kubectl(ctx, ContextAdmin, "get", "environments", "-n", namespace, "-o", "name")
-		if err != nil || !strings.Contains(out, "environment.gitgate.dev/prod") {
-			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := waitFor(ctx, "the Sealed Secrets controller's certificate through the service proxy", s.procs, func(ctx context.Context) error {
-		out, err := s.Kubectl(ctx, ContextAdmin, "get", "--raw", "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem")
-		if err != nil || !strings.Contains(out, "BEGIN CERTIFICATE") {
-			return fmt.Errorf("%w: %v", errNotYet, err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := s.waitForFlux(ctx); err != nil {
+	if err := s.waitForServing(ctx, namespace); err != nil {
 		return err
 	}
 	// Admission last: from here on, Git is the only door.
@@ -382,6 +433,16 @@ func (s *Stack) BindNamespaces(namespaces ...string) error {
 	s.fleets.mu.Lock()
 	defer s.fleets.mu.Unlock()
 	s.fleets.shop = namespaces
+	if s.opts.Node {
+		repos, err := s.chartRepositories(namespaces)
+		if err != nil {
+			return err
+		}
+		// The pods reload the ConfigMap by themselves once the kubelet
+		// updates their volume.
+		_, err = s.Helm(context.Background(), "upgrade", releaseName, s.ChartPath(), "--namespace", releaseNamespace, "--reuse-values", "--set-json", "config.repositories="+repos)
+		return err
+	}
 	return s.writeChartConfig(context.Background(), namespaces)
 }
 
@@ -399,6 +460,9 @@ func (s *Stack) startGitgate(extra ...string) error {
 // RestartGitgate restarts gitgate-apiserver with extra flags (none: the
 // stack's own) and returns once its API and its webhook answer again.
 func (s *Stack) RestartGitgate(ctx context.Context, extra ...string) error {
+	if s.gitgate == nil {
+		return errNoProcess
+	}
 	s.gitgate.stop(10 * time.Second)
 	kept := s.procs[:0]
 	for _, p := range s.procs {
@@ -484,18 +548,43 @@ func (s *Stack) Running() []string {
 }
 
 // Stop ends every child and the Git server; nothing is left listening.
+// With a node, the workloads go first, and the machine is put back as the
+// node found it (StopNode's error says what could not be).
 func (s *Stack) Stop() {
-	for i := len(s.procs) - 1; i >= 0; i-- {
+	_ = s.StopNode()
+}
+
+// StopNode is Stop, returning what the node's teardown could not restore.
+func (s *Stack) StopNode() error {
+	ctx, cancel := context.WithTimeout(context.Background(), NodeTeardownTimeout)
+	defer cancel()
+	i := len(s.procs) - 1
+	if s.node != nil && s.node.proxy != nil {
+		// What started after the node (Flux, Sealed Secrets) stops first:
+		// Flux would apply the workloads again while the node drains.
+		for ; i >= 0 && s.procs[i] != s.node.proxy; i-- {
+			s.procs[i].stop(10 * time.Second)
+		}
+		s.node.drain(ctx)
+	}
+	for ; i >= 0; i-- {
+		s.stopNodeHook(ctx, s.procs[i])
 		s.procs[i].stop(10 * time.Second)
 	}
 	if s.Git != nil {
 		_ = s.Git.Stop()
 	}
+	var err error
+	if s.node != nil {
+		err = s.node.restore(ctx)
+		s.node = nil
+	}
 	_ = os.Remove(s.path(pidFile))
+	return err
 }
 
 func (s *Stack) startGit(ctx context.Context, certs *stackCerts) error {
-	pair, err := certs.ca.Issue(pki.Request{CommonName: "git", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
+	pair, err := certs.ca.Issue(pki.Request{CommonName: "git", DNSNames: []string{"localhost"}, IPs: s.serverIPs(), Server: true})
 	if err != nil {
 		return err
 	}
@@ -505,7 +594,7 @@ func (s *Stack) startGit(ctx context.Context, certs *stackCerts) error {
 	}
 	password := randomToken()
 	git, err := gitserver.Start(gitserver.Options{
-		Root: s.path("git"), Username: gitUser, Password: password,
+		Root: s.path("git"), Username: gitUser, Password: password, Addr: s.host + ":0",
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	})
 	if err != nil {
@@ -526,6 +615,8 @@ func (s *Stack) applyManifests(ctx context.Context, gitgatePort int, certs *stac
 		"GitUser": gitUser, "GitPassword": certs.gitPassword, "WebhookToken": s.WebhookToken,
 		"GitCA":     base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
 		"ServingCA": base64.StdEncoding.EncodeToString(certs.ca.CertPEM),
+		"Node":      s.opts.Node,
+		"ClientCA":  jsonString(string(certs.ca.CertPEM)),
 	})
 	if err != nil {
 		return err
@@ -603,8 +694,51 @@ func getOK(ctx context.Context, client pki.KeyPair, ca *pki.CA, url string) erro
 	return nil
 }
 
+// jsonString quotes s as a JSON string, which YAML reads as a double-quoted scalar.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
 func randomToken() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// waitForServing waits until gitgate serves: the APIService is Available,
+// the fleet's environments list in namespace, the Sealed Secrets
+// controller's certificate is reachable and Flux is ready.
+func (s *Stack) waitForServing(ctx context.Context, namespace string) error {
+	if err := waitFor(ctx, "APIService v1alpha1.gitgate.dev to be Available", s.procs, func(ctx context.Context) error {
+		out, err := s.Kubectl(ctx, ContextAdmin, "get", "apiservice", "v1alpha1.gitgate.dev",
+			"-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
+		if err != nil || strings.TrimSpace(out) != "True" {
+			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// Right after install, discovery may answer 401 until the pods load
+	// the front-proxy CA: wait until the API really answers.
+	if err := waitFor(ctx, "the fleet's environments", s.procs, func(ctx context.Context) error {
+		out, err := s.Kubectl(ctx, ContextAdmin, "get", "environments", "-n", namespace, "-o", "name")
+		if err != nil || !strings.Contains(out, "environment.gitgate.dev/prod") {
+			return fmt.Errorf("%w: %s %v", errNotYet, out, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, "the Sealed Secrets controller's certificate through the service proxy", s.procs, func(ctx context.Context) error {
+		out, err := s.Kubectl(ctx, ContextAdmin, "get", "--raw", "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem")
+		if err != nil || !strings.Contains(out, "BEGIN CERTIFICATE") {
+			return fmt.Errorf("%w: %v", errNotYet, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.waitForFlux(ctx)
 }

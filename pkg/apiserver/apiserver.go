@@ -92,6 +92,7 @@ func (c completedConfig) New() (*Server, error) {
 		"environments/sealedsecrets": environment.NewSealedSecretsREST(backend, c.GenericConfig.Authorization.Authorizer),
 		"environments/freeze":        environment.NewFreezeREST(backend, c.GenericConfig.Authorization.Authorizer),
 		"promotions":                 promotion.NewREST(scheme, backend, c.GenericConfig.Authorization.Authorizer, metrics.PromotionRecorder(knownLabels(c.ExtraConfig.Repositories))),
+		"promotions/approval":        promotion.NewApprovalREST(backend, c.GenericConfig.Authorization.Authorizer),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, fmt.Errorf("installing %s: %w", gitgate.GroupName, err)

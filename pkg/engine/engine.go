@@ -34,6 +34,10 @@ type Options struct {
 	ObserveGit func(operation string, took time.Duration, err error)
 	// SyncTimeout bounds the ref check of a consistent read; default 3s.
 	SyncTimeout time.Duration
+	// ApprovalKey seals the commits approvals rely on (approvals_seal.go);
+	// every replica serving the repository needs the same key. Without
+	// one, promotions into environments with approvals are refused.
+	ApprovalKey []byte
 	// Health measures spec.promotionPolicy.minSoak; without it a
 	// promotion into an environment with a soak is refused.
 	Health HealthClock
@@ -91,6 +95,7 @@ type Engine struct {
 	overlays map[gitstore.Hash]overlayFile // by the overlay directory's tree hash
 	touched  map[touchKey]gitstore.Hash    // last commit that changed a path, by head
 	chains   map[chainKey]*currentChain    // where a path is current, by branch and path
+	spines   map[string][]gitstore.Hash    // by branch: the first-parent chain its last path walk read
 	renders  map[string]*rendered          // by branch:overlay directory
 	reach    reachability
 	hadFetch bool
@@ -108,11 +113,6 @@ type writeLock struct {
 func (l *writeLock) Unlock() {
 	l.repo.Discard()
 	l.Mutex.Unlock()
-}
-
-type touchKey struct {
-	head gitstore.Hash
-	path string
 }
 
 type reachability struct {
@@ -139,8 +139,10 @@ func New(opts Options) (*Engine, error) {
 		overlays: map[gitstore.Hash]overlayFile{},
 		touched:  map[touchKey]gitstore.Hash{},
 		chains:   map[chainKey]*currentChain{},
+		spines:   map[string][]gitstore.Hash{},
 		renders:  map[string]*rendered{},
 	}
+	e.history.verify = e.verifyCommit
 	e.snap.Store(&Snapshot{defaultBranch: opts.DefaultBranch})
 	return e, nil
 }
@@ -249,6 +251,11 @@ func (e *Engine) pruneCachesLocked() {
 			delete(e.touched, k)
 		}
 	}
+	for b := range e.spines {
+		if _, ok := e.heads[b]; !ok {
+			delete(e.spines, b)
+		}
+	}
 	if len(e.overlays) > maxOverlayCache {
 		clear(e.overlays)
 	}
@@ -276,6 +283,7 @@ func (e *Engine) updateHistoryLocked(heads map[string]gitstore.Hash) (step, erro
 			version := e.history.version
 			e.history = newHistory()
 			e.history.version = version + 1 // never a version an older snapshot has
+			e.history.verify = e.verifyCommit
 			break
 		}
 	}

@@ -18,6 +18,10 @@ type gitReader interface {
 	// TreeHash is the hash of a directory at a commit ("" is the root);
 	// gitstore.ErrFileNotFound when absent.
 	TreeHash(commit gitstore.Hash, dir string) (gitstore.Hash, error)
+	// EntryHashes is the hash of the tree or file at each path at a
+	// commit, gitstore.ZeroHash where there is none; each directory is
+	// read once, however many paths share it.
+	EntryHashes(commit gitstore.Hash, paths []string) ([]gitstore.Hash, error)
 	// ListFiles names the files (not directories) directly in dir at a commit.
 	ListFiles(commit gitstore.Hash, dir string) ([]string, error)
 	// Walk visits the commits reachable from heads, each once, newest

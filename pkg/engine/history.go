@@ -30,17 +30,22 @@ type history struct {
 	// means every record is to be taken as changed (a new history).
 	changed map[string]struct{}
 	full    bool
+	// decisions are the approval and rejection commits, by promotion
+	// (approvals_index.go); verify says whether gitgate wrote a commit.
+	decisions map[string][]decision
+	verify    func(*gitstore.Commit) bool
 }
 
 type record struct {
 	promotion *gitgate.Promotion // replaced, never mutated, once published
 	commit    gitstore.Hash
 	target    string // the environment branch
+	approval  approvalState
 }
 
 func newHistory() *history {
 	return &history{byName: map[string]*record{}, pending: map[string]*record{}, latest: map[string]metav1.Time{},
-		changed: map[string]struct{}{}, full: true}
+		changed: map[string]struct{}{}, full: true, decisions: map[string][]decision{}}
 }
 
 // takeChanges returns the promotions added or changed since the last call,
@@ -107,6 +112,10 @@ func (h *history) track(r *record) {
 // walk found it first.
 func (h *history) add(c *gitstore.Commit, branch string) {
 	ts := parseTrailers(c.Message)
+	if name := trailerValue(ts, TrailerApproval); name != "" {
+		h.addDecision(c, ts, name)
+		return
+	}
 	name := trailerValue(ts, TrailerPromotion)
 	if name == "" {
 		return
@@ -116,10 +125,13 @@ func (h *history) add(c *gitstore.Commit, branch string) {
 	if branch == target || !strings.HasPrefix(branch, ReviewBranchPrefix) {
 		phase = gitgate.PromotionSucceeded
 	}
+	facts, required := planFacts(c, ts, wantsApprovals(ts) && h.verify != nil && h.verify(c))
 	if old, ok := h.byName[name]; ok {
 		// The same promotion again: a squash- or rebase-merged review
-		// commit landing on the environment branch.
-		if old.promotion.Status.Phase == gitgate.PromotionSucceeded || phase != gitgate.PromotionSucceeded {
+		// commit landing on the environment branch, or gitgate's landing
+		// of an approved one; or a later plan of it (approvals_index.go).
+		oldDone, done := old.promotion.Status.Phase == gitgate.PromotionSucceeded, phase == gitgate.PromotionSucceeded
+		if oldDone && !done || oldDone == done && facts.planRevision <= old.approval.planRevision {
 			return
 		}
 	}
@@ -145,6 +157,8 @@ func (h *history) add(c *gitstore.Commit, branch string) {
 			SourceRevision: rev,
 			PromotedBy:     trailerValue(ts, TrailerPromotedBy),
 			Time:           &when,
+
+			ApprovalsRequired: required,
 		},
 	}
 	for _, v := range trailerValues(ts, TrailerChange) {
@@ -159,7 +173,8 @@ func (h *history) add(c *gitstore.Commit, branch string) {
 		p.Status.Branch = target
 	}
 	setPhaseCondition(p)
-	r := &record{promotion: p, commit: c.Hash, target: target}
+	r := &record{promotion: p, commit: c.Hash, target: target, approval: facts}
+	h.applyApprovals(r, p)
 	h.put(r, h.byName[name])
 	h.byName[name] = r
 	h.version++
@@ -188,7 +203,9 @@ func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Ha
 			}
 		}
 		if next != gitgate.PromotionSucceeded {
-			if t, ok := latest[p.Spec.Environment]; ok && p.Status.Time.Before(&t) {
+			if t, ok := latest[p.Spec.Environment]; r.approval.rejected {
+				next = gitgate.PromotionRejected
+			} else if ok && p.Status.Time.Before(&t) {
 				next = gitgate.PromotionSuperseded
 			} else {
 				next = gitgate.PromotionProposed
@@ -201,6 +218,7 @@ func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Ha
 				cp.Status.Branch = r.target
 			}
 			setPhaseCondition(cp)
+			h.applyApprovals(r, cp)
 			r.promotion = cp
 			changed = append(changed, r)
 			h.version++
@@ -227,11 +245,19 @@ func setPhaseCondition(p *gitgate.Promotion) {
 	case gitgate.PromotionProposed:
 		cond.Status, cond.Reason = metav1.ConditionUnknown, gitgate.ReasonAwaitingReview
 		cond.Message = "commit " + shortSHA(p.Status.Commit) + " waits on branch " + p.Status.Branch + "; merge it through a pull request"
+		if p.Status.ApprovalsRequired > 0 {
+			cond.Reason = gitgate.ReasonAwaitingApprovals
+			cond.Message = "commit " + shortSHA(p.Status.Commit) + " waits on branch " + p.Status.Branch +
+				" for approvals (kubectl gitgate approve " + p.Name + "); see the Approved condition"
+		}
 	case gitgate.PromotionSuperseded:
 		cond.Status, cond.Reason = metav1.ConditionFalse, gitgate.ReasonSuperseded
 		cond.Message = "a later promotion into " + p.Spec.Environment + " succeeded before this one was merged"
+	case gitgate.PromotionRejected:
+		cond.Status, cond.Reason = metav1.ConditionFalse, gitgate.ReasonRejected
+		cond.Message = "rejected; it will not land (see the Approved condition): create a new promotion to try again"
 	}
-	p.Status.Conditions = []metav1.Condition{cond}
+	setCondition(p, cond)
 }
 
 func shortSHA(s string) string {

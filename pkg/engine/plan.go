@@ -59,6 +59,13 @@ func (e *Engine) plannerLocked() planner {
 
 // plan works out promotion p against snapshot s.
 func (pn planner) plan(s *Snapshot, p *gitgate.Promotion) (*plan, error) {
+	return pn.planOnto(s, p, true)
+}
+
+// planOnto works out promotion p against snapshot s; with propose, onto a
+// review branch when the target has review or approvals, else onto the
+// environment branch (an approved promotion landing).
+func (pn planner) planOnto(s *Snapshot, p *gitgate.Promotion, propose bool) (*plan, error) {
 	target, err := usableEnvironment(s, p.Spec.Environment, specPath.Child("environment"))
 	if err != nil {
 		return nil, err
@@ -80,7 +87,7 @@ func (pn planner) plan(s *Snapshot, p *gitgate.Promotion) (*plan, error) {
 		return nil, invalid("Promotion", p.Name, field.Invalid(specPath.Child("revision"), p.Spec.Revision, err.Error()))
 	}
 	pl.parent = pl.baseHead
-	if target.Spec.Review {
+	if propose && (target.Spec.Review || target.Spec.Approvals != nil) {
 		pl.branch = ReviewBranchPrefix + p.Name
 		if _, exists := s.heads[pl.branch]; exists {
 			return nil, fmt.Errorf("review branch %s exists already: %w", pl.branch, ErrAlreadyExists)

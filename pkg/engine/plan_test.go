@@ -117,6 +117,22 @@ func (m *memGit) TreeHash(commit gitstore.Hash, dir string) (gitstore.Hash, erro
 	return h, nil
 }
 
+func (m *memGit) EntryHashes(commit gitstore.Hash, paths []string) ([]gitstore.Hash, error) {
+	c, err := m.get(commit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gitstore.Hash, len(paths))
+	for i, p := range paths {
+		if content, ok := c.files[p]; ok {
+			out[i] = gitstore.Hash(sha1.Sum([]byte(content)))
+		} else {
+			out[i] = treeOf(c.files, p)
+		}
+	}
+	return out, nil
+}
+
 func (m *memGit) ListFiles(commit gitstore.Hash, dir string) ([]string, error) {
 	if _, err := m.TreeHash(commit, dir); err != nil {
 		return nil, err

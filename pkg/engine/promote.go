@@ -47,7 +47,7 @@ func (e *Engine) Promote(ctx context.Context, req PromotionRequest) (*gitgate.Pr
 		}
 		pl.freeze = frozen
 		planned = pl
-		commit, err := e.commitPlanLocked(p, pl, req.User)
+		commit, err := e.commitPlanLocked(p, pl, req.User, approvalsRequired(pl.target)...)
 		if err != nil {
 			return gitstore.PushRequest{}, err
 		}
@@ -73,8 +73,24 @@ func checkNameFree(s *Snapshot, name string) error {
 	return nil
 }
 
-// commitPlanLocked writes the plan's commit into the mirror.
-func (e *Engine) commitPlanLocked(p *gitgate.Promotion, pl *plan, user string) (gitstore.Hash, error) {
+// commitPlanLocked writes the plan's commit into the mirror, with extra
+// trailers after Promoted-By. Into an environment with approvals, the
+// commit is sealed (approvals_seal.go).
+func (e *Engine) commitPlanLocked(p *gitgate.Promotion, pl *plan, user string, extra ...trailer) (gitstore.Hash, error) {
+	msg := planMessage(p, pl, user, extra)
+	if pl.target.Spec.Approvals != nil {
+		return e.sealPlanLocked(pl, nil, msg)
+	}
+	sig := e.signature()
+	if pl.target.Spec.Strategy == gitgate.StrategyMerge {
+		return e.repo.CreateCommit([]gitstore.Hash{pl.parent, pl.sourceRev}, pl.mergeTree, nil, msg, sig, sig)
+	}
+	return e.repo.CreateCommit([]gitstore.Hash{pl.parent}, gitstore.ZeroHash, pl.edits, msg, sig, sig)
+}
+
+// planMessage is the commit message of a plan: subject, the promotion's
+// message, and its trailers, extra after Promoted-By.
+func planMessage(p *gitgate.Promotion, pl *plan, user string, extra []trailer) string {
 	trailers := []trailer{
 		{TrailerPromotion, p.Name},
 		{TrailerEnvironment, pl.target.Name},
@@ -89,13 +105,9 @@ func (e *Engine) commitPlanLocked(p *gitgate.Promotion, pl *plan, user string) (
 	}
 	trailers = append(trailers, pl.freeze...)
 	trailers = append(trailers, trailer{TrailerPromotedBy, user})
+	trailers = append(trailers, extra...)
 	subject := fmt.Sprintf("Promote %s@%s into %s", pl.source.Name, pl.sourceRev.Short(), pl.target.Name)
-	msg := formatMessage(subject, p.Spec.Message, trailers)
-	sig := e.signature()
-	if pl.target.Spec.Strategy == gitgate.StrategyMerge {
-		return e.repo.CreateCommit([]gitstore.Hash{pl.parent, pl.sourceRev}, pl.mergeTree, nil, msg, sig, sig)
-	}
-	return e.repo.CreateCommit([]gitstore.Hash{pl.parent}, gitstore.ZeroHash, pl.edits, msg, sig, sig)
+	return formatMessage(subject, p.Spec.Message, trailers)
 }
 
 // plannedPromotion is what a dry run returns: the request with the changes
@@ -109,6 +121,9 @@ func plannedPromotion(p *gitgate.Promotion, pl *plan, user string) *gitgate.Prom
 		SourceRevision: pl.sourceRev.String(),
 		Changes:        pl.changes,
 		PromotedBy:     user,
+	}
+	if a := pl.target.Spec.Approvals; a != nil {
+		out.Status.ApprovalsRequired = a.Required
 	}
 	if pl.branch != pl.target.Spec.Branch {
 		out.Status.Phase = gitgate.PromotionProposed

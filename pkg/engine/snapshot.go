@@ -224,34 +224,11 @@ func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash, st step) (_
 			return nil, err
 		}
 	}
+	e.walkAllTouchesLocked(s)
 	for _, name := range s.envNames {
 		e.computeStatusLocked(s, s.envs[name])
 	}
 	return s, nil
-}
-
-// addedAtLocked finds when file appeared on head's first-parent history:
-// the committer time of the oldest commit holding it whose parent does
-// not (or of the oldest commit read, after maxTouchWalk of them).
-func (e *Engine) addedAtLocked(head gitstore.Hash, file string) time.Time {
-	cur := head
-	for i := 0; i < maxTouchWalk; i++ {
-		c, err := e.repo.Commit(cur)
-		if err != nil {
-			return time.Time{}
-		}
-		if len(c.Parents) == 0 {
-			return c.Committer.When
-		}
-		if _, err := e.repo.ReadFile(c.Parents[0], file); err != nil {
-			return c.Committer.When
-		}
-		cur = c.Parents[0]
-	}
-	if c, err := e.repo.Commit(cur); err == nil {
-		return c.Committer.When
-	}
-	return time.Time{}
 }
 
 // readDefinitionsLocked parses every environment file on the default branch.
@@ -263,24 +240,34 @@ func (e *Engine) readDefinitionsLocked(s, old *Snapshot, head gitstore.Hash, fre
 	if err != nil {
 		return err
 	}
+	var newFiles []string // definitions this engine has not read before
+	for _, f := range files {
+		if name, ok := strings.CutSuffix(f, ".yaml"); ok && old.envs[name] == nil {
+			newFiles = append(newFiles, path.Join(EnvironmentsDir, f))
+		}
+	}
+	created := e.addedAtLocked(head, newFiles) // one walk for all of them
 	for _, f := range files {
 		name, ok := strings.CutSuffix(f, ".yaml")
 		if !ok {
 			continue
 		}
-		raw, err := e.repo.ReadFile(head, path.Join(EnvironmentsDir, f))
+		file := path.Join(EnvironmentsDir, f)
+		raw, err := e.repo.ReadFile(head, file)
 		if err != nil {
 			return err
 		}
-		st := &envState{raw: raw, modRV: e.changedAtLocked(head, path.Join(EnvironmentsDir, f), fresh, s.rv)}
+		st := &envState{raw: raw}
 		prev, known := old.envs[name]
 		if known && bytes.Equal(prev.raw, raw) {
 			st.modRV = prev.modRV
+		} else {
+			st.modRV = e.changedAtLocked(head, file, fresh, s.rv)
 		}
 		if known {
 			st.created = prev.created
 		} else {
-			st.created = e.addedAtLocked(head, path.Join(EnvironmentsDir, f))
+			st.created = created[file]
 		}
 		env, ierr := parseEnvironment(name, raw, e.opts.DefaultBranch)
 		env.CreationTimestamp = metav1.NewTime(st.created)

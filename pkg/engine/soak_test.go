@@ -26,6 +26,8 @@ func TestPlannerMinSoak(t *testing.T) {
 		noClock bool          // the engine has no HealthClock
 		healthy time.Duration // how long dev has been Healthy; 0 is not Healthy
 		from    string        // default dev; "test" with revision c1 is a rollback
+		rev     string        // spec.revision: a commit name of the repository
+		later   bool          // a commit that leaves dev's overlay alone moved the branch
 		want    string        // "" admits; else a pattern of the 422's message
 	}{
 		{name: "admitted: no soak asked", healthy: 0},
@@ -39,12 +41,22 @@ func TestPlannerMinSoak(t *testing.T) {
 		{name: "refused: the server cannot see Flux", soak: 10 * time.Minute, noClock: true, healthy: time.Hour,
 			want: `this server does not watch Flux`},
 		{name: "admitted: a rollback is not gated", soak: 10 * time.Minute, from: "test"},
+		{name: "admitted: a later commit elsewhere does not restart dev's soak", soak: 10 * time.Minute, healthy: 10 * time.Minute, later: true},
+		{name: "admitted: dev's current revision named by spec.revision", soak: 10 * time.Minute, healthy: 10 * time.Minute, rev: "c3"},
+		{name: "refused: an older revision of dev cannot borrow the soak of what dev runs now", soak: 10 * time.Minute, healthy: time.Hour, rev: "c2",
+			want: `revision [0-9a-f]+ is not what dev runs now: its overlays/dev differs from the current revision`},
+		{name: "refused: a source other than promotesFrom skips where the soak is measured", soak: 10 * time.Minute, healthy: time.Hour, from: "prod",
+			want: `takes promotions from its promotesFrom \("dev"\) only`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, s, commits := trunkRepo()
 			if !tc.noFlux {
 				s.envs["dev"].env.Spec.FluxKustomization = devKustomization
+			}
+			s.envs["dev"].env.Status.Revision = commits["c3"].String()
+			if tc.later {
+				s.heads["main"] = m.commit([]gitstore.Hash{commits["c3"]}, map[string]string{"overlays/prod/kustomization.yaml": overlayWith("app=1.0", "worker=2.2")}, "prod worker")
 			}
 			if tc.soak > 0 {
 				s.envs["test"].env.Spec.PromotionPolicy = &gitgate.PromotionPolicy{MinSoak: &metav1.Duration{Duration: tc.soak}}
@@ -67,6 +79,9 @@ func TestPlannerMinSoak(t *testing.T) {
 			if tc.from == "test" {
 				p.Spec.Revision = commits["c1"].String()
 			}
+			if tc.rev != "" {
+				p.Spec.Revision = commits[tc.rev].String()
+			}
 			_, err := pn.plan(s, p)
 			if tc.want == "" {
 				if err != nil {
@@ -79,7 +94,7 @@ func TestPlannerMinSoak(t *testing.T) {
 					t.Fatalf("plan error = %v, want a 422 on spec.from matching %q", err, tc.want)
 				}
 			}
-			gated := tc.soak > 0 && tc.from != "test" && !tc.noFlux && !tc.noClock
+			gated := tc.soak > 0 && tc.from == "" && tc.rev != "c2" && !tc.noFlux && !tc.noClock
 			switch {
 			case gated && (len(asked) != 1 || asked[0] != "dev@"+commits["c3"].String()):
 				t.Errorf("the health clock was asked %v, want dev at c3 once", asked)

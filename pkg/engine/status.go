@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"sync"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,9 +13,6 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
 	"github.com/gitgate-dev/gitgate/pkg/kustomization"
 )
-
-// maxTouchWalk bounds the search for the commit that last changed a path.
-const maxTouchWalk = 5000
 
 // computeStatusLocked fills st.env.Status from the branch heads and the
 // promotion history, and records why the environment is unusable, if it is.
@@ -119,80 +115,6 @@ func (e *Engine) overlayLocked(s *Snapshot, spec *gitgate.EnvironmentSpec) (over
 		return overlayFile{}, gitstore.ZeroHash, err
 	}
 	return overlay, e.lastTouchLocked(head, spec.Path), nil
-}
-
-// lastTouchLocked finds the newest first-parent commit from head that
-// changed dir (or head itself when the walk is too long).
-func (e *Engine) lastTouchLocked(head gitstore.Hash, dir string) gitstore.Hash {
-	key := touchKey{head, dir}
-	if h, ok := e.touched[key]; ok {
-		return h
-	}
-	result := head
-	cur := head
-	curTree, _ := e.repo.TreeHash(cur, dir)
-	for i := 0; i < maxTouchWalk; i++ {
-		c, err := e.repo.Commit(cur)
-		if err != nil || len(c.Parents) == 0 {
-			result = cur
-			break
-		}
-		parentTree, _ := e.repo.TreeHash(c.Parents[0], dir)
-		if parentTree != curTree {
-			result = cur
-			break
-		}
-		if prev, ok := e.touched[touchKey{c.Parents[0], dir}]; ok {
-			result = prev
-			break
-		}
-		cur, curTree = c.Parents[0], parentTree
-	}
-	e.touched[key] = result
-	return result
-}
-
-// chainKey names a path on a branch.
-type chainKey struct{ branch, path string }
-
-// currentChain holds the commits at which a path is what it was at rev: the
-// first-parent chain from rev up to the newest head walked. While rev stays
-// the path's last change, the chain only grows, and every commit in it stays
-// true for every snapshot with that rev, so snapshots share it; a new rev
-// starts a new chain.
-type currentChain struct {
-	rev, tip gitstore.Hash // tip is read and written under the engine's lock
-	commits  sync.Map      // gitstore.Hash → struct{}; read by snapshots
-}
-
-func (c *currentChain) has(h gitstore.Hash) bool {
-	_, ok := c.commits.Load(h)
-	return ok
-}
-
-// currentChainLocked extends the chain of branch:dir from head down to
-// where the last walk started (or to rev), at most maxTouchWalk commits:
-// each refresh walks only the commits that are new.
-func (e *Engine) currentChainLocked(branch, dir string, head, rev gitstore.Hash) *currentChain {
-	key := chainKey{branch, dir}
-	c := e.chains[key]
-	if c == nil || c.rev != rev {
-		c = &currentChain{rev: rev}
-		e.chains[key] = c
-	}
-	for cur, i := head, 0; i < maxTouchWalk && cur != c.tip; i++ {
-		c.commits.Store(cur, struct{}{})
-		if cur == rev {
-			break
-		}
-		commit, err := e.repo.Commit(cur)
-		if err != nil || len(commit.Parents) == 0 {
-			break
-		}
-		cur = commit.Parents[0]
-	}
-	c.tip = head
-	return c
 }
 
 // upstreamLocked compares an environment with its upstream: the changes a

@@ -52,6 +52,12 @@ func (r *Repository) ListFiles(commit Hash, dir string) ([]string, error) {
 	return r.reader().ListFiles(commit, dir)
 }
 
+// EntryHashes returns the hash of the tree or file at each path in a
+// commit, ZeroHash where there is none (see Reader.EntryHashes).
+func (r *Repository) EntryHashes(commit Hash, paths []string) ([]Hash, error) {
+	return r.reader().EntryHashes(commit, paths)
+}
+
 // WalkFiles calls fn with the path and content of every regular file in
 // the commit's tree, in path order.
 func (r *Repository) WalkFiles(commit Hash, fn func(name string, content []byte) error) error {
@@ -155,6 +161,68 @@ func (r Reader) tree(commit Hash, dir string) (*object.Tree, error) {
 		return nil, fmt.Errorf("reading %s at %s: %w", dir, commit.Short(), err)
 	}
 	return sub, nil
+}
+
+// EntryHashes returns the hash of what each path names in a commit (a
+// tree or a file; ZeroHash when nothing is there), reading each directory
+// once however many of the paths share it: one call per commit serves a
+// walk that follows many paths at once.
+func (r Reader) EntryHashes(commit Hash, paths []string) ([]Hash, error) {
+	c, err := r.commit(commit)
+	if err != nil {
+		return nil, err
+	}
+	root, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("reading tree of %s: %w", commit.Short(), err)
+	}
+	trees := map[string]*object.Tree{"": root} // by directory; nil when absent
+	var dirTree func(dir string) (*object.Tree, error)
+	dirTree = func(dir string) (*object.Tree, error) {
+		if t, ok := trees[dir]; ok {
+			return t, nil
+		}
+		parent, err := dirTree(parentDir(dir))
+		if err != nil {
+			return nil, err
+		}
+		var t *object.Tree
+		if parent != nil {
+			if e, ferr := parent.FindEntry(path.Base(dir)); ferr == nil && e.Mode == filemode.Dir {
+				if t, err = object.GetTree(r.s, e.Hash); err != nil {
+					return nil, fmt.Errorf("reading %s at %s: %w", dir, commit.Short(), err)
+				}
+			}
+		}
+		trees[dir] = t
+		return t, nil
+	}
+	out := make([]Hash, len(paths))
+	for i, p := range paths {
+		if p = cleanPath(p); p == "" {
+			out[i] = fromPlumbing(root.Hash)
+			continue
+		}
+		parent, err := dirTree(parentDir(p))
+		if err != nil {
+			return nil, err
+		}
+		if parent == nil {
+			continue
+		}
+		if e, ferr := parent.FindEntry(path.Base(p)); ferr == nil {
+			out[i] = fromPlumbing(e.Hash)
+		}
+	}
+	return out, nil
+}
+
+// parentDir is the directory holding p, "" for the root.
+func parentDir(p string) string {
+	if d := path.Dir(p); d != "." {
+		return d
+	}
+	return ""
 }
 
 // ListFiles returns the names of the regular files directly in dir at a commit.

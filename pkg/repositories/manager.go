@@ -42,6 +42,8 @@ type Options struct {
 	GitTimeout time.Duration
 	// RetryAfter is the hint a 503 gives when Git is unreachable; default 1s.
 	RetryAfter time.Duration
+	// ApprovalKey seals the commits approvals rely on (engine.Options).
+	ApprovalKey []byte
 	// ObserveGit, when set, returns the Git operation observer of a repository.
 	ObserveGit func(repository string) func(operation string, took time.Duration, err error)
 	// Follow, when set, runs beside each repository's engine for as long
@@ -321,6 +323,7 @@ func (m *Manager) startRepository(ctx context.Context, rc config.Repository, cre
 		DefaultBranch: rc.DefaultBranch,
 		Author:        gitstore.Signature{Name: rc.CommitAuthor.Name, Email: rc.CommitAuthor.Email},
 		RetryAfter:    m.opts.RetryAfter,
+		ApprovalKey:   m.opts.ApprovalKey,
 		Health:        m.opts.Health,
 	}
 	if m.opts.ObserveGit != nil {

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -174,5 +176,87 @@ func TestServerSideApplyCreatesAndOwnsEnvironments(t *testing.T) {
 	}
 	if got := managers(); !strings.Contains(got, "flux/Apply") || !strings.Contains(got, "platform/Apply") {
 		t.Fatalf("managers: %q, want flux and platform", got)
+	}
+}
+
+// TestConcurrentServerSideApplyCreatesOnce: two clients apply the same new
+// Environment at once (two controllers reconciling one manifest). Exactly
+// one create wins; the other gets 409 AlreadyExists, or, when it arrives
+// after the create is visible, is the no-op that re-applying the same
+// manifest with the same field manager is. Either way Git has exactly one
+// commit, adding the definition. Rounds repeat, each with an environment
+// of its own, until the two applies have raced at least once.
+func TestConcurrentServerSideApplyCreatesOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fleet := newFleet(t)
+	const rounds = 5
+	files := map[string]string{}
+	for i := range rounds {
+		dir := fmt.Sprintf("overlays/race-%d", i)
+		if err := os.MkdirAll(filepath.Join(fleet.dir, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files[dir+"/kustomization.yaml"] = "resources:\n- ../../base\n"
+	}
+	fleet.commitFiles("Add the race overlays", files)
+	manifest := func(i int) string {
+		return envManifest(fleet.ns, fmt.Sprintf("race-%d", i), fmt.Sprintf("{path: overlays/race-%d, promotesFrom: test}", i))
+	}
+	eventually(t, "gitgate reads the race overlays", 60*time.Second, func() string {
+		if out, err := apply(ctx, "admin", "platform", manifest(rounds-1), "--dry-run=server"); err != nil {
+			return out
+		}
+		return ""
+	})
+
+	raced := 0
+	for i := 0; i < rounds && raced == 0; i++ {
+		before := fleet.head()
+		var outs [2]string
+		var errs [2]error
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for c := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				outs[c], errs[c] = apply(ctx, "admin", "platform", manifest(i))
+			}()
+		}
+		close(start)
+		wg.Wait()
+
+		after := fleet.head()
+		if n := fleet.git(fleet.dir, "rev-list", "--count", before+".."+after); n != "1" {
+			t.Fatalf("round %d: two applies of race-%d made %s commits, want exactly 1\n%s\n%s", i, i, n, outs[0], outs[1])
+		}
+		if changed := fleet.git(fleet.dir, "diff", "--name-only", before, after); changed != fmt.Sprintf(".gitgate/environments/race-%d.yaml", i) {
+			t.Fatalf("round %d: the commit changed %q, want race-%d's definition alone", i, changed, i)
+		}
+		kubectl(t, "admin", "get", "environment", fmt.Sprintf("race-%d", i), "-n", fleet.ns)
+		failed := 0
+		for c, err := range errs {
+			if err == nil {
+				continue
+			}
+			failed++
+			if !strings.Contains(outs[c], "AlreadyExists") && !strings.Contains(outs[c], "already exists") && !strings.Contains(outs[c], "Conflict") {
+				t.Fatalf("round %d: the losing apply says %q, want a 409 (AlreadyExists or a conflict)", i, outs[c])
+			}
+			t.Logf("round %d: the losing apply: %s", i, strings.TrimSpace(outs[c]))
+		}
+		switch failed {
+		case 0:
+			t.Logf("round %d: both applies succeeded (the second came after the create, a no-op): no race", i)
+		case 1:
+			raced++
+		default:
+			t.Fatalf("round %d: both applies failed:\n%s\n%s", i, outs[0], outs[1])
+		}
+	}
+	if raced == 0 {
+		t.Fatalf("in %d rounds the two applies never raced; nothing was shown", rounds)
 	}
 }

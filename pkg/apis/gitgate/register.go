@@ -31,6 +31,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Environment{}, &EnvironmentList{},
 		&Promotion{}, &PromotionList{},
 		&EnvironmentHistory{}, &SealedSecretRequest{}, &EnvironmentFreeze{},
+		&Approval{},
 	)
 	return nil
 }

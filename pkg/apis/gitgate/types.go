@@ -93,6 +93,9 @@ type EnvironmentSpec struct {
 	// FluxKustomization names the Flux Kustomization that applies this
 	// environment, to report its sync status.
 	FluxKustomization *ObjectReference
+	// Approvals, when set, makes promotions wait on a review branch until
+	// enough users approve them.
+	Approvals *ApprovalPolicy
 	// PromotionPolicy gates promotions into this environment on how the
 	// upstream ran what is promoted.
 	PromotionPolicy *PromotionPolicy
@@ -253,6 +256,13 @@ type PromotionStatus struct {
 	// applied a revision that contains Commit, as Flux's status.history
 	// records it. Derived when the Promotion is read, never stored in Git.
 	AppliedAt *metav1.Time
+	// ApprovalsRequired is how many approvals the promotion needs (0 when
+	// its environment requires none).
+	ApprovalsRequired int32
+	// Approvals are the approvals of the current plan that count.
+	Approvals []ApprovalRecord
+	// Rejections are the rejections recorded.
+	Rejections []ApprovalRecord
 	// Conditions: Succeeded, read from Git; Applied and Healthy, derived
 	// from the target environment's Flux Kustomization when the Promotion
 	// is read (reasons Applied, Healthy, Progressing, Failed, NoKustomization).

@@ -52,6 +52,8 @@ type Options struct {
 	// FluxReconcileOnCommit asks Flux to reconcile an environment's
 	// Kustomization and its source after every commit that changes it.
 	FluxReconcileOnCommit bool
+	// ApprovalKeyFile holds the secret that seals approval commits.
+	ApprovalKeyFile string
 
 	Out, ErrOut io.Writer
 }
@@ -84,6 +86,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ConfigReloadInterval, "config-reload-interval", o.ConfigReloadInterval, "How often the configuration file is checked for changes.")
 	fs.Int64Var(&o.MaxRequestBodyBytes, "max-request-body-bytes", o.MaxRequestBodyBytes, "Largest body of a write to the API (Environments, Promotions, sealed secrets); a larger one gets 413. The default fits a SealedSecret of a 1 MiB Secret.")
 	fs.BoolVar(&o.FluxReconcileOnCommit, "flux-reconcile-on-commit", o.FluxReconcileOnCommit, "After a commit changes an environment (a promotion, or a push gitgate fetched), ask Flux to reconcile its Kustomization and GitRepository at once (annotation "+fluxreconcile.RequestedAtAnnotation+"), as flux reconcile --with-source does. Needs patch on both.")
+	fs.StringVar(&o.ApprovalKeyFile, "approval-key-file", o.ApprovalKeyFile, "File holding a secret of at least 32 bytes that seals the commits approvals rely on (approval, rejection and plan commits), so that approvals pushed to Git by anyone else never count. Every replica needs the same key. Without it, promotions into environments with spec.approvals are refused.")
 	o.Admission.AddFlags(fs)
 	o.Receiver.AddFlags(fs)
 	fs.DurationVar(&o.GitRetryAfter, "git-retry-after", o.GitRetryAfter, "Retry-After of the 503 a write gets while Git is unreachable. client-go and kubectl retry such a 503 up to 10 times, so this also bounds how long they wait for Git.")
@@ -144,8 +147,13 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	// engines measure soak on the cluster state: health is set once the
 	// state exists, before anything starts.
 	health := &clusterHealth{}
+	approvalKey, err := readApprovalKey(o.ApprovalKeyFile)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
 	manager := repositories.New(repositories.Options{
 		Health:         health,
+		ApprovalKey:    approvalKey,
 		Follow:         follow,
 		ConfigPath:     o.ConfigPath,
 		ReloadInterval: o.ConfigReloadInterval,

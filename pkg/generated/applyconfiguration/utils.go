@@ -32,6 +32,8 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=gitgate.dev, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("ApprovalPolicy"):
+		return &gitgatev1alpha1.ApprovalPolicyApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Change"):
 		return &gitgatev1alpha1.ChangeApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("Environment"):

@@ -33,6 +33,11 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
+		v1alpha1.Approval{}.OpenAPIModelName():                  schema_pkg_apis_gitgate_v1alpha1_Approval(ref),
+		v1alpha1.ApprovalPolicy{}.OpenAPIModelName():            schema_pkg_apis_gitgate_v1alpha1_ApprovalPolicy(ref),
+		v1alpha1.ApprovalRecord{}.OpenAPIModelName():            schema_pkg_apis_gitgate_v1alpha1_ApprovalRecord(ref),
+		v1alpha1.ApprovalSpec{}.OpenAPIModelName():              schema_pkg_apis_gitgate_v1alpha1_ApprovalSpec(ref),
+		v1alpha1.ApprovalStatus{}.OpenAPIModelName():            schema_pkg_apis_gitgate_v1alpha1_ApprovalStatus(ref),
 		v1alpha1.Change{}.OpenAPIModelName():                    schema_pkg_apis_gitgate_v1alpha1_Change(ref),
 		v1alpha1.Environment{}.OpenAPIModelName():               schema_pkg_apis_gitgate_v1alpha1_Environment(ref),
 		v1alpha1.EnvironmentFreeze{}.OpenAPIModelName():         schema_pkg_apis_gitgate_v1alpha1_EnvironmentFreeze(ref),
@@ -115,6 +120,197 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		runtime.TypeMeta{}.OpenAPIModelName():                   schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
 		runtime.Unknown{}.OpenAPIModelName():                    schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
 		version.Info{}.OpenAPIModelName():                       schema_k8sio_apimachinery_pkg_version_Info(ref),
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_Approval(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Approval approves or rejects a proposed promotion: the body of the promotions/<name>/approval subresource. Creating it needs the verb approve on the target environment.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.ApprovalSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(v1alpha1.ApprovalStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ApprovalSpec{}.OpenAPIModelName(), v1alpha1.ApprovalStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_ApprovalPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalPolicy says how many people must approve a promotion.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"required": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Required is how many distinct users, other than the promotion's author, must approve (verb approve on the environment) before gitgate lands it; 1 to 100. Lowering or removing it needs the verb promote on the environment as well as update.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"required"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_ApprovalRecord(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalRecord is one person's decision on a promotion, read from Git.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"by": {
+						SchemaProps: spec.SchemaProps{
+							Description: "By is the Kubernetes user.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is when the decision was committed.",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message is the reason given, if any.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"by"},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_ApprovalSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalSpec is the decision.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"decision": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Decision is approve or reject.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says why; it is added to the commit message.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"decision"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_gitgate_v1alpha1_ApprovalStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalStatus says what the decision did.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"commit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Commit records the decision on the review branch; empty when it repeated the user's earlier decision (nothing written) or for a dry run.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase is the promotion's phase afterwards.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"approvals": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Approvals counts the approvals of the current plan.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"required": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Required is how many approvals the promotion needs.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"landedCommit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LandedCommit is the commit that landed the promotion on the environment branch, when this decision completed the quorum.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says what happened, for people.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
 	}
 }
 
@@ -465,6 +661,12 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref common.ReferenceCallba
 							Ref:         ref(v1alpha1.ObjectReference{}.OpenAPIModelName()),
 						},
 					},
+					"approvals": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Approvals, when set, makes every promotion into the environment wait as Proposed on its review branch gitgate/promotions/<name> until the required number of users approve it (promotions/<name>/approval); then gitgate lands it on Branch. Lowering or removing it needs the verb promote on the environment as well as update.",
+							Ref:         ref(v1alpha1.ApprovalPolicy{}.OpenAPIModelName()),
+						},
+					},
 					"promotionPolicy": {
 						SchemaProps: spec.SchemaProps{
 							Description: "PromotionPolicy gates promotions into this environment on how the upstream ran what is promoted. Lowering or removing it needs the verb promote on the environment as well as update.",
@@ -482,7 +684,7 @@ func schema_pkg_apis_gitgate_v1alpha1_EnvironmentSpec(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.FreezeSpec{}.OpenAPIModelName(), v1alpha1.ObjectReference{}.OpenAPIModelName(), v1alpha1.PromotionPolicy{}.OpenAPIModelName()},
+			v1alpha1.ApprovalPolicy{}.OpenAPIModelName(), v1alpha1.FreezeSpec{}.OpenAPIModelName(), v1alpha1.ObjectReference{}.OpenAPIModelName(), v1alpha1.PromotionPolicy{}.OpenAPIModelName()},
 	}
 }
 
@@ -1172,6 +1374,55 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref common.ReferenceCallba
 							Ref:         ref(v1.Time{}.OpenAPIModelName()),
 						},
 					},
+					"approvalsRequired": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ApprovalsRequired is how many approvals the promotion needs, as its environment said when it was proposed; 0 when it needs none.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"approvals": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"by",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Approvals are the approvals of the current plan that count: one per user, never the author's, each recorded by gitgate as a commit on the review branch.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApprovalRecord{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"rejections": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"by",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Rejections are the rejections recorded; one makes the promotion Rejected.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ApprovalRecord{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 					"conditions": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -1197,7 +1448,7 @@ func schema_pkg_apis_gitgate_v1alpha1_PromotionStatus(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			v1alpha1.Change{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
+			v1alpha1.ApprovalRecord{}.OpenAPIModelName(), v1alpha1.Change{}.OpenAPIModelName(), v1.Condition{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 

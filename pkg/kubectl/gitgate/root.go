@@ -1,6 +1,7 @@
 // Package gitgate is the kubectl-gitgate plugin: `kubectl gitgate history`,
-// `diff`, `rollback` and `seal` for gitgate environments, and `audit` of
-// who can get around gitgate.
+// `diff`, `rollback` and `seal` for gitgate environments, `freeze` and
+// `unfreeze` them, `approve` and `reject` for promotions, `audit` of who
+// can get around gitgate, and `ui`, a local pipeline page.
 package gitgate
 
 import (
@@ -9,6 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 
+	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
 	"github.com/gitgate-dev/gitgate/pkg/kubectl/plugin"
 )
@@ -40,15 +42,18 @@ func NewPluginCommand(streams genericiooptions.IOStreams, args []string) *cobra.
 	c := &common{configFlags: genericclioptions.NewConfigFlags(true), IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:           "gitgate",
-		Short:         "Work with gitgate environments: history, diff, rollback, seal, freeze, unfreeze, audit",
+		Short:         "Work with gitgate environments: history, diff, rollback, seal, freeze, unfreeze, approve, reject, audit, ui",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	c.configFlags.AddFlags(cmd.PersistentFlags())
 	plugin.AddVerbosityFlags(cmd.PersistentFlags())
-	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c), newAudit(c), newFreeze(c, true), newFreeze(c, false)} {
+	for _, sub := range []*cobra.Command{newHistory(c), newDiff(c), newRollback(c), newSeal(c), newAudit(c), newFreeze(c, true), newFreeze(c, false), newUI(c),
+		newApprove(c, v1alpha1.ApprovalApprove), newApprove(c, v1alpha1.ApprovalReject)} {
 		sub.SetFlagErrorFunc(func(cc *cobra.Command, err error) error { return cmdutil.UsageErrorf(cc, "%v", err) })
-		if sub.Name() != "seal" && sub.Name() != "audit" { // seal's argument is a new Secret's name; audit takes none
+		switch sub.Name() {
+		case "seal", "audit", "ui", "approve", "reject": // seal's argument is a new Secret's name; audit and ui take none; approve a promotion
+		default:
 			sub.ValidArgsFunction = plugin.CompleteEnvironments(c.configFlags, true)
 		}
 		cmd.AddCommand(sub)

@@ -36,6 +36,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Environment{}, &EnvironmentList{},
 		&Promotion{}, &PromotionList{},
 		&EnvironmentHistory{}, &SealedSecretRequest{}, &EnvironmentFreeze{},
+		&Approval{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

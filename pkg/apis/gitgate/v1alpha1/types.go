@@ -91,6 +91,13 @@ type EnvironmentSpec struct {
 	// environment as well as update.
 	// +optional
 	FluxKustomization *ObjectReference `json:"fluxKustomization,omitempty"`
+	// Approvals, when set, makes every promotion into the environment wait
+	// as Proposed on its review branch gitgate/promotions/<name> until the
+	// required number of users approve it (promotions/<name>/approval);
+	// then gitgate lands it on Branch. Lowering or removing it needs the
+	// verb promote on the environment as well as update.
+	// +optional
+	Approvals *ApprovalPolicy `json:"approvals,omitempty"`
 	// PromotionPolicy gates promotions into this environment on how the
 	// upstream ran what is promoted. Lowering or removing it needs the verb
 	// promote on the environment as well as update.
@@ -243,6 +250,7 @@ type EnvironmentList struct {
 
 // +genclient
 // +genclient:onlyVerbs=create,get,list,watch
+// +genclient:method=CreateApproval,verb=create,subresource=approval,input=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Approval,result=github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1.Approval
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Promotion moves changes from one environment into the next. Creating one
@@ -305,6 +313,22 @@ type PromotionStatus struct {
 	// records it. Derived when the Promotion is read, never stored in Git.
 	// +optional
 	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
+	// ApprovalsRequired is how many approvals the promotion needs, as its
+	// environment said when it was proposed; 0 when it needs none.
+	// +optional
+	ApprovalsRequired int32 `json:"approvalsRequired,omitempty"`
+	// Approvals are the approvals of the current plan that count: one per
+	// user, never the author's, each recorded by gitgate as a commit on the
+	// review branch.
+	// +optional
+	// +listType=map
+	// +listMapKey=by
+	Approvals []ApprovalRecord `json:"approvals,omitempty"`
+	// Rejections are the rejections recorded; one makes the promotion Rejected.
+	// +optional
+	// +listType=map
+	// +listMapKey=by
+	Rejections []ApprovalRecord `json:"rejections,omitempty"`
 	// Conditions: Succeeded, read from Git; Applied and Healthy, derived
 	// from the target environment's Flux Kustomization when the Promotion
 	// is read (reasons Applied, Healthy, Progressing, Failed, NoKustomization).

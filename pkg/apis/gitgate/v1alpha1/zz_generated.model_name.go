@@ -22,6 +22,31 @@ limitations under the License.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Approval) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.Approval"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApprovalPolicy) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.ApprovalPolicy"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApprovalRecord) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.ApprovalRecord"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApprovalSpec) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.ApprovalSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ApprovalStatus) OpenAPIModelName() string {
+	return "dev.gitgate.v1alpha1.ApprovalStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Change) OpenAPIModelName() string {
 	return "dev.gitgate.v1alpha1.Change"
 }

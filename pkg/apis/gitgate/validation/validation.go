@@ -60,6 +60,7 @@ func ValidateEnvironmentSpec(spec *gitgate.EnvironmentSpec, fld *field.Path) fie
 	if ref := spec.FluxKustomization; ref != nil && ref.Name == "" {
 		allErrs = append(allErrs, field.Required(fld.Child("fluxKustomization", "name"), "must name the Flux Kustomization"))
 	}
+	allErrs = append(allErrs, ValidateApprovalPolicy(spec.Approvals, fld.Child("approvals"))...)
 	if policy := spec.PromotionPolicy; policy != nil && policy.MinSoak != nil {
 		fldSoak := fld.Child("promotionPolicy", "minSoak")
 		switch d := policy.MinSoak.Duration; {
@@ -172,10 +173,10 @@ func ValidateEnvironmentSpecUpdate(newSpec, oldSpec *gitgate.EnvironmentSpec, fl
 // Tightening (review switched on, a pattern added where there was none), a
 // first fluxKustomization (a claim, as on create, of one no other
 // environment holds) and labels need only update.
-// A promotion policy's minSoak lowered or removed weakens it too, and a
-// freeze is weakened when a window is removed or changed, or its switch
-// turned off (the freeze subresource turns it off with the verb freeze).
-// Approvals join this list when the API gains them.
+// A promotion policy's minSoak lowered or removed weakens it too, and so
+// do approvals lowered or removed (a higher count tightens); a freeze is
+// weakened when a window is removed or changed, or its switch turned off
+// (the freeze subresource turns it off with the verb freeze).
 func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 	fld := field.NewPath("spec")
 	var out []string
@@ -198,6 +199,9 @@ func WeakenedProtections(newSpec, oldSpec *gitgate.EnvironmentSpec) []string {
 		out = append(out, fld.Child("promotionPolicy", "minSoak").String())
 	}
 	out = append(out, weakenedFreeze(newSpec.Freeze, oldSpec.Freeze, fld.Child("freeze"))...)
+	if ApprovalsWeakened(newSpec.Approvals, oldSpec.Approvals) {
+		out = append(out, fld.Child("approvals").String())
+	}
 	return out
 }
 

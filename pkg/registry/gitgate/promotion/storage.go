@@ -111,8 +111,14 @@ func (r *REST) Get(ctx context.Context, name string, opts *metav1.GetOptions) (r
 }
 
 // List returns promotions newest first; a field selector on
-// spec.environment narrows them without walking history.
+// spec.environment narrows them without walking history. With a limit it
+// returns one page and a continue token for the next: 10,000 promotions
+// are read a page at a time.
 func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) (runtime.Object, error) {
+	page, err := newPager(opts)
+	if err != nil {
+		return nil, err
+	}
 	targets := r.backend.Targets(ctx)
 	r.backend.SyncForList(ctx, targets, opts)
 	list := &gitgate.PromotionList{}
@@ -120,10 +126,35 @@ func (r *REST) List(ctx context.Context, opts *metainternalversion.ListOptions) 
 	for _, t := range targets {
 		s := t.Engine.Snapshot()
 		for _, ns := range t.Namespaces {
-			list.Items = append(list.Items, r.matching(t.Engine, s, ns, opts)...)
+			r.page(t.Engine, s, ns, opts, page)
 		}
 	}
+	if err := page.done(); err != nil {
+		return nil, err
+	}
+	list.Items = page.items
+	if page.next != nil {
+		list.Continue = page.next.String()
+	}
 	return list, nil
+}
+
+// page adds the promotions of ns that opts select to the page, from its
+// start until it is full.
+func (r *REST) page(e *engine.Engine, s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions, page *pager) {
+	env := ""
+	if opts != nil && opts.FieldSelector != nil {
+		env, _ = opts.FieldSelector.RequiresExactMatch(v1alpha1.PromotionEnvironmentField)
+	}
+	rv := s.ResourceVersionString()
+	for _, p := range s.Promotions(env) {
+		if !page.offer(ns, p.Name, func() (*gitgate.Promotion, bool) {
+			pp := r.present(e, s, p, ns, rv)
+			return pp, registry.Matches(opts, pp.Labels, fieldSet(pp))
+		}) {
+			return
+		}
+	}
 }
 
 func (r *REST) matching(e *engine.Engine, s *engine.Snapshot, ns string, opts *metainternalversion.ListOptions) []gitgate.Promotion {

@@ -18,7 +18,8 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Name", Type: "string", Format: "name", Description: "Name of the promotion."},
 	{Name: "Environment", Type: "string", Description: "Environment promoted into."},
 	{Name: "From", Type: "string", Description: "Environment promoted from."},
-	{Name: "Phase", Type: "string", Description: "Succeeded, Proposed or Superseded."},
+	{Name: "Phase", Type: "string", Description: "Succeeded, Proposed, Superseded or Rejected."},
+	{Name: "Approvals", Type: "string", Description: "Approvals that count of those required (e.g. 1/2), when the environment requires approvals."},
 	{Name: "Applied", Type: "string", Description: "Whether Flux applied the commit: the Applied condition's status, or its reason when that is Failed or NoKustomization."},
 	{Name: "Changes", Type: "string", Description: "What the promotion changed."},
 	{Name: "Commit", Type: "string", Description: "Commit that carries the promotion."},
@@ -61,7 +62,7 @@ func row(p *gitgate.Promotion) metav1.TableRow {
 	return metav1.TableRow{
 		Object: runtime.RawExtension{Object: p},
 		Cells: []any{
-			p.Name, p.Spec.Environment, p.Spec.From, string(p.Status.Phase), conditionCell(p, v1alpha1.ConditionApplied), changeText,
+			p.Name, p.Spec.Environment, p.Spec.From, string(p.Status.Phase), approvalsCell(p), conditionCell(p, v1alpha1.ConditionApplied), changeText,
 			registry.ShortSHA(p.Status.Commit), p.Status.PromotedBy, registry.Age(p.Status.Time),
 			conditionCell(p, v1alpha1.ConditionHealthy), p.Status.Branch, registry.ShortSHA(p.Status.SourceRevision), firstLine(p.Spec.Message),
 		},
@@ -84,4 +85,13 @@ func conditionCell(p *gitgate.Promotion, conditionType string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// approvalsCell shows approvals against the quorum, e.g. 1/2; empty when
+// the promotion needs none.
+func approvalsCell(p *gitgate.Promotion) string {
+	if p.Status.ApprovalsRequired == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", len(p.Status.Approvals), p.Status.ApprovalsRequired)
 }

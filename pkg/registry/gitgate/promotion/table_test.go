@@ -35,15 +35,20 @@ func TestTable(t *testing.T) {
 			names = append(names, c.Name)
 		}
 	}
-	if got, want := names, []string{"Name", "Environment", "From", "Phase", "Applied", "Changes", "Commit", "By", "Age"}; len(got) != len(want) {
+	if got, want := names, []string{"Name", "Environment", "From", "Phase", "Approvals", "Applied", "Changes", "Commit", "By", "Age"}; len(got) != len(want) {
 		t.Fatalf("columns %v, want %v", got, want)
 	}
 	cells := table.Rows[0].Cells
-	want := []any{"prod-42", "prod", "test", "Succeeded", "True", "app:v2,db:v9", "7b0d123", "alice", "120m", "Failed", "main", "", "release 1.2.3"}
+	want := []any{"prod-42", "prod", "test", "Succeeded", "", "True", "app:v2,db:v9", "7b0d123", "alice", "120m", "Failed", "main", "", "release 1.2.3"}
 	for i := range want {
 		if cells[i] != want[i] {
 			t.Errorf("cell %s = %v, want %v", table.ColumnDefinitions[i].Name, cells[i], want[i])
 		}
+	}
+	p.Status.ApprovalsRequired = 2
+	p.Status.Approvals = []gitgate.ApprovalRecord{{By: "bob"}}
+	if got := row(&p).Cells[4]; got != "1/2" {
+		t.Errorf("approvals cell = %v, want 1/2", got)
 	}
 	if _, err := (tableConvertor{}).ConvertToTable(context.Background(), &gitgate.Environment{}, nil); err == nil {
 		t.Error("an Environment converted as a promotion table")

@@ -64,6 +64,12 @@ type EnvironmentSpecApplyConfiguration struct {
 	// releasing it or pointing it elsewhere needs the verb promote on the
 	// environment as well as update.
 	FluxKustomization *ObjectReferenceApplyConfiguration `json:"fluxKustomization,omitempty"`
+	// Approvals, when set, makes every promotion into the environment wait
+	// as Proposed on its review branch gitgate/promotions/<name> until the
+	// required number of users approve it (promotions/<name>/approval);
+	// then gitgate lands it on Branch. Lowering or removing it needs the
+	// verb promote on the environment as well as update.
+	Approvals *ApprovalPolicyApplyConfiguration `json:"approvals,omitempty"`
 	// PromotionPolicy gates promotions into this environment on how the
 	// upstream ran what is promoted. Lowering or removing it needs the verb
 	// promote on the environment as well as update.
@@ -136,6 +142,14 @@ func (b *EnvironmentSpecApplyConfiguration) WithImageTagPattern(value string) *E
 // If called multiple times, the FluxKustomization field is set to the value of the last call.
 func (b *EnvironmentSpecApplyConfiguration) WithFluxKustomization(value *ObjectReferenceApplyConfiguration) *EnvironmentSpecApplyConfiguration {
 	b.FluxKustomization = value
+	return b
+}
+
+// WithApprovals sets the Approvals field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Approvals field is set to the value of the last call.
+func (b *EnvironmentSpecApplyConfiguration) WithApprovals(value *ApprovalPolicyApplyConfiguration) *EnvironmentSpecApplyConfiguration {
+	b.Approvals = value
 	return b
 }
 

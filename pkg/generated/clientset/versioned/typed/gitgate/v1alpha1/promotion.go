@@ -40,6 +40,8 @@ type PromotionInterface interface {
 	Get(ctx context.Context, name string, opts v1.GetOptions) (*gitgatev1alpha1.Promotion, error)
 	List(ctx context.Context, opts v1.ListOptions) (*gitgatev1alpha1.PromotionList, error)
 	Watch(ctx context.Context, opts v1.ListOptions) (watch.Interface, error)
+	CreateApproval(ctx context.Context, promotionName string, approval *gitgatev1alpha1.Approval, opts v1.CreateOptions) (*gitgatev1alpha1.Approval, error)
+
 	PromotionExpansion
 }
 
@@ -60,4 +62,19 @@ func newPromotions(c *GitgateV1alpha1Client, namespace string) *promotions {
 			func() *gitgatev1alpha1.PromotionList { return &gitgatev1alpha1.PromotionList{} },
 		),
 	}
+}
+
+// CreateApproval takes the representation of a approval and creates it.  Returns the server's representation of the approval, and an error, if there is any.
+func (c *promotions) CreateApproval(ctx context.Context, promotionName string, approval *gitgatev1alpha1.Approval, opts v1.CreateOptions) (result *gitgatev1alpha1.Approval, err error) {
+	result = &gitgatev1alpha1.Approval{}
+	err = c.GetClient().Post().
+		Namespace(c.GetNamespace()).
+		Resource("promotions").
+		Name(promotionName).
+		SubResource("approval").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(approval).
+		Do(ctx).
+		Into(result)
+	return
 }

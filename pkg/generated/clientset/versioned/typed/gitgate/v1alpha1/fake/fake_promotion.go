@@ -19,9 +19,13 @@ limitations under the License.
 package fake
 
 import (
+	context "context"
+
 	v1alpha1 "github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
 	gitgatev1alpha1 "github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned/typed/gitgate/v1alpha1"
+	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gentype "k8s.io/client-go/gentype"
+	testing "k8s.io/client-go/testing"
 )
 
 // fakePromotions implements PromotionInterface
@@ -47,4 +51,16 @@ func newFakePromotions(fake *FakeGitgateV1alpha1, namespace string) gitgatev1alp
 		),
 		fake,
 	}
+}
+
+// CreateApproval takes the representation of a approval and creates it.  Returns the server's representation of the approval, and an error, if there is any.
+func (c *fakePromotions) CreateApproval(ctx context.Context, promotionName string, approval *v1alpha1.Approval, opts v1.CreateOptions) (result *v1alpha1.Approval, err error) {
+	emptyResult := &v1alpha1.Approval{}
+	obj, err := c.Fake.
+		Invokes(testing.NewCreateSubresourceActionWithOptions(c.Resource(), promotionName, "approval", c.Namespace(), approval, opts), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1alpha1.Approval), err
 }

@@ -1,0 +1,53 @@
+package ui
+
+import (
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"strconv"
+)
+
+//go:embed static
+var static embed.FS
+
+// routes serves the page, its configuration, the user's access reviews
+// and the proxy, with the token already stripped from the path.
+func (s *Server) routes(forward, access http.Handler) http.Handler {
+	files, _ := fs.Sub(static, "static") // cannot fail: static is embedded
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", serveFile(files, "index.html", "text/html; charset=utf-8"))
+	mux.Handle("GET /app.js", serveFile(files, "app.js", "text/javascript; charset=utf-8"))
+	mux.Handle("GET /style.css", serveFile(files, "style.css", "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"namespace": s.namespace})
+	})
+	mux.Handle("POST /access", access)
+	mux.Handle("/k8s/", http.StripPrefix("/k8s", forward))
+	return mux
+}
+
+func serveFile(files fs.FS, name, contentType string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			writeStatus(w, http.StatusInternalServerError, "InternalError", "the page is missing from the binary: "+err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+	})
+}
+
+// writeStatus answers with a Kubernetes Status object, the shape every
+// error from the cluster has, so the page shows both the same way.
+func writeStatus(w http.ResponseWriter, code int, reason, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"kind": "Status", "apiVersion": "v1", "status": "Failure",
+		"reason": reason, "message": message, "code": code,
+	})
+}

@@ -1,0 +1,330 @@
+package ui
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/client-go/rest"
+)
+
+// cluster is a stand-in for kube-apiserver that records what reaches it.
+type cluster struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []*http.Request
+}
+
+func newCluster(t *testing.T) *cluster {
+	c := &cluster{}
+	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		c.seen = append(c.seen, r.Clone(context.Background()))
+		c.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Set-Cookie", "leak=1")
+		if strings.HasSuffix(r.URL.Path, "/selfsubjectaccessreviews") {
+			// RBAC of the fake: promote anywhere but prod; create promotions.
+			var review authorizationv1.SelfSubjectAccessReview
+			json.NewDecoder(r.Body).Decode(&review)
+			if a := review.Spec.ResourceAttributes; a != nil && a.Namespace == "shop" && a.Group == "gitgate.dev" {
+				review.Status.Allowed = a.Verb == "create" && a.Resource == "promotions" || a.Verb == "promote" && a.Resource == "environments" && a.Name != "prod"
+			}
+			if !review.Status.Allowed {
+				review.Status.Reason = "no RBAC rule allows it"
+			}
+			json.NewEncoder(w).Encode(review)
+			return
+		}
+		if r.URL.Query().Get("watch") == "1" {
+			w.Write([]byte(`{"type":"ADDED","object":{"metadata":{"name":"first"}}}` + "\n"))
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // a watch stays open
+			return
+		}
+		w.Write([]byte(`{"kind":"EnvironmentList","items":[]}`))
+	}))
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (c *cluster) requests() []*http.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*http.Request(nil), c.seen...)
+}
+
+// start serves a ui.Server for namespace shop in front of a fake cluster.
+func start(t *testing.T) (*Server, *cluster) {
+	t.Helper()
+	c := newCluster(t)
+	s, err := New(Options{Namespace: "shop", Config: &rest.Config{Host: c.URL, BearerToken: "alices-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, c
+}
+
+// send makes one request to the server, with headers given as "Key: value".
+func send(t *testing.T, s *Server, method, path, body string, headers ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+s.Addr().String()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestGuard(t *testing.T) {
+	s, c := start(t)
+	tok := "/" + s.token
+	origin := "Origin: http://" + s.Addr().String()
+	wrong := []byte(s.token)
+	wrong[0] ^= 1
+	cases := []struct {
+		name         string
+		method, path string
+		body         string
+		headers      []string
+		code         int
+		contains     string
+	}{
+		{"refused: no token", "GET", "/", "", nil, 403, "missing or wrong token"},
+		{"refused: the config without a token", "GET", "/config", "", nil, 403, "missing or wrong token"},
+		{"refused: a wrong token of the right length", "GET", "/" + string(wrong) + "/", "", nil, 403, "missing or wrong token"},
+		{"refused: the token's prefix", "GET", tok[:20] + "/", "", nil, 403, "missing or wrong token"},
+		{"refused: the token as a query parameter", "GET", "/?token=" + s.token, "", nil, 403, "missing or wrong token"},
+		{"refused: the proxy without a token", "GET", "/k8s/apis/gitgate.dev/v1alpha1/namespaces/shop/environments", "", nil, 403, "missing or wrong token"},
+		{"refused: a rebound DNS name as Host", "GET", tok + "/", "", []string{"Host: evil.example:" + strings.Split(s.Addr().String(), ":")[1]}, 403, "Host header"},
+		{"refused: another port as Host", "GET", tok + "/", "", []string{"Host: 127.0.0.1:1"}, 403, "Host header"},
+		{"refused: another site's Origin", "GET", tok + "/config", "", []string{"Origin: https://evil.example"}, 403, "cross-origin"},
+		{"refused: a null Origin (sandboxed frame)", "GET", tok + "/config", "", []string{"Origin: null"}, 403, "cross-origin"},
+		{"refused: a cross-site fetch", "GET", tok + "/config", "", []string{"Sec-Fetch-Site: cross-site"}, 403, "cross-site"},
+		{"refused: a POST without Origin", "POST", tok + "/k8s/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions", "{}", []string{"Content-Type: application/json"}, 403, "no Origin"},
+		{"refused: a POST from another site", "POST", tok + "/k8s/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions", "{}", []string{"Content-Type: application/json", "Origin: http://evil.example"}, 403, "cross-origin"},
+		{"served: the page", "GET", tok + "/", "", nil, 200, "<title>gitgate pipeline</title>"},
+		{"served: the page, typed by the user", "GET", tok + "/", "", []string{"Sec-Fetch-Site: none"}, 200, "<title>gitgate pipeline</title>"},
+		{"served: the page at localhost", "GET", tok + "/", "", []string{"Host: localhost:" + strings.Split(s.Addr().String(), ":")[1]}, 200, "<title>gitgate pipeline</title>"},
+		{"served: the script, from the page", "GET", tok + "/app.js", "", []string{origin, "Sec-Fetch-Site: same-origin"}, 200, "follow("},
+		{"served: the configuration", "GET", tok + "/config", "", nil, 200, `"namespace":"shop"`},
+		{"redirected: the URL without its slash", "GET", tok, "", nil, 302, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(c.requests())
+			resp, body := send(t, s, tc.method, tc.path, tc.body, tc.headers...)
+			if resp.StatusCode != tc.code || !strings.Contains(body, tc.contains) {
+				t.Errorf("got %d %q, want %d containing %q", resp.StatusCode, body, tc.code, tc.contains)
+			}
+			if got := resp.Header.Get("Content-Security-Policy"); !strings.Contains(got, "frame-ancestors 'none'") {
+				t.Errorf("Content-Security-Policy %q does not keep the page out of frames", got)
+			}
+			if tc.code == 403 && len(c.requests()) != before {
+				t.Errorf("a refused request reached the cluster")
+			}
+		})
+	}
+}
+
+func TestProxy(t *testing.T) {
+	s, c := start(t)
+	k8s := "/" + s.token + "/k8s"
+	origin := "Origin: http://" + s.Addr().String()
+	json := "Content-Type: application/json"
+	cases := []struct {
+		name, method, path, body string
+		headers                  []string
+		code                     int
+		forwarded                string // the request line the cluster sees; "" when refused
+	}{
+		{"forwarded: list environments", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments", "", nil, 200,
+			"GET /apis/gitgate.dev/v1alpha1/namespaces/shop/environments"},
+		{"forwarded: one environment's history", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod/history", "", nil, 200,
+			"GET /apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod/history"},
+		{"forwarded: a page of promotions", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?limit=50&continue=abc", "", nil, 200,
+			"GET /apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?continue=abc&limit=50"},
+		{"forwarded: a dry-run promotion", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=All", `{"spec":{}}`, []string{origin, json}, 200,
+			"POST /apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=All"},
+		{"forwarded: who am I", "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", `{}`, []string{origin, json}, 200,
+			"POST /apis/authentication.k8s.io/v1/selfsubjectreviews"},
+		{"refused: secrets", "GET", "/api/v1/namespaces/shop/secrets", "", nil, 403, ""},
+		{"refused: environments of another namespace", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/other/environments", "", nil, 403, ""},
+		{"refused: environments of every namespace", "GET", "/apis/gitgate.dev/v1alpha1/environments", "", nil, 403, ""},
+		{"refused: deleting an environment", "DELETE", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod", "", []string{origin}, 403, ""},
+		{"refused: updating an environment", "PUT", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod", "{}", []string{origin, json}, 403, ""},
+		{"refused: creating an environment", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments", "{}", []string{origin, json}, 403, ""},
+		{"refused: sealing a secret", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod/sealedsecrets", "{}", []string{origin, json}, 403, ""},
+		{"refused: an access review for someone else", "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", "{}", []string{origin, json}, 403, ""},
+		{"refused: impersonation through the query", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments?as=admin", "", nil, 403, ""},
+		{"refused: a label selector on promotions", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?labelSelector=a", "", nil, 403, ""},
+		{"refused: dryRun other than All", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=None", "{}", []string{origin, json}, 403, ""},
+		{"refused: a name that climbs out", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/..%2F..%2F..%2Fapi%2Fv1%2Fsecrets", "", nil, 403, ""},
+		{"refused: a path that climbs out", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/../../../../../api/v1/namespaces/shop/secrets", "", nil, 403, ""},
+		{"refused: a body that is not JSON", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions", "spec: {}", []string{origin, "Content-Type: application/yaml"}, 415, ""},
+		{"refused: an oversized body", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions", `{"x":"` + strings.Repeat("a", maxBody) + `"}`, []string{origin, json}, 413, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(c.requests())
+			headers := append([]string{"Cookie: session=browser", "Authorization: Bearer from-the-browser"}, tc.headers...)
+			resp, body := send(t, s, tc.method, k8s+tc.path, tc.body, headers...)
+			if resp.StatusCode != tc.code {
+				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, tc.code)
+			}
+			got := c.requests()[before:]
+			if tc.forwarded == "" {
+				if len(got) != 0 {
+					t.Fatalf("the cluster received %s %s", got[0].Method, got[0].URL)
+				}
+				if tc.code == 403 && !strings.Contains(body, `"reason":"Forbidden"`) {
+					t.Errorf("the refusal is not a Status: %s", body)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("the cluster received %d requests, want 1", len(got))
+			}
+			r := got[0]
+			if line := r.Method + " " + r.URL.RequestURI(); line != tc.forwarded {
+				t.Errorf("the cluster received %q, want %q", line, tc.forwarded)
+			}
+			if a := r.Header.Get("Authorization"); a != "Bearer alices-token" {
+				t.Errorf("Authorization %q, want the kubeconfig's credentials", a)
+			}
+			if r.Header.Get("Cookie") != "" || r.Header.Get("Origin") != "" {
+				t.Errorf("the browser's headers reached the cluster: %v", r.Header)
+			}
+			if resp.Header.Get("Set-Cookie") != "" {
+				t.Error("the cluster's Set-Cookie reached the browser")
+			}
+		})
+	}
+}
+
+// A watch reaches the page event by event, while it is still open.
+func TestProxyStreamsWatches(t *testing.T) {
+	s, _ := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL()+"k8s/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?watch=1&resourceVersion=7", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"name":"first"`) {
+		t.Fatalf("first event: %q, %v", line, err)
+	}
+}
+
+func TestNewRefusesNonLoopbackAddresses(t *testing.T) {
+	config := &rest.Config{Host: "https://127.0.0.1:6443"}
+	for _, tc := range []struct{ name, address, want string }{
+		{"refused: every interface", "0.0.0.0", "not a loopback IP"},
+		{"refused: every IPv6 interface", "::", "not a loopback IP"},
+		{"refused: a LAN address", "192.168.1.10", "not a loopback IP"},
+		{"refused: a host name, even localhost", "localhost", "not a loopback IP"},
+		{"refused: no namespace", "127.0.0.1", "a namespace is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := "shop"
+			if strings.Contains(tc.name, "no namespace") {
+				ns = ""
+			}
+			_, err := New(Options{Address: tc.address, Namespace: ns, Config: config})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	s, err := New(Options{Namespace: "shop", Config: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.listener.Close()
+	if !strings.HasPrefix(s.URL(), "http://127.0.0.1:") || len(s.token) < 43 {
+		t.Errorf("default server: URL %s, token of %d characters", s.URL(), len(s.token))
+	}
+	other, err := New(Options{Namespace: "shop", Config: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.listener.Close()
+	if other.token == s.token {
+		t.Error("two servers share a token")
+	}
+}
+
+func TestAccessReviewsAreTheUsers(t *testing.T) {
+	s, c := start(t)
+	origin := "Origin: http://" + s.Addr().String()
+	resp, body := send(t, s, "POST", "/"+s.token+"/access", `{"environments":["dev","test","prod"]}`, origin, "Content-Type: application/json")
+	if resp.StatusCode != 200 {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	var got Access
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Create.Allowed || !got.Promote["dev"].Allowed || !got.Promote["test"].Allowed || got.Promote["prod"].Allowed || got.Promote["prod"].Reason != "no RBAC rule allows it" {
+		t.Errorf("access %+v, want create and promote into dev and test, not prod (with the reason)", got)
+	}
+	for _, r := range c.requests() {
+		if r.Header.Get("Authorization") != "Bearer alices-token" {
+			t.Errorf("a review was made without the user's credentials: %v", r.Header)
+		}
+	}
+	if n := len(c.requests()); n != 4 {
+		t.Errorf("%d reviews, want 4 (create, and promote on each environment)", n)
+	}
+
+	for _, tc := range []struct {
+		name, body string
+		code       int
+	}{
+		{"refused: a name that is not an environment name", `{"environments":["../secrets"]}`, 422},
+		{"refused: more than 1000 environments", `{"environments":[` + strings.Repeat(`"a",`, 1000) + `"a"]}`, 413},
+		{"refused: not JSON", `environments: [dev]`, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(c.requests())
+			if resp, body := send(t, s, "POST", "/"+s.token+"/access", tc.body, origin, "Content-Type: application/json"); resp.StatusCode != tc.code {
+				t.Errorf("got %d %s, want %d", resp.StatusCode, body, tc.code)
+			}
+			if len(c.requests()) != before {
+				t.Error("a refused request made reviews")
+			}
+		})
+	}
+	if resp, _ := send(t, s, "POST", "/"+s.token+"/access", `{"environments":[]}`, "Content-Type: application/json"); resp.StatusCode != 403 {
+		t.Errorf("an access request without Origin got %d, want 403", resp.StatusCode)
+	}
+}
