@@ -310,7 +310,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, registry.VerbPromote, "delete", ns, name); err != nil {
 		return nil, false, err
 	}
-	if old.(*gitgate.Environment).Status.Freeze.Frozen {
+	if f := old.(*gitgate.Environment).Status.Freeze; f != nil && f.Frozen {
 		// Deleting a frozen environment ends its freeze: the verb freeze too.
 		if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, VerbFreeze, "delete the frozen", ns, name); err != nil {
 			return nil, false, err
