@@ -18,14 +18,14 @@ import (
 
 func newUI(c *common) *cobra.Command {
 	var port int
-	var open bool
+	var open, all bool
 	cmd := &cobra.Command{
-		Use:   "ui [--port PORT] [--open]",
+		Use:   "ui [-n NAMESPACE | -A] [--port PORT] [--open]",
 		Short: "Serve a local page of the namespace's pipeline, acting as you",
 		Long: templates.LongDesc(`
 			Serve a web page of the namespace's environments as a pipeline: images,
 			revisions, Flux sync, drift, pending changes and the latest promotions,
-			updated live. Promote and roll back from it, with your own kubeconfig
+			updated live. Promote, roll back, approve and reject from it, with your own kubeconfig
 			credentials and RBAC: buttons you may not use are disabled with the
 			reason.
 
@@ -33,19 +33,24 @@ func newUI(c *common) *cobra.Command {
 			whoever has the URL acts as you until you stop the command.`),
 		Example: templates.Examples(`
 			kubectl gitgate ui -n shop
+			kubectl gitgate ui --all-namespaces
 			kubectl gitgate ui -n shop --port 8123 --open`),
 		Args: cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			cmdutil.CheckErr(c.complete())
 			config, err := c.configFlags.ToRESTConfig()
 			cmdutil.CheckErr(err)
-			s, err := ui.New(ui.Options{Port: port, Namespace: c.namespace, Config: config})
+			s, err := ui.New(ui.Options{Port: port, Namespace: c.namespace, AllNamespaces: all, Config: config})
 			cmdutil.CheckErr(err)
 			// Ctrl-C stops the server; set up before the URL is printed, so
 			// that whoever reads the URL may stop it at once.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			fmt.Fprintf(c.Out, "Serving the pipeline of namespace %s at %s\n", c.namespace, s.URL())
+			if all {
+				fmt.Fprintf(c.Out, "Serving the pipelines of all namespaces at %s\n", s.URL())
+			} else {
+				fmt.Fprintf(c.Out, "Serving the pipeline of namespace %s at %s\n", c.namespace, s.URL())
+			}
 			fmt.Fprintln(c.ErrOut, "Whoever has this URL acts as you; press Ctrl-C to stop.")
 			if open {
 				cleanup, err := openBrowser(s.URL())
@@ -59,6 +64,7 @@ func newUI(c *common) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&port, "port", 0, "Port to serve on, on 127.0.0.1; 0 picks a free one.")
 	cmd.Flags().BoolVar(&open, "open", false, "Open the page with xdg-open.")
+	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "Show the pipelines of every namespace whose environments you may list.")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,13 +19,18 @@ import (
 const maxBody = 64 << 10
 
 // route is one kind of request the page may send to the cluster. Path
-// segments "{ns}" must be the server's namespace and "{name}" an object
-// name; query holds the parameters that may be passed on, each with the
-// values it may take (nil: any).
+// segments "{ns}" must be the server's namespace (any namespace with
+// --all-namespaces) and "{name}" an object name; query holds the
+// parameters that may be passed on, each with the values it may take (nil:
+// any); kind, when set, is the only kind the JSON body may be.
 type route struct {
 	method string
 	path   string
 	query  map[string][]string
+	kind   string
+	// allNamespaces routes are forwarded only by a server started with
+	// --all-namespaces.
+	allNamespaces bool
 }
 
 var listQuery = map[string][]string{
@@ -34,31 +40,40 @@ var listQuery = map[string][]string{
 
 // allowed is everything the proxy forwards; the page needs no more.
 var allowed = []route{
-	{http.MethodGet, "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/environments", listQuery},
-	{http.MethodGet, "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/environments/{name}", nil},
-	{http.MethodGet, "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/environments/{name}/history", nil},
-	{http.MethodGet, "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/promotions", listQuery},
-	{http.MethodGet, "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/promotions/{name}", nil},
-	{http.MethodPost, "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/promotions", map[string][]string{"dryRun": {"All"}}},
+	{method: http.MethodGet, path: "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/environments", query: listQuery},
+	{method: http.MethodGet, path: "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/environments/{name}"},
+	{method: http.MethodGet, path: "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/environments/{name}/history"},
+	{method: http.MethodGet, path: "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/promotions", query: listQuery},
+	{method: http.MethodGet, path: "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/promotions/{name}"},
+	{method: http.MethodPost, path: "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/promotions", query: map[string][]string{"dryRun": {"All"}}, kind: "Promotion"},
+	// Approve or reject one promotion: this subresource only (never
+	// status or another), no query (no dryRun, no fieldManager), an
+	// Approval body.
+	{method: http.MethodPost, path: "/apis/gitgate.dev/v1alpha1/namespaces/{ns}/promotions/{name}/approval", kind: "Approval"},
 	// The user's own name: it says nothing about anyone else. (Access
 	// reviews are made by the server, see access.go.)
-	{http.MethodPost, "/apis/authentication.k8s.io/v1/selfsubjectreviews", nil},
+	{method: http.MethodPost, path: "/apis/authentication.k8s.io/v1/selfsubjectreviews", kind: "SelfSubjectReview"},
+	// Every namespace's environments and promotions, with --all-namespaces
+	// only; RBAC decides whether the user may list them.
+	{method: http.MethodGet, path: "/apis/gitgate.dev/v1alpha1/environments", query: listQuery, allNamespaces: true},
+	{method: http.MethodGet, path: "/apis/gitgate.dev/v1alpha1/promotions", query: listQuery, allNamespaces: true},
 }
 
-// match returns the query of the route that allows method and path in
-// namespace ns, or an error saying why nothing does.
-func match(method, path, ns string) (map[string][]string, error) {
+// match returns the route that allows method and path in namespace ns
+// ("" for any namespace: --all-namespaces), or an error saying why
+// nothing does.
+func match(method, path, ns string) (route, error) {
 	got := strings.Split(path, "/")
 	for _, r := range allowed {
 		want := strings.Split(r.path, "/")
-		if r.method != method || len(want) != len(got) {
+		if r.method != method || len(want) != len(got) || r.allNamespaces && ns != "" {
 			continue
 		}
 		ok := true
 		for i, w := range want {
 			switch w {
 			case "{ns}":
-				ok = ok && got[i] == ns
+				ok = ok && (got[i] == ns || ns == "" && len(validation.IsDNS1123Label(got[i])) == 0)
 			case "{name}":
 				ok = ok && len(validation.IsDNS1123Subdomain(got[i])) == 0
 			default:
@@ -66,10 +81,14 @@ func match(method, path, ns string) (map[string][]string, error) {
 			}
 		}
 		if ok {
-			return r.query, nil
+			return r, nil
 		}
 	}
-	return nil, fmt.Errorf("kubectl gitgate ui does not forward %s %s: it forwards only gitgate environments and promotions of namespace %s and your own user review", method, path, ns)
+	where := "namespace " + ns
+	if ns == "" {
+		where = "any namespace"
+	}
+	return route{}, fmt.Errorf("kubectl gitgate ui does not forward %s %s: it forwards only gitgate environments, promotions and approvals of %s and your own user review", method, path, where)
 }
 
 // filterQuery keeps the parameters q allows, refusing any other.
@@ -102,7 +121,8 @@ func contains(list []string, s string) bool {
 // newProxy forwards allowed requests to the cluster with the user's
 // credentials (from config: client certificates, tokens, exec plugins),
 // passing only the headers a Kubernetes request needs and nothing the
-// browser adds (cookies, its own Authorization).
+// browser adds (cookies, its own Authorization). ns "" forwards requests
+// for every namespace (--all-namespaces).
 func newProxy(config *rest.Config, ns string) (http.Handler, error) {
 	base, err := url.Parse(config.Host)
 	if err != nil || config.Host == "" {
@@ -151,12 +171,12 @@ func newProxy(config *rest.Config, ns string) (http.Handler, error) {
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, err := match(r.Method, r.URL.Path, ns)
+		rt, err := match(r.Method, r.URL.Path, ns)
 		if err != nil {
 			forbidden(w, err.Error())
 			return
 		}
-		query, err := filterQuery(r.URL.Query(), q)
+		query, err := filterQuery(r.URL.Query(), rt.query)
 		if err != nil {
 			forbidden(w, err.Error())
 			return
@@ -169,6 +189,13 @@ func newProxy(config *rest.Config, ns string) (http.Handler, error) {
 			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 			if err != nil {
 				writeStatus(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("the body is larger than %d bytes, or could not be read: %v", maxBody, err))
+				return
+			}
+			var head struct {
+				Kind string `json:"kind"`
+			}
+			if err := json.Unmarshal(body, &head); err != nil || head.Kind != rt.kind {
+				forbidden(w, fmt.Sprintf("kubectl gitgate ui forwards only a JSON %s to %s", rt.kind, r.URL.Path))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))

@@ -21,7 +21,7 @@ func (s *Server) routes(forward, access http.Handler) http.Handler {
 	mux.Handle("GET /style.css", serveFile(files, "style.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("GET /config", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]string{"namespace": s.namespace})
+		_ = json.NewEncoder(w).Encode(map[string]any{"namespace": s.namespace, "allNamespaces": s.allNamespaces})
 	})
 	mux.Handle("POST /access", access)
 	mux.Handle("/k8s/", http.StripPrefix("/k8s", forward))

@@ -26,8 +26,14 @@ type Options struct {
 	// Port to listen on; 0 picks a free one.
 	Port int
 	// Namespace whose environments and promotions the page shows; the
-	// proxy forwards requests for this namespace only.
+	// proxy forwards requests for this namespace only. With AllNamespaces
+	// it is only where the page starts (the kubeconfig's namespace).
 	Namespace string
+	// AllNamespaces shows every namespace's pipeline the user may list
+	// (kubectl's --all-namespaces): the proxy forwards the page's requests
+	// for any namespace, and cluster-wide lists of environments and
+	// promotions, which RBAC allows or refuses.
+	AllNamespaces bool
 	// Config is the user's client configuration (from their kubeconfig):
 	// every forwarded request carries its credentials.
 	Config *rest.Config
@@ -35,7 +41,8 @@ type Options struct {
 
 // Server serves the page and forwards its API requests.
 type Server struct {
-	namespace string
+	namespace     string
+	allNamespaces bool
 	token     string
 	listener  net.Listener
 	hosts     map[string]bool // Host header values that name this server
@@ -46,7 +53,7 @@ type Server struct {
 // New checks opts, binds the listener and returns the server; call Serve
 // to answer requests. It fails when opts.Address is not a loopback IP.
 func New(opts Options) (*Server, error) {
-	if opts.Namespace == "" {
+	if opts.Namespace == "" && !opts.AllNamespaces {
 		return nil, errors.New("a namespace is required: pass -n NAMESPACE or set one in the kubeconfig context")
 	}
 	if opts.Config == nil {
@@ -67,11 +74,15 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	forward, err := newProxy(opts.Config, opts.Namespace)
+	only := opts.Namespace // the one namespace requests may name; "" for any
+	if opts.AllNamespaces {
+		only = ""
+	}
+	forward, err := newProxy(opts.Config, only)
 	if err != nil {
 		return nil, err
 	}
-	access, err := newAccessReviewer(opts.Config, opts.Namespace)
+	access, err := newAccessReviewer(opts.Config, only)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +90,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s port %d: %w (choose another --port)", ip, opts.Port, err)
 	}
-	s := &Server{namespace: opts.Namespace, token: token, listener: l}
+	s := &Server{namespace: opts.Namespace, allNamespaces: opts.AllNamespaces, token: token, listener: l}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	s.hosts = map[string]bool{net.JoinHostPort(ip.String(), port): true}
 	if ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback) {

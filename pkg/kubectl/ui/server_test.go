@@ -21,6 +21,17 @@ type cluster struct {
 	*httptest.Server
 	mu   sync.Mutex
 	seen []*http.Request
+	// incomplete makes its rules reviews say that another authorizer may
+	// allow more than the rules listed (as with a webhook authorizer).
+	incomplete bool
+}
+
+// fakeRules is the fake's RBAC for alice in shop: create promotions and
+// approvals; promote into dev and test; approve into dev only.
+var fakeRules = []authorizationv1.ResourceRule{
+	{Verbs: []string{"create"}, APIGroups: []string{"gitgate.dev"}, Resources: []string{"promotions", "promotions/approval"}},
+	{Verbs: []string{"promote"}, APIGroups: []string{"gitgate.dev"}, Resources: []string{"environments"}, ResourceNames: []string{"dev", "test"}},
+	{Verbs: []string{"approve", "get"}, APIGroups: []string{"gitgate.dev"}, Resources: []string{"environments"}, ResourceNames: []string{"dev"}},
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -31,12 +42,27 @@ func newCluster(t *testing.T) *cluster {
 		c.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Set-Cookie", "leak=1")
+		if strings.HasSuffix(r.URL.Path, "/selfsubjectrulesreviews") {
+			var review authorizationv1.SelfSubjectRulesReview
+			json.NewDecoder(r.Body).Decode(&review)
+			if review.Spec.Namespace == "shop" {
+				review.Status.ResourceRules = fakeRules
+			}
+			c.mu.Lock()
+			review.Status.Incomplete = c.incomplete
+			c.mu.Unlock()
+			json.NewEncoder(w).Encode(review)
+			return
+		}
 		if strings.HasSuffix(r.URL.Path, "/selfsubjectaccessreviews") {
-			// RBAC of the fake: promote anywhere but prod; create promotions.
+			// The same RBAC as fakeRules, and for names the rules do not
+			// list (the authorizer the incomplete rules stand for): promote
+			// into qa as well.
 			var review authorizationv1.SelfSubjectAccessReview
 			json.NewDecoder(r.Body).Decode(&review)
 			if a := review.Spec.ResourceAttributes; a != nil && a.Namespace == "shop" && a.Group == "gitgate.dev" {
-				review.Status.Allowed = a.Verb == "create" && a.Resource == "promotions" || a.Verb == "promote" && a.Resource == "environments" && a.Name != "prod"
+				review.Status.Allowed = rulesAllow(fakeRules, question{a.Verb, a.Resource, a.Subresource, a.Name}) ||
+					a.Verb == "promote" && a.Resource == "environments" && a.Name == "qa"
 			}
 			if !review.Status.Allowed {
 				review.Status.Reason = "no RBAC rule allows it"
@@ -170,10 +196,29 @@ func TestProxy(t *testing.T) {
 			"GET /apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod/history"},
 		{"forwarded: a page of promotions", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?limit=50&continue=abc", "", nil, 200,
 			"GET /apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?continue=abc&limit=50"},
-		{"forwarded: a dry-run promotion", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=All", `{"spec":{}}`, []string{origin, json}, 200,
+		{"forwarded: a dry-run promotion", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=All", `{"kind":"Promotion","spec":{}}`, []string{origin, json}, 200,
 			"POST /apis/gitgate.dev/v1alpha1/namespaces/shop/promotions?dryRun=All"},
-		{"forwarded: who am I", "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", `{}`, []string{origin, json}, 200,
+		{"forwarded: who am I", "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", `{"kind":"SelfSubjectReview"}`, []string{origin, json}, 200,
 			"POST /apis/authentication.k8s.io/v1/selfsubjectreviews"},
+		{"forwarded: an approval", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `{"kind":"Approval","spec":{"decision":"approve"}}`, []string{origin, json}, 200,
+			"POST /apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval"},
+		{"refused: an approval without Origin", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `{"kind":"Approval"}`, []string{json}, 403, ""},
+		{"refused: an approval in another namespace", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/other/promotions/prod-1/approval", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: an approval as a dry run", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval?dryRun=All", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: an approval with a field manager", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval?fieldManager=x", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: an approval's body of another kind", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `{"kind":"Promotion"}`, []string{origin, json}, 403, ""},
+		{"refused: an approval's body that is not an object", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `["Approval"]`, []string{origin, json}, 403, ""},
+		{"refused: reading an approval", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", "", nil, 403, ""},
+		{"refused: replacing an approval", "PUT", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: patching an approval", "PATCH", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: a promotion's status", "PUT", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/status", `{"kind":"Promotion"}`, []string{origin, json}, 403, ""},
+		{"refused: creating a promotion's status", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/status", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: an environment's freeze", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod/freeze", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: an approval of a name that climbs out", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/..%2Fprod/approval", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: an approval below the subresource", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval/x", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: an approval of an environment", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/prod/approval", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: a promotion posted to the approval route's kind", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
+		{"refused: promotions of every namespace without -A", "GET", "/apis/gitgate.dev/v1alpha1/promotions", "", nil, 403, ""},
 		{"refused: secrets", "GET", "/api/v1/namespaces/shop/secrets", "", nil, 403, ""},
 		{"refused: environments of another namespace", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/other/environments", "", nil, 403, ""},
 		{"refused: environments of every namespace", "GET", "/apis/gitgate.dev/v1alpha1/environments", "", nil, 403, ""},
@@ -284,28 +329,53 @@ func TestNewRefusesNonLoopbackAddresses(t *testing.T) {
 }
 
 func TestAccessReviewsAreTheUsers(t *testing.T) {
-	s, c := start(t)
-	origin := "Origin: http://" + s.Addr().String()
-	resp, body := send(t, s, "POST", "/"+s.token+"/access", `{"environments":["dev","test","prod"]}`, origin, "Content-Type: application/json")
-	if resp.StatusCode != 200 {
-		t.Fatalf("got %d %s", resp.StatusCode, body)
-	}
-	var got Access
-	if err := json.Unmarshal([]byte(body), &got); err != nil {
-		t.Fatal(err)
-	}
-	if !got.Create.Allowed || !got.Promote["dev"].Allowed || !got.Promote["test"].Allowed || got.Promote["prod"].Allowed || got.Promote["prod"].Reason != "no RBAC rule allows it" {
-		t.Errorf("access %+v, want create and promote into dev and test, not prod (with the reason)", got)
-	}
-	for _, r := range c.requests() {
-		if r.Header.Get("Authorization") != "Bearer alices-token" {
-			t.Errorf("a review was made without the user's credentials: %v", r.Header)
-		}
-	}
-	if n := len(c.requests()); n != 4 {
-		t.Errorf("%d reviews, want 4 (create, and promote on each environment)", n)
+	for _, tc := range []struct {
+		name       string
+		incomplete bool
+		requests   int    // reaching the cluster
+		source     string // how the answers were made
+		qa         bool   // promote into qa: allowed only by the reviews
+	}{
+		{"answered from one rules review: complete rules", false, 1, "rules", false},
+		{"asked by access reviews: incomplete rules, for what they do not allow", true, 1 + 5, "reviews", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := start(t)
+			c.mu.Lock()
+			c.incomplete = tc.incomplete
+			c.mu.Unlock()
+			origin := "Origin: http://" + s.Addr().String()
+			resp, body := send(t, s, "POST", "/"+s.token+"/access", `{"environments":["dev","test","qa","prod"]}`, origin, "Content-Type: application/json")
+			if resp.StatusCode != 200 {
+				t.Fatalf("got %d %s", resp.StatusCode, body)
+			}
+			var got Access
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Create.Allowed || !got.Approval.Allowed || !got.Promote["dev"].Allowed || !got.Promote["test"].Allowed || got.Promote["prod"].Allowed {
+				t.Errorf("access %+v, want create, approval, promote into dev and test, not prod", got)
+			}
+			if !got.Approve["dev"].Allowed || got.Approve["test"].Allowed || got.Approve["prod"].Allowed || got.Promote["prod"].Reason == "" {
+				t.Errorf("access %+v, want approve into dev only, and a reason for prod", got)
+			}
+			if got.Promote["qa"].Allowed != tc.qa || got.Source != tc.source {
+				t.Errorf("promote into qa %v from %q, want %v from %q", got.Promote["qa"].Allowed, got.Source, tc.qa, tc.source)
+			}
+			// Incomplete: promote qa and prod, approve test, qa and prod.
+			if n := len(c.requests()); n != tc.requests {
+				t.Errorf("%d requests reached the cluster, want %d", n, tc.requests)
+			}
+			for _, r := range c.requests() {
+				if r.Header.Get("Authorization") != "Bearer alices-token" {
+					t.Errorf("a review was made without the user's credentials: %v", r.Header)
+				}
+			}
+		})
 	}
 
+	s, c := start(t)
+	origin := "Origin: http://" + s.Addr().String()
 	for _, tc := range []struct {
 		name, body string
 		code       int
@@ -313,6 +383,7 @@ func TestAccessReviewsAreTheUsers(t *testing.T) {
 		{"refused: a name that is not an environment name", `{"environments":["../secrets"]}`, 422},
 		{"refused: more than 1000 environments", `{"environments":[` + strings.Repeat(`"a",`, 1000) + `"a"]}`, 413},
 		{"refused: not JSON", `environments: [dev]`, 400},
+		{"refused: another namespace without -A", `{"namespace":"other","environments":["dev"]}`, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(c.requests())
@@ -326,5 +397,91 @@ func TestAccessReviewsAreTheUsers(t *testing.T) {
 	}
 	if resp, _ := send(t, s, "POST", "/"+s.token+"/access", `{"environments":[]}`, "Content-Type: application/json"); resp.StatusCode != 403 {
 		t.Errorf("an access request without Origin got %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestRulesAllowMatchesLikeRBAC(t *testing.T) {
+	rule := func(verbs, groups, resources, names []string) authorizationv1.ResourceRule {
+		return authorizationv1.ResourceRule{Verbs: verbs, APIGroups: groups, Resources: resources, ResourceNames: names}
+	}
+	g := []string{"gitgate.dev"}
+	approveProd := question{"approve", "environments", "", "prod"}
+	createApproval := question{"create", "promotions", "approval", ""}
+	for _, tc := range []struct {
+		name  string
+		rules []authorizationv1.ResourceRule
+		q     question
+		want  bool
+	}{
+		{"allowed: the verb on the environment by name", []authorizationv1.ResourceRule{rule([]string{"approve"}, g, []string{"environments"}, []string{"dev", "prod"})}, approveProd, true},
+		{"allowed: the verb on every environment", []authorizationv1.ResourceRule{rule([]string{"approve"}, g, []string{"environments"}, nil)}, approveProd, true},
+		{"allowed: every verb, group and resource", []authorizationv1.ResourceRule{rule([]string{"*"}, []string{"*"}, []string{"*"}, nil)}, approveProd, true},
+		{"allowed: the subresource of any resource", []authorizationv1.ResourceRule{rule([]string{"create"}, g, []string{"*/approval"}, nil)}, createApproval, true},
+		{"allowed: the subresource by name", []authorizationv1.ResourceRule{rule([]string{"create"}, g, []string{"promotions/approval"}, nil)}, createApproval, true},
+		{"denied: another environment's name", []authorizationv1.ResourceRule{rule([]string{"approve"}, g, []string{"environments"}, []string{"dev"})}, approveProd, false},
+		{"denied: another verb", []authorizationv1.ResourceRule{rule([]string{"promote"}, g, []string{"environments"}, nil)}, approveProd, false},
+		{"denied: another group", []authorizationv1.ResourceRule{rule([]string{"approve"}, []string{""}, []string{"environments"}, nil)}, approveProd, false},
+		{"denied: the resource without the subresource", []authorizationv1.ResourceRule{rule([]string{"create"}, g, []string{"promotions"}, nil)}, createApproval, false},
+		{"denied: another subresource", []authorizationv1.ResourceRule{rule([]string{"create"}, g, []string{"promotions/status", "*/freeze"}, nil)}, createApproval, false},
+		{"denied: a named rule for a question without a name", []authorizationv1.ResourceRule{rule([]string{"create"}, g, []string{"promotions/approval"}, []string{"x"})}, createApproval, false},
+		{"denied: no rules", nil, approveProd, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rulesAllow(tc.rules, tc.q); got != tc.want {
+				t.Errorf("rulesAllow = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// With --all-namespaces the proxy forwards the page's requests for any
+// namespace, and cluster-wide lists; RBAC is the cluster's to apply.
+func TestProxyAllNamespaces(t *testing.T) {
+	c := newCluster(t)
+	s, err := New(Options{AllNamespaces: true, Config: &rest.Config{Host: c.URL, BearerToken: "alices-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	k8s := "/" + s.token + "/k8s"
+	origin := "Origin: http://" + s.Addr().String()
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+	}{
+		{"forwarded: environments of every namespace", "GET", "/apis/gitgate.dev/v1alpha1/environments?resourceVersion=1", "", 200},
+		{"forwarded: promotions of every namespace", "GET", "/apis/gitgate.dev/v1alpha1/promotions?limit=50", "", 200},
+		{"forwarded: environments of namespace shop", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/environments", "", 200},
+		{"forwarded: an approval in namespace web", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/web/promotions/p-1/approval", `{"kind":"Approval"}`, 200},
+		{"refused: a namespace that is not a name", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/..%2Fx/environments", "", 403},
+		{"refused: secrets of every namespace", "GET", "/api/v1/secrets", "", 403},
+		{"refused: namespaces", "GET", "/api/v1/namespaces", "", 403},
+		{"refused: deleting an environment in any namespace", "DELETE", "/apis/gitgate.dev/v1alpha1/namespaces/web/environments/prod", "", 403},
+		{"refused: a label selector across namespaces", "GET", "/apis/gitgate.dev/v1alpha1/promotions?labelSelector=a", "", 403},
+		{"refused: a field selector across namespaces", "GET", "/apis/gitgate.dev/v1alpha1/environments?fieldSelector=a", "", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(c.requests())
+			resp, body := send(t, s, tc.method, k8s+tc.path, tc.body, origin, "Content-Type: application/json")
+			if resp.StatusCode != tc.code {
+				t.Fatalf("got %d %s, want %d", resp.StatusCode, body, tc.code)
+			}
+			if reached := len(c.requests()) - before; (tc.code == 200) != (reached == 1) {
+				t.Errorf("%d requests reached the cluster for a %d", reached, tc.code)
+			}
+		})
+	}
+	resp, body := send(t, s, "POST", "/"+s.token+"/access", `{"namespace":"shop","environments":["dev","prod"]}`, origin, "Content-Type: application/json")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"source":"rules"`) {
+		t.Errorf("access in shop: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := send(t, s, "POST", "/"+s.token+"/access", `{"environments":["dev"]}`, origin, "Content-Type: application/json"); resp.StatusCode != 422 {
+		t.Errorf("access without a namespace under -A: %d %s, want 422", resp.StatusCode, body)
+	}
+	if resp, body := send(t, s, "GET", "/"+s.token+"/config", "", origin); !strings.Contains(body, `"allNamespaces":true`) {
+		t.Errorf("config: %d %s", resp.StatusCode, body)
 	}
 }
