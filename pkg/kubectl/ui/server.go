@@ -43,11 +43,11 @@ type Options struct {
 type Server struct {
 	namespace     string
 	allNamespaces bool
-	token     string
-	listener  net.Listener
-	hosts     map[string]bool // Host header values that name this server
-	origins   map[string]bool // Origin header values of this server's page
-	handler   http.Handler
+	token         string
+	listener      net.Listener
+	hosts         map[string]bool // Host header values that name this server
+	origins       map[string]bool // Origin header values of this server's page
+	handler       http.Handler
 }
 
 // New checks opts, binds the listener and returns the server; call Serve
