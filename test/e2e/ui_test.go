@@ -59,11 +59,16 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-// startUI runs `kubectl gitgate ui` as user for namespace ns until the
-// test ends, and returns the URL it prints.
+// startUI runs `kubectl gitgate ui` as user for namespace ns (every
+// namespace when ns is "": -A) until the test ends, and returns the URL it
+// prints.
 func startUI(t *testing.T, user, ns string) string {
 	t.Helper()
-	cmd := exec.Command(stack.KubectlPath(), "gitgate", "ui", "-n", ns, "--port", "0", "--kubeconfig="+stack.Kubeconfig, "--context="+user)
+	where := []string{"-n", ns}
+	if ns == "" {
+		where = []string{"--all-namespaces"}
+	}
+	cmd := exec.Command(stack.KubectlPath(), append(append([]string{"gitgate", "ui"}, where...), "--port", "0", "--kubeconfig="+stack.Kubeconfig, "--context="+user)...)
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Join("..", "..", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -308,4 +313,116 @@ func TestUIShowsDriftAfterBreakGlass(t *testing.T) {
 		t.Error("prod's card is not marked as drifted")
 	}
 	screenshot(t, ctx, "breakglass-drift")
+}
+
+// A promotion into prod waits for one approval. alice, who lacks the verb
+// approve on prod, sees Approve disabled with the reason; forcing it shows
+// the server's 403 as it came and Git does not move. bob approves from
+// the page: the approval lands the promotion, Git carries it with his
+// Approved-By, and the page shows it Succeeded without a reload. With
+// --all-namespaces the same promotion shows under its namespace.
+func TestUIApproveFromThePage(t *testing.T) {
+	t.Parallel()
+	fleet := newFleet(t)
+	ns := fleet.ns
+	fleet.requireApprovals("1")
+	tag := fleet.setTag("test", "version-41.")
+	mainBefore := fleet.head()
+	createPromotion(t, "admin", promotionYAML("prod-from-page", "prod", ""), "-n", ns, "--as=carol", "--as-group=shop-release-managers")
+	review := "refs/heads/gitgate/promotions/prod-from-page"
+
+	ctx := browser(t)
+	openPipeline(t, ctx, startUI(t, "alice", ns))
+	waitText(t, ctx, "#approvals-prod-from-page", "approvals 0/1", time.Minute)
+	eventually(t, "the permission check of the approve button", time.Minute, func() string {
+		if r := text(ctx, "#approve-prod-from-page-reason"); r == "" || strings.Contains(r, "Checking") {
+			return "reason: " + r
+		}
+		return ""
+	})
+	if js(ctx, `document.querySelector('#approve-prod-from-page').disabled`) != "true" {
+		t.Error("alice's approve button is enabled")
+	}
+	if reason := text(ctx, "#approve-prod-from-page-reason"); !strings.Contains(reason, `alice may not approve promotions into prod: it needs the verb "approve" on environments.gitgate.dev named "prod"`) {
+		t.Errorf("the approve button gives no reason: %q", reason)
+	}
+	if described := js(ctx, `document.querySelector('#approve-prod-from-page').getAttribute('aria-describedby')`); described != "approve-prod-from-page-reason" {
+		t.Errorf("the reason does not describe the button: aria-describedby=%q", described)
+	}
+	screenshot(t, ctx, "alice-approve-disabled")
+
+	// A stale page: the button enabled by hand. The server refuses.
+	refs := fleet.lsRemote()
+	if !strings.Contains(refs, review) {
+		t.Fatalf("no review branch %s:\n%s", review, refs)
+	}
+	run(t, ctx, "forcing alice's approve button",
+		do(`document.querySelector('#approve-prod-from-page').disabled = false`),
+		chromedp.Click(chromedp.CSS("#approve-prod-from-page")),
+		chromedp.WaitVisible(chromedp.CSS("#decide-confirm")),
+		chromedp.Click(chromedp.CSS("#decide-confirm")))
+	waitText(t, ctx, "#decide-error", `Error from server (Forbidden): `, time.Minute)
+	if got := text(ctx, "#decide-error"); !strings.Contains(got, `cannot approve promotions into environment "prod"`) {
+		t.Errorf("the refusal is not the server's: %q", got)
+	}
+	screenshot(t, ctx, "alice-approve-forbidden")
+	if got := fleet.lsRemote(); got != refs {
+		t.Errorf("a refused approval changed Git:\nbefore %s\nafter  %s", refs, got)
+	}
+	if fleet.head() != mainBefore {
+		t.Error("a refused approval moved main")
+	}
+
+	// bob approves from the page.
+	run(t, ctx, "opening bob's page", chromedp.Navigate(startUI(t, "bob", ns)), chromedp.WaitVisible(chromedp.CSS("#env-prod")))
+	waitText(t, ctx, "#live", "Live", time.Minute)
+	eventually(t, "bob's approve button", time.Minute, func() string {
+		if js(ctx, `document.querySelector('#approve-prod-from-page') && document.querySelector('#approve-prod-from-page').disabled`) != "false" {
+			return "not enabled: " + text(ctx, "#promo-prod-from-page")
+		}
+		return ""
+	})
+	run(t, ctx, "approving with a message",
+		do(`window.notReloaded = true`),
+		chromedp.Click(chromedp.CSS("#approve-prod-from-page")),
+		chromedp.WaitVisible(chromedp.CSS("#decide-message")),
+		chromedp.SendKeys(chromedp.CSS("#decide-message"), "approved from the page"),
+		chromedp.Click(chromedp.CSS("#decide-confirm")))
+	waitText(t, ctx, "#phase-prod-from-page", "Succeeded", time.Minute)
+	waitText(t, ctx, "#approvals-prod-from-page", "by bob", time.Minute)
+	if js(ctx, `window.notReloaded === true`) != "true" {
+		t.Error("the page reloaded")
+	}
+	screenshot(t, ctx, "bob-approved-landed")
+	head := fleet.head()
+	if head == mainBefore {
+		t.Fatal("main did not move after bob's approval")
+	}
+	msg := fleet.git(fleet.dir, "log", "-1", "--format=%B", head)
+	for _, line := range []string{"Gitgate-Promotion: prod-from-page", "Promoted-By: carol", "Approved-By: bob"} {
+		if !strings.Contains(msg, line) {
+			t.Errorf("the landing commit lacks %q:\n%s", line, msg)
+		}
+	}
+	if overlay := fleet.git(fleet.dir, "show", head+":overlays/prod/kustomization.yaml"); !strings.Contains(overlay, "newTag: "+tag) {
+		t.Errorf("prod's overlay does not carry %s:\n%s", tag, overlay)
+	}
+	if approval := fleet.git(fleet.dir, "log", "-1", "--format=%B", "origin/gitgate/promotions/prod-from-page"); !strings.Contains(approval, "Approved-By: bob") || !strings.Contains(approval, "approved from the page") {
+		t.Errorf("the review branch lacks bob's approval commit with his message:\n%s", approval)
+	}
+
+	// Every namespace, as the admin: the fleet's pipeline under its
+	// namespace, and the switcher narrows the page to it.
+	run(t, ctx, "opening the page of every namespace", chromedp.Navigate(startUI(t, "admin", "")), chromedp.WaitVisible(chromedp.CSS("#ns-"+ns)))
+	waitText(t, ctx, "#promo-"+ns+"_prod-from-page", "Succeeded", time.Minute)
+	waitText(t, ctx, "#ns-"+ns+" #env-"+ns+"_prod .images", tag, time.Minute)
+	run(t, ctx, "choosing the fleet's namespace", chromedp.SetValue(chromedp.CSS("#ns-filter"), ns),
+		do(`document.querySelector('#ns-filter').dispatchEvent(new Event('change'))`))
+	eventually(t, "only the fleet's namespace shown", time.Minute, func() string {
+		if got := js(ctx, `[...document.querySelectorAll('section.ns')].map((s) => s.id).join(',')`); got != "ns-"+ns {
+			return "sections " + got
+		}
+		return ""
+	})
+	screenshot(t, ctx, "all-namespaces-one-chosen")
 }

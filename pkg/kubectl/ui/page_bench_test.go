@@ -26,11 +26,16 @@ import (
 //
 //	go test -run '^$' -bench Page -benchtime 5x ./pkg/kubectl/ui/
 func BenchmarkPageWith200EnvironmentsAnd10000Promotions(b *testing.B) {
+	b.Run("rules review", func(b *testing.B) { benchmarkPage(b, false) })
+	b.Run("access reviews (incomplete rules)", func(b *testing.B) { benchmarkPage(b, true) })
+}
+
+func benchmarkPage(b *testing.B, incompleteRules bool) {
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		b.Fatal("Debian's chromium is not installed: run make chromium")
 	}
-	cluster := httptest.NewServer(bigCluster(200, 10000))
+	cluster := httptest.NewServer(bigCluster(200, 10000, incompleteRules))
 	defer cluster.Close()
 	s, err := New(Options{Namespace: "shop", Config: &rest.Config{Host: cluster.URL}})
 	if err != nil {
@@ -93,7 +98,7 @@ func BenchmarkPageWith200EnvironmentsAnd10000Promotions(b *testing.B) {
 // bigCluster answers the page's requests for a namespace of envs
 // environments and promotions promotions, paging promotions by limit and
 // continue (an offset here), and keeping watches open.
-func bigCluster(envs, promotions int) http.Handler {
+func bigCluster(envs, promotions int, incomplete bool) http.Handler {
 	type obj = map[string]any
 	var items []obj
 	for i := 0; i < envs; i++ {
@@ -126,17 +131,36 @@ func bigCluster(envs, promotions int) http.Handler {
 			for i := from; i < promotions && i < from+limit; i++ {
 				page = append(page, obj{"metadata": obj{"name": fmt.Sprintf("p-%05d", promotions-i)},
 					"spec":   obj{"environment": "app00-stage01", "from": "app00-stage00"},
-					"status": obj{"phase": "Succeeded", "promotedBy": "bob", "time": "2026-11-29T10:00:00Z", "commit": "abc"}})
+					"status": proposedOrSucceeded(i)})
 			}
 			meta := obj{"resourceVersion": "1"}
 			if from+limit < promotions {
 				meta["continue"] = strconv.Itoa(from + limit)
 			}
 			json.NewEncoder(w).Encode(obj{"kind": "PromotionList", "metadata": meta, "items": page})
+		case strings.HasSuffix(r.URL.Path, "selfsubjectrulesreviews"):
+			// The user's rules: promote and approve anywhere; or none and
+			// incomplete (an authorizer that cannot list them), which makes
+			// the server fall back to one access review per button.
+			if incomplete {
+				w.Write([]byte(`{"status":{"incomplete":true,"resourceRules":[]}}`))
+				return
+			}
+			w.Write([]byte(`{"status":{"resourceRules":[{"verbs":["create"],"apiGroups":["gitgate.dev"],"resources":["promotions","promotions/approval"]},{"verbs":["promote","approve"],"apiGroups":["gitgate.dev"],"resources":["environments"]}]}}`))
 		case strings.HasSuffix(r.URL.Path, "selfsubjectaccessreviews"):
 			w.Write([]byte(`{"status":{"allowed":true}}`))
 		default:
 			w.Write([]byte(`{"status":{"userInfo":{"username":"bob"}}}`))
 		}
 	})
+}
+
+// proposedOrSucceeded is the status of the i-th promotion: one in ten is
+// Proposed and waits for approvals, so its row has Approve and Reject.
+func proposedOrSucceeded(i int) map[string]any {
+	if i%10 == 0 {
+		return map[string]any{"phase": "Proposed", "promotedBy": "alice", "time": "2026-11-29T10:00:00Z", "commit": "abc",
+			"approvalsRequired": 2, "approvals": []map[string]any{{"by": "carol"}}}
+	}
+	return map[string]any{"phase": "Succeeded", "promotedBy": "bob", "time": "2026-11-29T10:00:00Z", "commit": "abc"}
 }

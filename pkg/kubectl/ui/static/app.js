@@ -6,13 +6,26 @@
 const GROUP = '/apis/gitgate.dev/v1alpha1';
 const PAGE = 50; // promotions per page
 const state = {
-  ns: '', user: '',
-  envs: new Map(),
-  promos: new Map(), promoOrder: [], cont: '',
-  access: new Map(), // environment name -> {allowed, reason} for promote
-  canCreate: null,   // {allowed, reason} for creating promotions
+  ns: '',          // the namespace shown; '' for every namespace (with -A)
+  home: '',        // the namespace the server was started for
+  allNs: false,    // kubectl gitgate ui --all-namespaces
+  user: '',
+  envs: new Map(), // "ns/name" -> Environment
+  promos: new Map(), promoOrder: [], cont: '', // "ns/name" -> Promotion, newest first
+  access: new Map(), // "ns/name" -> {promote, approve}: {allowed, reason} each
+  nsAccess: new Map(), // ns -> {create, approval}: creating promotions, approvals
+  notes: new Map(),  // "ns/name" of a promotion -> the last decision's answer
   live: {environments: false, promotions: false},
 };
+
+// Objects are keyed by namespace and name; element ids carry the name
+// alone in one namespace (as before) and ns_name with --all-namespaces
+// (a name never contains "_").
+const nsOf = (obj) => obj.metadata.namespace || state.home;
+const keyOf = (obj) => `${nsOf(obj)}/${obj.metadata.name}`;
+const idFor = (ns, name) => (state.allNs ? `${ns}_${name}` : name);
+// The API path of a namespace's collection, or of every namespace's.
+const collection = (resource, ns) => (ns ? `${GROUP}/namespaces/${ns}/${resource}` : `${GROUP}/${resource}`);
 
 // --- small helpers ---------------------------------------------------------
 
@@ -98,7 +111,7 @@ async function follow(resource, relist, onEvent) {
   for (;;) {
     try {
       if (!rv) rv = await relist();
-      const res = await fetch(`k8s${GROUP}/namespaces/${state.ns}/${resource}?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}`,
+      const res = await fetch(`k8s${collection(resource, state.allNs ? '' : state.home)}?watch=1&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}`,
         {credentials: 'same-origin'});
       if (!res.ok) {
         const text = await res.text();
@@ -146,37 +159,56 @@ function setLive(resource, ok, why) {
 // --- environments ----------------------------------------------------------
 
 async function listEnvironments() {
-  const list = await api('GET', `${GROUP}/namespaces/${state.ns}/environments`);
-  state.envs = new Map(list.items.map((e) => [e.metadata.name, e]));
+  const list = await api('GET', collection('environments', state.allNs ? '' : state.home));
+  state.envs = new Map(list.items.map((e) => [keyOf(e), e]));
   scheduleRender('pipeline');
+  updateNamespaces();
   checkAccess();
   return list.metadata.resourceVersion;
 }
 
 function onEnvironment(ev) {
-  const name = ev.object.metadata.name;
-  if (ev.type === 'DELETED') state.envs.delete(name);
-  else state.envs.set(name, ev.object);
+  const key = keyOf(ev.object);
+  if (ev.type === 'DELETED') state.envs.delete(key);
+  else state.envs.set(key, ev.object);
   scheduleRender('pipeline');
-  if (!state.access.has(name)) checkAccess();
+  updateNamespaces();
+  if (!state.access.has(key)) checkAccess();
 }
 
-// stages puts each environment in the column of its distance from the
-// start of its pipeline (an environment that promotes from nothing known).
-function stages() {
+// updateNamespaces lists, with --all-namespaces, the namespaces whose
+// environments the user may see in the namespace switcher.
+function updateNamespaces() {
+  if (!state.allNs) return;
+  const select = document.getElementById('ns-filter');
+  const names = [...new Set([...state.envs.values()].map(nsOf))].sort();
+  if (names.join(',') === select.dataset.names) return;
+  select.dataset.names = names.join(',');
+  select.replaceChildren(el('option', {value: ''}, `All namespaces (${names.length})`),
+    ...names.map((n) => el('option', {value: n, selected: n === state.ns}, n)));
+}
+
+// shown reports whether the namespace switcher shows namespace ns.
+const shown = (ns) => !state.ns || ns === state.ns;
+
+// stages puts each environment of namespace ns in the column of its
+// distance from the start of its pipeline (an environment that promotes
+// from nothing known).
+function stages(ns) {
   const depth = new Map();
   const of = (name, seen) => {
     if (depth.has(name)) return depth.get(name);
-    const env = state.envs.get(name);
+    const env = state.envs.get(`${ns}/${name}`);
     const from = env && env.spec.promotesFrom;
-    const d = from && state.envs.has(from) && !seen.has(from) ? of(from, seen.add(name)) + 1 : 0;
+    const d = from && state.envs.has(`${ns}/${from}`) && !seen.has(from) ? of(from, seen.add(name)) + 1 : 0;
     depth.set(name, d);
     return d;
   };
   const columns = [];
-  for (const name of [...state.envs.keys()].sort()) {
+  const names = [...state.envs.values()].filter((e) => nsOf(e) === ns).map((e) => e.metadata.name).sort();
+  for (const name of names) {
     const d = of(name, new Set());
-    (columns[d] = columns[d] || []).push(state.envs.get(name));
+    (columns[d] = columns[d] || []).push(state.envs.get(`${ns}/${name}`));
   }
   return columns.filter(Boolean);
 }
@@ -201,24 +233,33 @@ function scheduleRender(what) {
 let layout = ''; // the pipeline's shape when last drawn: stages and names
 function renderPipeline() {
   const root = document.getElementById('pipeline');
-  document.getElementById('pipeline-empty').hidden = state.envs.size > 0;
-  for (const name of cards.keys()) if (!state.envs.has(name)) cards.delete(name);
-  const columns = stages();
-  const shape = columns.map((c) => c.map((e) => e.metadata.name).join(',')).join('|');
+  for (const key of cards.keys()) if (!state.envs.has(key)) cards.delete(key);
+  const namespaces = [...new Set([...state.envs.values()].map(nsOf))].filter(shown).sort();
+  document.getElementById('pipeline-empty').hidden = namespaces.length > 0;
+  const byNs = namespaces.map((ns) => [ns, stages(ns)]);
+  const shape = state.ns + '#' + byNs.map(([ns, columns]) => ns + ':' + columns.map((c) => c.map((e) => e.metadata.name).join(',')).join('|')).join(';');
   if (shape === layout) { // same shape: swap only the cards that changed
-    for (const column of columns) {
-      for (const env of column) {
-        const before = cards.get(env.metadata.name).node;
-        const after = cachedCard(env);
-        if (after !== before) before.replaceWith(after);
+    for (const [, columns] of byNs) {
+      for (const column of columns) {
+        for (const env of column) {
+          const before = cards.get(keyOf(env)).node;
+          const after = cachedCard(env);
+          if (after !== before) before.replaceWith(after);
+        }
       }
     }
     return;
   }
   layout = shape;
   const focused = document.activeElement && document.activeElement.id;
-  root.replaceChildren(...columns.map((column, i) =>
-    el('ol', {class: 'stage', 'aria-label': `Stage ${i + 1}`}, column.map((env) => el('li', {}, cachedCard(env))))));
+  const draw = (columns) => columns.map((column, i) =>
+    el('ol', {class: 'stage', 'aria-label': `Stage ${i + 1}`}, column.map((env) => el('li', {}, cachedCard(env)))));
+  if (!state.allNs) root.replaceChildren(...draw(byNs.length ? byNs[0][1] : []));
+  else {
+    root.replaceChildren(...byNs.map(([ns, columns]) => el('section', {class: 'ns', id: `ns-${ns}`, 'aria-labelledby': `ns-${ns}-title`},
+      el('h3', {id: `ns-${ns}-title`}, `namespace ${ns}`),
+      el('div', {class: 'pipeline'}, draw(columns)))));
+  }
   if (focused) {
     const again = document.getElementById(focused);
     if (again) again.focus();
@@ -229,17 +270,19 @@ function renderPipeline() {
 // or what the user may do with it changed.
 const cards = new Map();
 function cachedCard(env) {
-  const name = env.metadata.name;
-  const key = [env, state.access.get(name), state.canCreate];
-  const c = cards.get(name);
-  if (c && c.key.every((k, i) => k === key[i])) return c.node;
+  const k = keyOf(env);
+  const key = [env, state.access.get(k), state.nsAccess.get(nsOf(env)), state.user];
+  const c = cards.get(k);
+  if (c && c.key.every((x, i) => x === key[i])) return c.node;
   const node = envCard(env);
-  cards.set(name, {key, node});
+  cards.set(k, {key, node});
   return node;
 }
 
 function envCard(env) {
+  const ns = nsOf(env);
   const name = env.metadata.name;
+  const id = idFor(ns, name);
   const spec = env.spec || {};
   const st = env.status || {};
   const ready = condition(env, 'Ready');
@@ -254,13 +297,14 @@ function envCard(env) {
   ];
   const pending = (st.upstream && st.upstream.pending) || [];
   const sync = st.sync;
-  const access = state.access.get(name);
-  const promote = actionButton(`promote-${name}`, spec.promotesFrom ? `Promote from ${spec.promotesFrom}…` : 'Promote…',
-    spec.promotesFrom ? access : {allowed: false, reason: `${name} has no upstream (spec.promotesFrom)`},
-    () => openPromote({environment: name, from: spec.promotesFrom}));
-  const history = el('button', {type: 'button', id: `history-${name}`, onclick: () => openHistory(name)}, 'History and rollback…');
-  return el('article', {class: 'env' + (frozen ? ' is-frozen' : '') + (drift && drift.status === 'True' ? ' has-drift' : ''), id: `env-${name}`, 'aria-labelledby': `env-${name}-title`},
-    el('h3', {id: `env-${name}-title`}, name),
+  const access = state.access.get(`${ns}/${name}`);
+  const nsAccess = state.nsAccess.get(ns);
+  const promote = actionButton(`promote-${id}`, spec.promotesFrom ? `Promote from ${spec.promotesFrom}…` : 'Promote…',
+    spec.promotesFrom ? [access && access.promote, nsAccess && nsAccess.create] : [{allowed: false, reason: `${name} has no upstream (spec.promotesFrom)`}],
+    () => openPromote(ns, {environment: name, from: spec.promotesFrom}));
+  const history = el('button', {type: 'button', id: `history-${id}`, onclick: () => openHistory(ns, name)}, 'History and rollback…');
+  return el('article', {class: 'env' + (frozen ? ' is-frozen' : '') + (drift && drift.status === 'True' ? ' has-drift' : ''), id: `env-${id}`, 'aria-labelledby': `env-${id}-title`},
+    el(state.allNs ? 'h4' : 'h3', {id: `env-${id}-title`}, name),
     spec.promotesFrom && el('p', {class: 'from'}, el('span', {'aria-hidden': 'true'}, '← '), `from ${spec.promotesFrom}`),
     el('p', {class: 'badges'}, badges),
     el('dl', {},
@@ -269,10 +313,10 @@ function envCard(env) {
       el('dt', {}, 'Images'), el('dd', {}, (st.images || []).length
         ? el('ul', {class: 'images'}, st.images.map((i) => el('li', {}, el('span', {class: 'image-name'}, i.name), ' ', el('code', {title: i.image}, i.tag || i.digest || i.image))))
         : 'none'),
-      el('dt', {}, 'Flux'), el('dd', {id: `sync-${name}`}, syncText(sync)),
-      el('dt', {}, 'Drift'), el('dd', {id: `drift-${name}`, class: drift && drift.status === 'True' ? 'warn' : ''},
+      el('dt', {}, 'Flux'), el('dd', {id: `sync-${id}`}, syncText(sync)),
+      el('dt', {}, 'Drift'), el('dd', {id: `drift-${id}`, class: drift && drift.status === 'True' ? 'warn' : ''},
         drift ? (drift.status === 'True' ? drift.message : 'none') : 'none reported'),
-      el('dt', {}, 'Pending'), el('dd', {id: `pending-${name}`}, spec.promotesFrom
+      el('dt', {}, 'Pending'), el('dd', {id: `pending-${id}`}, spec.promotesFrom
         ? (pending.length ? el('ul', {}, pending.map((c) => el('li', {}, `${c.name}: ${c.from || '∅'} → ${c.to}`))) : `in step with ${spec.promotesFrom}`)
         : '—'),
       st.lastPromotion && el('dt', {}, 'Last promotion'),
@@ -293,14 +337,15 @@ function syncText(sync) {
   return sync.message && !sync.ready ? `${text}: ${sync.message}` : text;
 }
 
-// actionButton is a button enabled only when access allows it; otherwise it
-// is disabled and described by the reason.
-function actionButton(id, label, access, onclick) {
+// actionButton is a button enabled only when every one of checks allows
+// it; otherwise it is disabled and described by the reasons (a check not
+// answered yet: "Checking your permissions…").
+function actionButton(id, label, checks, onclick) {
   const reasonId = `${id}-reason`;
   let reason = '';
-  if (!access) reason = 'Checking your permissions…';
-  else if (!access.allowed) reason = access.reason;
-  else if (state.canCreate && !state.canCreate.allowed) reason = state.canCreate.reason;
+  if (checks.some((c) => !c)) reason = 'Checking your permissions…';
+  else reason = checks.filter((c) => !c.allowed).map((c) => c.reason).join(' ');
+  if (state.user) reason = reason.replaceAll('You may not', `${state.user} may not`);
   const button = el('button', {type: 'button', id, disabled: !!reason, 'aria-describedby': reason ? reasonId : undefined, onclick}, label);
   return el('span', {class: 'action'}, button, reason && el('span', {class: 'reason', id: reasonId}, reason));
 }
@@ -308,47 +353,63 @@ function actionButton(id, label, access, onclick) {
 // --- permissions -----------------------------------------------------------
 
 // checkAccess asks the local server what the user may do with every
-// environment not asked about yet: it makes the SelfSubjectAccessReviews
-// (verb promote on each environment by name, create on promotions) with
-// the user's credentials, concurrently, in one request from the page.
+// environment not asked about yet, one request per namespace: the server
+// reads the user's rules in the namespace once (SelfSubjectRulesReview)
+// and falls back to SelfSubjectAccessReviews only where the rules are
+// incomplete. It asks about the verbs promote and approve on each
+// environment by name, and create on promotions and promotions/approval.
 let checking = false;
 async function checkAccess() {
   if (checking) return;
   checking = true;
-  const who = state.user ? `${state.user} may not` : 'You may not';
+  // "You may not" becomes the user's name when drawn (see actionButton).
   const why = (d) => (d.reason ? ` (${d.reason})` : '');
-  const names = [...state.envs.keys()].filter((n) => !state.access.has(n));
-  try {
-    const res = await fetch('access', {method: 'POST', credentials: 'same-origin',
-      headers: {'Content-Type': 'application/json'}, body: JSON.stringify({environments: names})});
-    const a = await res.json();
-    if (!res.ok) throw Object.assign(new Error(a.message), {reason: a.reason});
-    state.canCreate = {allowed: a.create.allowed, reason: a.create.failed
-      ? `Your permissions could not be checked: ${a.create.reason}`
-      : `${who} create promotions: it needs the verb "create" on promotions.gitgate.dev in namespace ${state.ns}${why(a.create)}`};
-    for (const name of names) {
-      const d = a.promote[name];
-      state.access.set(name, {allowed: d.allowed, reason: d.failed
-        ? `Your permissions could not be checked: ${d.reason}`
-        : `${who} promote into ${name}: it needs the verb "promote" on environments.gitgate.dev named "${name}" in namespace ${state.ns}${why(d)}`});
-    }
-  } catch (e) {
-    showError(`Checking your permissions failed: ${errorText(e)}`);
-    for (const name of names) state.access.set(name, {allowed: false, reason: 'Your permissions could not be checked'});
-  } finally {
-    checking = false;
-    scheduleRender('pipeline');
+  const explain = (d, what) => ({allowed: d.allowed, reason: d.failed
+    ? `Your permissions could not be checked: ${d.reason}` : `You may not ${what}${why(d)}`});
+  const byNs = new Map();
+  for (const env of state.envs.values()) {
+    if (state.access.has(keyOf(env))) continue;
+    const ns = nsOf(env);
+    if (!byNs.has(ns)) byNs.set(ns, []);
+    byNs.get(ns).push(env.metadata.name);
   }
+  await Promise.all([...byNs].map(async ([ns, names]) => {
+    try {
+      const res = await fetch('access', {method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify({namespace: ns, environments: names})});
+      const a = await res.json();
+      if (!res.ok) throw Object.assign(new Error(a.message), {reason: a.reason});
+      state.nsAccess.set(ns, {
+        create: explain(a.create, `create promotions: it needs the verb "create" on promotions.gitgate.dev in namespace ${ns}`),
+        approval: explain(a.approval, `approve or reject promotions: it needs the verb "create" on promotions.gitgate.dev/approval in namespace ${ns}`),
+      });
+      for (const name of names) {
+        state.access.set(`${ns}/${name}`, {
+          promote: explain(a.promote[name], `promote into ${name}: it needs the verb "promote" on environments.gitgate.dev named "${name}" in namespace ${ns}`),
+          approve: explain(a.approve[name], `approve promotions into ${name}: it needs the verb "approve" on environments.gitgate.dev named "${name}" in namespace ${ns}`),
+        });
+      }
+    } catch (e) {
+      showError(`Checking your permissions failed: ${errorText(e)}`);
+      const no = {allowed: false, reason: 'Your permissions could not be checked'};
+      state.nsAccess.set(ns, {create: no, approval: no});
+      for (const name of names) state.access.set(`${ns}/${name}`, {promote: no, approve: no});
+    }
+  }));
+  checking = false;
+  scheduleRender();
   // Environments that arrived while this check ran.
-  if ([...state.envs.keys()].some((n) => !state.access.has(n))) checkAccess();
+  if ([...state.envs.values()].some((e) => !state.access.has(keyOf(e)))) checkAccess();
 }
 
 // --- promotions ------------------------------------------------------------
 
+const promotionsPath = () => collection('promotions', state.allNs ? '' : state.home);
+
 async function listPromotions() {
-  const list = await api('GET', `${GROUP}/namespaces/${state.ns}/promotions?limit=${PAGE}`);
-  state.promos = new Map(list.items.map((p) => [p.metadata.name, p]));
-  state.promoOrder = list.items.map((p) => p.metadata.name);
+  const list = await api('GET', `${promotionsPath()}?limit=${PAGE}`);
+  state.promos = new Map(list.items.map((p) => [keyOf(p), p]));
+  state.promoOrder = list.items.map(keyOf);
   state.cont = list.metadata.continue || '';
   scheduleRender('promotions');
   return list.metadata.resourceVersion;
@@ -358,10 +419,10 @@ async function loadOlder() {
   const more = document.getElementById('more');
   more.disabled = true;
   try {
-    const list = await api('GET', `${GROUP}/namespaces/${state.ns}/promotions?limit=${PAGE}&continue=${encodeURIComponent(state.cont)}`);
+    const list = await api('GET', `${promotionsPath()}?limit=${PAGE}&continue=${encodeURIComponent(state.cont)}`);
     for (const p of list.items) {
-      if (!state.promos.has(p.metadata.name)) state.promoOrder.push(p.metadata.name);
-      state.promos.set(p.metadata.name, p);
+      if (!state.promos.has(keyOf(p))) state.promoOrder.push(keyOf(p));
+      state.promos.set(keyOf(p), p);
     }
     state.cont = list.metadata.continue || '';
     scheduleRender('promotions');
@@ -373,9 +434,14 @@ async function loadOlder() {
 }
 
 function onPromotion(ev) {
-  const name = ev.object.metadata.name;
-  if (!state.promos.has(name)) state.promoOrder.unshift(name); // new ones are the newest
-  state.promos.set(name, ev.object);
+  const key = keyOf(ev.object);
+  if (ev.type === 'DELETED') {
+    state.promos.delete(key);
+    state.promoOrder = state.promoOrder.filter((k) => k !== key);
+  } else {
+    if (!state.promos.has(key)) state.promoOrder.unshift(key); // new ones are the newest
+    state.promos.set(key, ev.object);
+  }
   scheduleRender('promotions');
 }
 
@@ -388,54 +454,154 @@ function conditionCell(p, type) {
 
 function renderPromotions() {
   const body = document.querySelector('#promotions tbody');
-  body.replaceChildren(...state.promoOrder.map((name) => {
-    const p = state.promos.get(name);
-    const c = rows.get(name);
-    if (c && c.p === p) return c.node;
-    const node = promotionRow(name, p);
-    rows.set(name, {p, node});
+  const keys = state.promoOrder.filter((k) => shown(k.slice(0, k.indexOf('/'))));
+  body.replaceChildren(...keys.map((key) => {
+    const p = state.promos.get(key);
+    const ns = nsOf(p);
+    const deps = [p, state.access.get(`${ns}/${p.spec.environment}`), state.nsAccess.get(ns), state.notes.get(key), state.user];
+    const c = rows.get(key);
+    if (c && c.deps.every((d, i) => d === deps[i])) return c.node;
+    const node = promotionRow(p);
+    rows.set(key, {deps, node});
     return node;
   }));
-  if (!state.promoOrder.length) body.append(el('tr', {}, el('td', {colspan: 10}, 'No promotions yet.')));
+  if (!keys.length) body.append(el('tr', {}, el('td', {colspan: 12}, 'No promotions yet.')));
   const more = document.getElementById('more');
   more.hidden = !state.cont;
 }
 
-// rows holds each promotion's drawn row, drawn again only when it changed.
+// rows holds each promotion's drawn row, drawn again only when it, or
+// what the user may do with it, changed.
 const rows = new Map();
-function promotionRow(name, p) {
+function promotionRow(p) {
+  const ns = nsOf(p);
+  const name = p.metadata.name;
+  const id = idFor(ns, name);
   const st = p.status || {};
   const changes = (st.changes || []).map((c) => `${c.name}: ${c.from || '∅'} → ${c.to}`).join(', ');
-  const approvals = st.approvals && st.approvals.length ? ` (${st.approvals.length} approval${st.approvals.length > 1 ? 's' : ''})` : '';
-  return el('tr', {id: `promo-${name}`},
-    el('th', {scope: 'row'}, name),
+  return el('tr', {id: `promo-${id}`},
+    el('th', {scope: 'row'}, state.allNs ? `${ns}/${name}` : name),
     el('td', {}, p.spec.environment),
     el('td', {}, p.spec.from === p.spec.environment ? `${p.spec.from} (rollback)` : (p.spec.from || '')),
-    el('td', {class: 'phase'}, (st.phase || '') + approvals),
+    el('td', {class: 'phase', id: `phase-${id}`}, st.phase || ''),
+    approvalsCell(p, id),
     el('td', {}, changes),
     el('td', {}, st.promotedBy || ''),
     el('td', {}, timeEl(st.time)),
     conditionCell(p, 'Applied'),
     conditionCell(p, 'Healthy'),
-    el('td', {}, el('code', {title: st.commit || ''}, short(st.commit))));
+    el('td', {}, el('code', {title: st.commit || ''}, short(st.commit))),
+    decisionCell(p, id));
+}
+
+// approvalsCell shows "approvals n/m" and who approved (or rejected).
+function approvalsCell(p, id) {
+  const st = p.status || {};
+  if (!st.approvalsRequired) return el('td', {id: `approvals-${id}`}, '—');
+  const by = (st.approvals || []).map((a) => a.by);
+  const rejected = (st.rejections || []).map((r) => r.by);
+  const approved = condition(p, 'Approved');
+  return el('td', {id: `approvals-${id}`, title: (approved && approved.message) || ''},
+    `approvals ${by.length}/${st.approvalsRequired}`,
+    by.length ? ` by ${by.join(', ')}` : '',
+    rejected.length ? el('span', {class: 'warn'}, `; rejected by ${rejected.join(', ')}`) : '');
+}
+
+// decisionCell holds Approve and Reject for a Proposed promotion that
+// needs approvals, each enabled only when the user may create
+// promotions/approval in the namespace and has the verb approve on the
+// target environment; the author may reject (withdraw) but not approve.
+function decisionCell(p, id) {
+  const st = p.status || {};
+  const key = keyOf(p);
+  const note = state.notes.get(key);
+  const noteEl = note && el('p', {class: note.error ? 'error' : 'notice', id: `decision-${id}-note`, role: note.error ? 'alert' : 'status'}, note.text);
+  if (st.phase !== 'Proposed' || !st.approvalsRequired) return el('td', {}, noteEl);
+  const ns = nsOf(p);
+  const env = p.spec.environment;
+  const access = state.access.get(`${ns}/${env}`);
+  const nsAccess = state.nsAccess.get(ns);
+  const checks = state.envs.has(`${ns}/${env}`)
+    ? [nsAccess && nsAccess.approval, access && access.approve]
+    : [{allowed: false, reason: `Environment ${env} is not listed in namespace ${ns}.`}];
+  const own = state.user && st.promotedBy === state.user &&
+    {allowed: false, reason: `${state.user} created this promotion and cannot approve it: approvals must come from other users.`};
+  return el('td', {class: 'decide'},
+    el('div', {class: 'actions'},
+      actionButton(`approve-${id}`, 'Approve…', own ? [...checks, own] : checks, () => openDecision(p, 'approve')),
+      actionButton(`reject-${id}`, 'Reject…', checks, () => openDecision(p, 'reject'))),
+    noteEl);
+}
+
+// --- approve and reject ----------------------------------------------------
+
+let deciding = null; // {promotion, decision} the decision dialog would send
+
+function openDecision(p, decision) {
+  deciding = {p, decision};
+  const name = p.metadata.name;
+  const st = p.status || {};
+  document.getElementById('decide-title').textContent = `${decision === 'approve' ? 'Approve' : 'Reject'} promotion ${name}`;
+  document.getElementById('decide-summary').textContent =
+    `${p.spec.from || 'upstream'} → ${p.spec.environment}, proposed by ${st.promotedBy || '?'}: ${(st.changes || []).map((c) => `${c.name} ${c.from || '∅'} → ${c.to}`).join(', ') || 'no changes listed'}. ` +
+    `Approvals ${(st.approvals || []).length}/${st.approvalsRequired}.`;
+  document.getElementById('decide-message-label').textContent = decision === 'approve' ? 'Message (optional)' : 'Why reject? (added to the commit)';
+  document.getElementById('decide-message').value = '';
+  document.getElementById('decide-error').hidden = true;
+  const confirm = document.getElementById('decide-confirm');
+  confirm.textContent = decision === 'approve' ? 'Approve' : 'Reject';
+  confirm.disabled = false;
+  const dialog = document.getElementById('decide');
+  if (!dialog.open) dialog.showModal();
+  document.getElementById('decide-message').focus();
+}
+
+// confirmDecision creates promotions/<name>/approval, as
+// `kubectl gitgate approve|reject NAME -m MESSAGE` does; a refusal is shown
+// as it came, and the promotion's row follows through the watch.
+async function confirmDecision() {
+  if (!deciding) return;
+  const {p, decision} = deciding;
+  const ns = nsOf(p);
+  const name = p.metadata.name;
+  const body = {apiVersion: 'gitgate.dev/v1alpha1', kind: 'Approval', metadata: {name}, spec: {decision}};
+  const message = document.getElementById('decide-message').value.trim();
+  if (message) body.spec.message = message;
+  const confirm = document.getElementById('decide-confirm');
+  confirm.disabled = true;
+  try {
+    const out = await api('POST', `${GROUP}/namespaces/${ns}/promotions/${name}/approval`, body);
+    const st = out.status || {};
+    deciding = null;
+    document.getElementById('decide').close();
+    state.notes.set(keyOf(p), {text: `promotion.gitgate.dev/${name} ${decision === 'approve' ? 'approved' : 'rejected'}: ${st.message || ''} (${st.approvals || 0}/${st.required || 0} approvals, ${st.phase || '?'})`});
+  } catch (e) {
+    const box = document.getElementById('decide-error');
+    box.textContent = errorText(e);
+    box.hidden = false;
+    state.notes.set(keyOf(p), {error: true, text: errorText(e)});
+    confirm.disabled = false;
+  }
+  scheduleRender('promotions');
 }
 
 // --- promote and roll back -------------------------------------------------
 
-let pending = null; // the spec the preview dialog would create
+let pending = null; // {ns, spec} the preview dialog would create
 
-function promotionBody(spec, dryRun) {
+function promotionBody(spec) {
   const generateName = spec.from === spec.environment ? `${spec.environment}-rollback-` : `${spec.environment}-`;
   return {apiVersion: 'gitgate.dev/v1alpha1', kind: 'Promotion', metadata: {generateName}, spec};
 }
 
-async function openPromote(spec) {
-  pending = spec;
+async function openPromote(ns, spec) {
+  const mine = {ns, spec};
+  pending = mine;
   const dialog = document.getElementById('preview');
   const title = spec.from === spec.environment
     ? `Roll ${spec.environment} back to ${short(spec.revision)}`
     : `Promote ${spec.from || 'upstream'} → ${spec.environment}`;
-  document.getElementById('preview-title').textContent = title;
+  document.getElementById('preview-title').textContent = state.allNs ? `${title} (namespace ${ns})` : title;
   document.getElementById('preview-summary').textContent = 'Planning the promotion (dry run)…';
   document.getElementById('preview-changes').hidden = true;
   document.querySelector('#preview-changes tbody').replaceChildren();
@@ -446,8 +612,8 @@ async function openPromote(spec) {
   confirm.textContent = spec.from === spec.environment ? 'Roll back' : 'Promote';
   if (!dialog.open) dialog.showModal();
   try {
-    const planned = await api('POST', `${GROUP}/namespaces/${state.ns}/promotions?dryRun=All`, promotionBody(spec));
-    if (pending !== spec) return;
+    const planned = await api('POST', `${GROUP}/namespaces/${ns}/promotions?dryRun=All`, promotionBody(spec));
+    if (pending !== mine) return;
     const changes = (planned.status && planned.status.changes) || [];
     document.getElementById('preview-summary').textContent = changes.length
       ? `Dry run: this commits ${changes.length} change${changes.length > 1 ? 's' : ''} into ${spec.environment}${planned.status.branch ? ' on branch ' + planned.status.branch : ''}.`
@@ -458,7 +624,7 @@ async function openPromote(spec) {
     confirm.disabled = false;
     confirm.focus();
   } catch (e) {
-    if (pending !== spec) return;
+    if (pending !== mine) return;
     document.getElementById('preview-summary').textContent = 'The dry run was refused:';
     previewError(errorText(e));
   }
@@ -471,13 +637,14 @@ function previewError(text) {
 }
 
 async function confirmPromote() {
-  const spec = {...pending};
+  const {ns} = pending;
+  const spec = {...pending.spec};
   const message = document.getElementById('preview-message').value.trim();
   if (message) spec.message = message;
   const confirm = document.getElementById('preview-confirm');
   confirm.disabled = true;
   try {
-    const created = await api('POST', `${GROUP}/namespaces/${state.ns}/promotions`, promotionBody(spec));
+    const created = await api('POST', `${GROUP}/namespaces/${ns}/promotions`, promotionBody(spec));
     pending = null;
     document.getElementById('preview').close();
     showNotice(`promotion.gitgate.dev/${created.metadata.name} created (${created.status.phase}, commit ${short(created.status.commit)})`);
@@ -487,7 +654,7 @@ async function confirmPromote() {
   }
 }
 
-async function openHistory(name) {
+async function openHistory(ns, name) {
   const dialog = document.getElementById('history');
   document.getElementById('history-title').textContent = `History of ${name}`;
   const status = document.getElementById('history-status');
@@ -496,18 +663,21 @@ async function openHistory(name) {
   body.replaceChildren();
   dialog.showModal();
   try {
-    const h = await api('GET', `${GROUP}/namespaces/${state.ns}/environments/${name}/history`);
+    const h = await api('GET', `${GROUP}/namespaces/${ns}/environments/${name}/history`);
     const entries = h.entries || [];
+    const access = state.access.get(`${ns}/${name}`);
+    const nsAccess = state.nsAccess.get(ns);
     status.textContent = `${entries.length} commit${entries.length === 1 ? '' : 's'} changed ${name}, newest first.`;
     body.replaceChildren(...entries.map((e, i) => el('tr', {},
       el('th', {scope: 'row'}, el('code', {title: e.commit}, short(e.commit))),
       el('td', {}, timeEl(e.time)),
       el('td', {}, e.promotedBy || e.author || ''),
       el('td', {}, e.subject || ''),
-      el('td', {}, i === 0 ? 'current' : actionButton(`rollback-${name}-${short(e.commit)}`, 'Roll back to this', state.access.get(name), () => {
-        dialog.close();
-        openPromote({environment: name, from: name, revision: e.commit});
-      })))));
+      el('td', {}, i === 0 ? 'current' : actionButton(`rollback-${idFor(ns, name)}-${short(e.commit)}`, 'Roll back to this',
+        [access && access.promote, nsAccess && nsAccess.create], () => {
+          dialog.close();
+          openPromote(ns, {environment: name, from: name, revision: e.commit});
+        })))));
   } catch (e) {
     status.textContent = errorText(e);
   }
@@ -520,19 +690,35 @@ async function start() {
   document.getElementById('preview-confirm').addEventListener('click', confirmPromote);
   document.getElementById('preview-cancel').addEventListener('click', () => { pending = null; document.getElementById('preview').close(); });
   document.getElementById('history-close').addEventListener('click', () => document.getElementById('history').close());
+  document.getElementById('decide-confirm').addEventListener('click', confirmDecision);
+  document.getElementById('decide-cancel').addEventListener('click', () => { deciding = null; document.getElementById('decide').close(); });
   const config = await (await fetch('config', {credentials: 'same-origin'})).json();
-  state.ns = config.namespace;
-  document.getElementById('namespace').textContent = `— namespace ${state.ns}`;
-  document.title = `gitgate pipeline — ${state.ns}`;
-  try {
-    const r = await api('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview'});
-    state.user = r.status.userInfo.username;
-    document.getElementById('whoami').textContent = `Acting as ${state.user}`;
-  } catch (e) {
-    document.getElementById('whoami').textContent = 'Acting with your kubeconfig credentials';
+  state.home = config.namespace;
+  state.allNs = !!config.allNamespaces;
+  state.ns = state.allNs ? '' : state.home;
+  document.body.classList.toggle('all-namespaces', state.allNs);
+  document.getElementById('namespace').textContent = state.allNs ? '— all namespaces' : `— namespace ${state.home}`;
+  document.title = state.allNs ? 'gitgate pipelines — all namespaces' : `gitgate pipeline — ${state.home}`;
+  if (state.allNs) {
+    document.getElementById('ns-switcher').hidden = false;
+    document.getElementById('ns-filter').addEventListener('change', (e) => {
+      state.ns = e.target.value;
+      document.getElementById('namespace').textContent = state.ns ? `— namespace ${state.ns}` : '— all namespaces';
+      scheduleRender();
+    });
   }
+  // The lists start at once; who the user is arrives alongside (it only
+  // words the reasons, and the approve button of the user's own promotions).
   follow('environments', listEnvironments, onEnvironment);
   follow('promotions', listPromotions, onPromotion);
+  api('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview'}).then((r) => {
+    state.user = r.status.userInfo.username;
+    document.getElementById('whoami').textContent = `Acting as ${state.user}`;
+    scheduleRender(); // reasons name the user
+
+  }, () => {
+    document.getElementById('whoami').textContent = 'Acting with your kubeconfig credentials';
+  });
   setInterval(() => document.querySelectorAll('time[datetime]').forEach((t) => { t.textContent = ago(t.getAttribute('datetime')); }), 30000);
 }
 
