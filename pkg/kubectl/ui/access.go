@@ -73,9 +73,11 @@ func newAccessReviewer(config *rest.Config, namespace string) (*accessReviewer, 
 	config = rest.CopyConfig(config)
 	config.ContentType, config.AcceptContentTypes = "application/json", "application/json" // readable in -v logs and by any server
 	// When reviews are needed, one page asks about all its environments
-	// at once: 400 reviews must not queue behind client-go's default 5
-	// requests a second. The server's priority and fairness still applies.
-	config.QPS, config.Burst = 100, 200
+	// at once: 400 reviews (promote and approve on 200 environments) must
+	// not queue behind client-go's default 5 requests a second, nor behind
+	// a burst smaller than them. The server's priority and fairness still
+	// applies.
+	config.QPS, config.Burst = 200, 2*maxReviews+2
 	c, err := authorizationclient.NewForConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("building an authorization client from the kubeconfig: %w", err)

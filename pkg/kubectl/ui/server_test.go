@@ -156,6 +156,7 @@ func TestGuard(t *testing.T) {
 		{"refused: a POST without Origin", "POST", tok + "/k8s/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions", "{}", []string{"Content-Type: application/json"}, 403, "no Origin"},
 		{"refused: a POST from another site", "POST", tok + "/k8s/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions", "{}", []string{"Content-Type: application/json", "Origin: http://evil.example"}, 403, "cross-origin"},
 		{"served: the page", "GET", tok + "/", "", nil, 200, "<title>gitgate pipeline</title>"},
+		{"served: the page, its configuration inline", "GET", tok + "/", "", nil, 200, `<meta name="gitgate-config" content="{&#34;allNamespaces&#34;:false,&#34;namespace&#34;:&#34;shop&#34;}">`},
 		{"served: the page, typed by the user", "GET", tok + "/", "", []string{"Sec-Fetch-Site: none"}, 200, "<title>gitgate pipeline</title>"},
 		{"served: the page at localhost", "GET", tok + "/", "", []string{"Host: localhost:" + strings.Split(s.Addr().String(), ":")[1]}, 200, "<title>gitgate pipeline</title>"},
 		{"served: the script, from the page", "GET", tok + "/app.js", "", []string{origin, "Sec-Fetch-Site: same-origin"}, 200, "follow("},

@@ -251,6 +251,9 @@ function renderPipeline() {
     return;
   }
   layout = shape;
+  if (state.envs.size && !performance.getEntriesByName('gitgate:pipeline-drawn').length) {
+    requestAnimationFrame(() => performance.mark('gitgate:pipeline-drawn')); // for the benchmark: after this frame
+  }
   const focused = document.activeElement && document.activeElement.id;
   const draw = (columns) => columns.map((column, i) =>
     el('ol', {class: 'stage', 'aria-label': `Stage ${i + 1}`}, column.map((env) => el('li', {}, cachedCard(env)))));
@@ -267,19 +270,43 @@ function renderPipeline() {
 }
 
 // cachedCard draws an environment's card again only when the environment
-// or what the user may do with it changed.
+// changed, and only its buttons when what the user may do with it changed
+// (the permission answers arrive after the first draw).
 const cards = new Map();
 function cachedCard(env) {
   const k = keyOf(env);
   const key = [env, state.access.get(k), state.nsAccess.get(nsOf(env)), state.user];
   const c = cards.get(k);
-  if (c && c.key.every((x, i) => x === key[i])) return c.node;
-  const node = envCard(env);
-  cards.set(k, {key, node});
+  if (c && c.key[0] === env) {
+    if (!c.key.every((x, i) => x === key[i])) {
+      const actions = envActions(env);
+      c.actions.replaceWith(actions);
+      Object.assign(c, {key, actions});
+    }
+    return c.node;
+  }
+  const actions = envActions(env);
+  const node = envCard(env, actions);
+  cards.set(k, {key, node, actions});
   return node;
 }
 
-function envCard(env) {
+// envActions is a card's buttons: promote, and history (with rollback).
+function envActions(env) {
+  const ns = nsOf(env);
+  const name = env.metadata.name;
+  const id = idFor(ns, name);
+  const spec = env.spec || {};
+  const access = state.access.get(`${ns}/${name}`);
+  const nsAccess = state.nsAccess.get(ns);
+  const promote = actionButton(`promote-${id}`, spec.promotesFrom ? `Promote from ${spec.promotesFrom}…` : 'Promote…',
+    spec.promotesFrom ? [access && access.promote, nsAccess && nsAccess.create] : [{allowed: false, reason: `${name} has no upstream (spec.promotesFrom)`}],
+    () => openPromote(ns, {environment: name, from: spec.promotesFrom}));
+  const history = el('button', {type: 'button', id: `history-${id}`, onclick: () => openHistory(ns, name)}, 'History and rollback…');
+  return el('div', {class: 'actions'}, promote, history);
+}
+
+function envCard(env, actions) {
   const ns = nsOf(env);
   const name = env.metadata.name;
   const id = idFor(ns, name);
@@ -297,12 +324,6 @@ function envCard(env) {
   ];
   const pending = (st.upstream && st.upstream.pending) || [];
   const sync = st.sync;
-  const access = state.access.get(`${ns}/${name}`);
-  const nsAccess = state.nsAccess.get(ns);
-  const promote = actionButton(`promote-${id}`, spec.promotesFrom ? `Promote from ${spec.promotesFrom}…` : 'Promote…',
-    spec.promotesFrom ? [access && access.promote, nsAccess && nsAccess.create] : [{allowed: false, reason: `${name} has no upstream (spec.promotesFrom)`}],
-    () => openPromote(ns, {environment: name, from: spec.promotesFrom}));
-  const history = el('button', {type: 'button', id: `history-${id}`, onclick: () => openHistory(ns, name)}, 'History and rollback…');
   return el('article', {class: 'env' + (frozen ? ' is-frozen' : '') + (drift && drift.status === 'True' ? ' has-drift' : ''), id: `env-${id}`, 'aria-labelledby': `env-${id}-title`},
     el(state.allNs ? 'h4' : 'h3', {id: `env-${id}-title`}, name),
     spec.promotesFrom && el('p', {class: 'from'}, el('span', {'aria-hidden': 'true'}, '← '), `from ${spec.promotesFrom}`),
@@ -324,7 +345,7 @@ function envCard(env) {
       ready && ready.status !== 'True' && el('dt', {}, 'Not ready'),
       ready && ready.status !== 'True' && el('dd', {class: 'warn'}, ready.message),
     ),
-    el('div', {class: 'actions'}, promote, history),
+    actions,
   );
 }
 
@@ -692,7 +713,10 @@ async function start() {
   document.getElementById('history-close').addEventListener('click', () => document.getElementById('history').close());
   document.getElementById('decide-confirm').addEventListener('click', confirmDecision);
   document.getElementById('decide-cancel').addEventListener('click', () => { deciding = null; document.getElementById('decide').close(); });
-  const config = await (await fetch('config', {credentials: 'same-origin'})).json();
+  // The server writes the configuration into the page (one round trip
+  // less before the lists start); config answers the same.
+  const inline = document.querySelector('meta[name="gitgate-config"]');
+  const config = inline && inline.content ? JSON.parse(inline.content) : await (await fetch('config', {credentials: 'same-origin'})).json();
   state.home = config.namespace;
   state.allNs = !!config.allNamespaces;
   state.ns = state.allNs ? '' : state.home;
