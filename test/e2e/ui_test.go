@@ -382,6 +382,7 @@ func TestUIApproveFromThePage(t *testing.T) {
 		}
 		return ""
 	})
+	screenshot(t, ctx, "bob-approve-ready")
 	run(t, ctx, "approving with a message",
 		do(`window.notReloaded = true`),
 		chromedp.Click(chromedp.CSS("#approve-prod-from-page")),

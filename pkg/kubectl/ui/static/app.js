@@ -143,7 +143,12 @@ async function follow(resource, relist, onEvent) {
       }
     } catch (e) {
       setLive(resource, false, e.message);
-      await sleep(1000);
+      if (e.status === 403) {
+        // Not the user's to list (e.g. every namespace with -A): shown as
+        // it came, and asked again now and then (RBAC may change).
+        showError(`Listing ${resource}: ${errorText(e)}`);
+        await sleep(30000);
+      } else await sleep(1000);
     }
   }
 }
