@@ -426,4 +426,16 @@ func TestUIApproveFromThePage(t *testing.T) {
 		return ""
 	})
 	screenshot(t, ctx, "all-namespaces-one-chosen")
+
+	// bob may list environments in his namespaces only: his page of every
+	// namespace shows the cluster's refusal as it came, and no pipeline.
+	run(t, ctx, "opening bob's page of every namespace", chromedp.Navigate(startUI(t, "bob", "")), chromedp.WaitVisible(chromedp.CSS("#ns-switcher")))
+	waitText(t, ctx, "#error", "Error from server (Forbidden): ", time.Minute)
+	if got := text(ctx, "#error"); !strings.HasPrefix(got, "Listing ") || !strings.Contains(got, `User "bob" cannot list resource`) || !strings.Contains(got, "at the cluster scope") {
+		t.Errorf("the refusal is not the cluster's to bob: %q", got)
+	}
+	if n := js(ctx, `document.querySelectorAll('article.env').length`); n != "0" {
+		t.Errorf("bob's page of every namespace shows %s environments", n)
+	}
+	screenshot(t, ctx, "bob-all-namespaces-forbidden")
 }

@@ -729,6 +729,7 @@ async function start() {
   document.getElementById('namespace').textContent = state.allNs ? '— all namespaces' : `— namespace ${state.home}`;
   document.title = state.allNs ? 'gitgate pipelines — all namespaces' : `gitgate pipeline — ${state.home}`;
   if (state.allNs) {
+    document.getElementById('pipeline-empty').textContent = 'No environments in any namespace you may list.';
     document.getElementById('ns-switcher').hidden = false;
     document.getElementById('ns-filter').addEventListener('change', (e) => {
       state.ns = e.target.value;
