@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Options configure a Server.
@@ -33,6 +34,10 @@ type Options struct {
 	Addr string
 	// Stderr receives git http-backend's messages; default: discarded.
 	Stderr io.Writer
+	// Observe, when set, is called after each request with how long the
+	// server took to answer it (git http-backend and the git process it
+	// runs), so benchmarks can tell the server's share from the client's.
+	Observe func(r *http.Request, took time.Duration)
 }
 
 // Server is a running Git HTTP server.
@@ -69,11 +74,22 @@ func Start(opts Options) (*Server, error) {
 	if backend.Stderr == nil {
 		backend.Stderr = io.Discard
 	}
-	s := &Server{opts: opts, handler: withAuth(opts, backend)}
+	s := &Server{opts: opts, handler: observed(opts.Observe, withAuth(opts, backend))}
 	if err := s.listen(opts.Addr); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+func observed(observe func(*http.Request, time.Duration), next http.Handler) http.Handler {
+	if observe == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		observe(r, time.Since(start))
+	})
 }
 
 func withAuth(opts Options, next http.Handler) http.Handler {

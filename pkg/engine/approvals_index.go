@@ -131,7 +131,7 @@ func (h *history) addDecision(c *gitstore.Commit, ts []trailer, name string) {
 	if r, ok := h.byName[name]; ok {
 		cp := r.promotion.DeepCopy()
 		h.applyApprovals(r, cp)
-		r.promotion = cp
+		h.replace(r, cp)
 		h.track(r)
 		h.version++
 	}

@@ -165,10 +165,7 @@ func diffSnapshots(old, next *Snapshot) []Event {
 	}
 	changed := next.promotionChanges // a write's few, not all history
 	if !next.promotionDelta {
-		changed = make([]*gitgate.Promotion, 0, len(next.promotionList))
-		for i := len(next.promotionList) - 1; i >= 0; i-- {
-			changed = append(changed, next.promotionList[i])
-		}
+		changed = next.promotionList // all of it, oldest first
 	}
 	for _, p := range changed {
 		prev, ok := old.promotions.get(p.Name)

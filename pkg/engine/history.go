@@ -20,10 +20,12 @@ type history struct {
 	byName map[string]*record
 	// version counts changes, so snapshots rebuild their lists only then.
 	version int
-	// order holds every record newest first; pending those not Succeeded;
-	// latest each environment's newest success. They keep a write's cost
-	// independent of how many promotions history holds.
-	order   []*record
+	// all holds every promotion and byEnv each environment's (timeline.go);
+	// pending the records not Succeeded; latest each environment's newest
+	// success. They keep a write's cost independent of how many promotions
+	// history holds.
+	all     timeline
+	byEnv   map[string]*timeline
 	pending map[string]*record
 	latest  map[string]metav1.Time
 	// changed names the records added or changed since takeChanges; full
@@ -44,7 +46,7 @@ type record struct {
 }
 
 func newHistory() *history {
-	return &history{byName: map[string]*record{}, pending: map[string]*record{}, latest: map[string]metav1.Time{},
+	return &history{byName: map[string]*record{}, byEnv: map[string]*timeline{}, pending: map[string]*record{}, latest: map[string]metav1.Time{},
 		changed: map[string]struct{}{}, full: true, decisions: map[string][]decision{}}
 }
 
@@ -68,29 +70,38 @@ func (h *history) takeChanges() ([]*gitgate.Promotion, bool) {
 }
 
 // newer orders records newest first, by name when equally new.
-func newer(a, b *record) bool {
-	ta, tb := a.promotion.Status.Time, b.promotion.Status.Time
-	if !ta.Equal(tb) {
-		return tb.Before(ta)
-	}
-	return a.promotion.Name < b.promotion.Name
-}
+func newer(a, b *record) bool { return newerPromotion(a.promotion, b.promotion) }
 
-// put records r (replacing old, when not nil) in order, pending and latest.
+// put records r (replacing old, when not nil) in the timelines, pending and
+// latest.
 func (h *history) put(r, old *record) {
 	if old != nil {
-		i := sort.Search(len(h.order), func(i int) bool { return !newer(h.order[i], old) })
-		for ; i < len(h.order) && h.order[i] != old; i++ {
-		}
-		if i < len(h.order) {
-			h.order = append(h.order[:i], h.order[i+1:]...)
-		}
+		h.all.remove(old.promotion)
+		h.env(old.promotion.Spec.Environment).remove(old.promotion)
 	}
-	i := sort.Search(len(h.order), func(i int) bool { return !newer(h.order[i], r) })
-	h.order = append(h.order, nil)
-	copy(h.order[i+1:], h.order[i:])
-	h.order[i] = r
+	h.all.insert(r.promotion)
+	h.env(r.promotion.Spec.Environment).insert(r.promotion)
 	h.track(r)
+}
+
+// replace publishes cp, a changed copy of r's promotion at the same place
+// in time, in r and the timelines.
+func (h *history) replace(r *record, cp *gitgate.Promotion) {
+	h.all.remove(r.promotion)
+	h.env(r.promotion.Spec.Environment).remove(r.promotion)
+	r.promotion = cp
+	h.all.insert(cp)
+	h.env(cp.Spec.Environment).insert(cp)
+}
+
+// env is environment's timeline.
+func (h *history) env(environment string) *timeline {
+	t, ok := h.byEnv[environment]
+	if !ok {
+		t = &timeline{}
+		h.byEnv[environment] = t
+	}
+	return t
 }
 
 // track files r under pending or, once Succeeded, under latest, and as
@@ -219,7 +230,7 @@ func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Ha
 			}
 			setPhaseCondition(cp)
 			h.applyApprovals(r, cp)
-			r.promotion = cp
+			h.replace(r, cp)
 			changed = append(changed, r)
 			h.version++
 		}
@@ -227,13 +238,15 @@ func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Ha
 	return nil
 }
 
-// sorted returns the promotions newest first (name breaks ties).
-func (h *history) sorted() []*gitgate.Promotion {
-	out := make([]*gitgate.Promotion, len(h.order))
-	for i, r := range h.order {
-		out[i] = r.promotion
+// views are the timelines as they are now, for a snapshot: every promotion
+// and each environment's, oldest first. They cost a copy of the
+// environments' map, not of history.
+func (h *history) views() ([]*gitgate.Promotion, map[string][]*gitgate.Promotion) {
+	byEnv := make(map[string][]*gitgate.Promotion, len(h.byEnv))
+	for env, t := range h.byEnv {
+		byEnv[env] = t.view()
 	}
-	return out
+	return h.all.view(), byEnv
 }
 
 func setPhaseCondition(p *gitgate.Promotion) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"path"
 	"sort"
 	"strconv"
@@ -37,7 +38,11 @@ type Snapshot struct {
 
 	historyVersion int
 	promotions     promotionIndex
-	promotionList  []*gitgate.Promotion // newest first
+	// promotionList holds every promotion and promotionsByEnv each
+	// environment's, oldest first: prefixes of history's timelines, shared
+	// and never changed (timeline.go).
+	promotionList   []*gitgate.Promotion
+	promotionsByEnv map[string][]*gitgate.Promotion
 	// promotionChanges are the promotions added or changed since the
 	// snapshot before, oldest first, when promotionDelta is true.
 	promotionChanges []*gitgate.Promotion
@@ -172,19 +177,22 @@ func (s *Snapshot) EnvironmentError(name string) error {
 	return nil
 }
 
-// Promotions returns the promotions newest first, those into environment
-// only when it is not empty.
-func (s *Snapshot) Promotions(environment string) []*gitgate.Promotion {
+// Promotions yields the promotions newest first, with their position in
+// that order, those into environment only when it is not empty. Stopping
+// early costs nothing for the promotions not reached, so a page of a list
+// costs the page, not history.
+func (s *Snapshot) Promotions(environment string) iter.Seq2[int, *gitgate.Promotion] {
+	return newestFirst(s.promotionsOf(environment))
+}
+
+// PromotionCount is how many promotions Promotions yields.
+func (s *Snapshot) PromotionCount(environment string) int { return len(s.promotionsOf(environment)) }
+
+func (s *Snapshot) promotionsOf(environment string) []*gitgate.Promotion {
 	if environment == "" {
 		return s.promotionList
 	}
-	var out []*gitgate.Promotion
-	for _, p := range s.promotionList {
-		if p.Spec.Environment == environment {
-			out = append(out, p)
-		}
-	}
-	return out
+	return s.promotionsByEnv[environment]
 }
 
 // Promotion returns one promotion, or an error wrapping ErrNotFound.
@@ -205,12 +213,13 @@ func (e *Engine) buildSnapshotLocked(heads map[string]gitstore.Hash, st step) (_
 		reach:         e.reach,
 		envs:          map[string]*envState{},
 	}
-	if e.history.version == old.historyVersion && old.promotionList != nil {
-		s.historyVersion, s.promotions, s.promotionList = old.historyVersion, old.promotions, old.promotionList
+	if e.history.version == old.historyVersion && old.promotionsByEnv != nil {
+		s.historyVersion, s.promotions = old.historyVersion, old.promotions
+		s.promotionList, s.promotionsByEnv = old.promotionList, old.promotionsByEnv
 		s.promotionDelta = true // and no changes
 	} else {
 		s.historyVersion = e.history.version
-		s.promotionList = e.history.sorted()
+		s.promotionList, s.promotionsByEnv = e.history.views()
 		s.promotionChanges, s.promotionDelta = e.history.takeChanges()
 		s.promotions = old.promotions.next(s.promotionChanges, s.promotionDelta, s.promotionList)
 		defer func() {

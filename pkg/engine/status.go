@@ -44,8 +44,8 @@ func (e *Engine) computeStatusLocked(s *Snapshot, st *envState) {
 	if st.err == nil && env.Spec.PromotesFrom != "" {
 		env.Status.Upstream = e.upstreamLocked(s, env)
 	}
-	for _, p := range s.promotionList {
-		if p.Spec.Environment == env.Name && p.Status.Phase == gitgate.PromotionSucceeded {
+	for _, p := range s.Promotions(env.Name) {
+		if p.Status.Phase == gitgate.PromotionSucceeded {
 			env.Status.LastPromotion = &gitgate.PromotionReference{
 				Name: p.Name, PromotedBy: p.Status.PromotedBy, Commit: p.Status.Commit, Time: p.Status.Time,
 			}
