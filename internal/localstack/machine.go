@@ -185,7 +185,11 @@ func RestoreMachine(ctx context.Context, before *MachineState, nodeDir string) e
 			continue
 		}
 		if out, err := exec.CommandContext(ctx, "ip", "link", "del", name).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("ip link del %s: %w: %s", name, err, out))
+			// A pod's veth goes by itself once its network namespace
+			// does (the pod's processes were just killed).
+			if _, statErr := os.Stat(filepath.Join("/sys/class/net", name)); !os.IsNotExist(statErr) {
+				errs = append(errs, fmt.Errorf("ip link del %s: %w: %s", name, err, out))
+			}
 		}
 	}
 	errs = append(errs, restoreIptables(ctx, before))
