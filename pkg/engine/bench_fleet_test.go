@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,9 +36,13 @@ const benchNamespaces = 20
 // the repository). Run with GITGATE_BENCH_ENVS=200.
 func BenchmarkListEnvironmentsAcrossNamespaces(b *testing.B) {
 	r := newBenchRepo(b)
+	heap := heapAfterGC()
+	resetPeakRSS()
 	start := time.Now()
 	e := r.engine(b)
 	coldStart := time.Since(start)
+	engineHeap := heapAfterGC() - heap
+	writeHeapProfile(b)
 	want := len(benchEnvironments())
 	if n := len(e.Snapshot().Environments()); n != want {
 		b.Fatalf("read %d environments, want %d", n, want)
@@ -62,7 +68,34 @@ func BenchmarkListEnvironmentsAcrossNamespaces(b *testing.B) {
 	b.StopTimer()
 	reportPercentiles(b, d)
 	b.ReportMetric(float64(coldStart.Milliseconds()), "cold-start-ms")
+	b.ReportMetric(float64(engineHeap>>20), "engine-heap-MB")
 	b.ReportMetric(float64(peakRSS()>>20), "peak-RSS-MB")
+}
+
+// writeHeapProfile writes what the engine holds after its cold start to
+// the file GITGATE_BENCH_HEAPPROFILE names, when it is set.
+func writeHeapProfile(b *testing.B) {
+	name := os.Getenv("GITGATE_BENCH_HEAPPROFILE")
+	if name == "" {
+		return
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// resetPeakRSS returns what the benchmark itself holds (the generated
+// repository's input, freed by now) to the system and restarts the
+// process's peak resident set from what it holds now (Linux's clear_refs
+// 5), so that peakRSS measures the engine's cold start and what follows.
+func resetPeakRSS() {
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
 // peakRSS is the process's peak resident set (VmHWM), 0 when unknown.

@@ -214,6 +214,7 @@ func BenchmarkListPromotions(b *testing.B) {
 	benchCommits, _ := benchSize()
 	r := newBenchRepo(b)
 	heap := heapAfterGC()
+	resetPeakRSS()
 	start := time.Now()
 	e := r.engine(b)
 	coldStart := time.Since(start)

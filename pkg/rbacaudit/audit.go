@@ -8,7 +8,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
-// Capability is a way around gitgate's promise.
+// Capability is a way around gitgate's promise, or one of its governance
+// powers (freeze, approve).
 type Capability string
 
 // Capabilities, in the order the audit reports them.
@@ -29,6 +30,14 @@ const (
 	EditEnvironments Capability = "edit-environments"
 	// BreakGlass: the audited emergency change of managed objects.
 	BreakGlass Capability = "breakglass"
+	// Freeze: switch an environment's freeze on or off (the verb freeze);
+	// a governance power rather than a way around, listed because
+	// switching a freeze off weakens it.
+	Freeze Capability = "freeze"
+	// Approve: approve or reject promotions into an environment (the verb
+	// approve); a governance power, listed because approvers make up the
+	// quorum that lands a promotion.
+	Approve Capability = "approve"
 	// WriteStatus of objects, the subresource admission long ignored.
 	WriteStatus Capability = "write-status"
 	// EditNamespace: the namespace's own labels (gitgate.dev/enforce, the
@@ -120,7 +129,8 @@ func Audit(policy Policy, opts Options) []Finding {
 
 var capabilityOrder = map[Capability]int{
 	Everything: 0, Impersonate: 1, CreateToken: 2, RunAsTrusted: 3, EditEnvironments: 4, BreakGlass: 5,
-	WriteStatus: 6, EditNamespace: 7, EditFlux: 8, ReadGitCredentials: 9, EditAdmission: 10, Escalate: 11,
+	Freeze: 6, Approve: 7, WriteStatus: 8, EditNamespace: 9, EditFlux: 10, ReadGitCredentials: 11, EditAdmission: 12,
+	Escalate: 13,
 }
 
 type auditor struct {

@@ -121,6 +121,8 @@ func (o Options) checks() []check {
 			resources: []string{"deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs"}, verbs: writes},
 		{can: EditEnvironments, namespace: o.audited, groups: []string{"gitgate.dev"}, resources: []string{"environments"}, verbs: edits},
 		{can: BreakGlass, namespace: o.audited, groups: []string{"gitgate.dev"}, resources: []string{"environments"}, verbs: []string{"breakglass"}},
+		{can: Freeze, namespace: o.audited, groups: []string{"gitgate.dev"}, resources: []string{"environments"}, verbs: []string{"freeze"}},
+		{can: Approve, namespace: o.audited, groups: []string{"gitgate.dev"}, resources: []string{"environments"}, verbs: []string{"approve"}},
 		{can: WriteStatus, namespace: o.audited, groups: []string{"*"}, resources: []string{"*/status"}, verbs: []string{"update", "patch"}},
 		{can: EditNamespace, namespace: o.audited, groups: []string{""}, resources: []string{"namespaces"}, verbs: []string{"update", "patch"},
 			names: func(ns, name string) bool { return name == ns || (ns == "" && o.audited(name)) }},

@@ -49,8 +49,9 @@ func TestAuditListsWhoCanGetAroundGitgate(t *testing.T) {
 	admissionRBAC(t) // Flux's applier as Flux installs it
 
 	// What the example RBAC grants: bob's group holds breakglass on prod,
-	// the platform group edits environment definitions, and Flux's
-	// appliers hold everything.
+	// and the governance verbs freeze and approve on every environment;
+	// alice's group approves into dev and test; the platform group edits
+	// environment definitions, and Flux's appliers hold everything.
 	baseline := auditFindings(t)
 	for _, want := range []struct {
 		kind, subject string
@@ -58,6 +59,9 @@ func TestAuditListsWhoCanGetAroundGitgate(t *testing.T) {
 		scope         string
 	}{
 		{"Group", "shop-release-managers", rbacaudit.BreakGlass, "prod in namespace shop"},
+		{"Group", "shop-release-managers", rbacaudit.Freeze, "prod in namespace shop"},
+		{"Group", "shop-release-managers", rbacaudit.Approve, "prod in namespace shop"},
+		{"Group", "shop-developers", rbacaudit.Approve, "test in namespace shop"},
 		{"Group", "shop-platform", rbacaudit.EditEnvironments, "namespace shop"},
 		{"ServiceAccount", "flux-system/kustomize-controller", rbacaudit.Everything, "the cluster"},
 	} {
@@ -65,8 +69,13 @@ func TestAuditListsWhoCanGetAroundGitgate(t *testing.T) {
 			t.Errorf("the audit does not report %s %s %s (%s):\n%s", want.kind, want.subject, want.can, want.scope, yamlFindings(baseline))
 		}
 	}
-	if has(baseline, "Group", "shop-developers", rbacaudit.BreakGlass, "") {
-		t.Errorf("the audit reports breakglass for shop-developers, who may only promote into dev and test:\n%s", yamlFindings(baseline))
+	for _, can := range []rbacaudit.Capability{rbacaudit.BreakGlass, rbacaudit.Freeze} {
+		if has(baseline, "Group", "shop-developers", can, "") {
+			t.Errorf("the audit reports %s for shop-developers, who may only promote and approve into dev and test:\n%s", can, yamlFindings(baseline))
+		}
+	}
+	if has(baseline, "Group", "shop-developers", rbacaudit.Approve, "prod") {
+		t.Errorf("the audit reports approve on prod for shop-developers, who approve into dev and test only:\n%s", yamlFindings(baseline))
 	}
 	table, err := audit()
 	if err != nil || !strings.Contains(table, "SUBJECT") || !strings.Contains(table, "RoleBinding shop/shop-release-managers-promote (Role gitgate-release-manager)") {

@@ -33,7 +33,7 @@ func newAudit(c *common) *cobra.Command {
 	o := &auditOptions{common: c, opts: rbacaudit.Options{ApplierNamespaces: []string{"flux-system"}, GitgateNamespace: "gitgate-system"}}
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "List who can get around gitgate in a namespace, from the live RBAC",
+		Short: "List who can get around gitgate, freeze or approve in a namespace, from the live RBAC",
 		Long: templates.LongDesc(`
 			List the subjects whose RBAC lets them change what runs without an
 			authorized Git commit: who may impersonate a trusted applier or get a
@@ -41,7 +41,9 @@ func newAudit(c *common) *cobra.Command {
 			glass, write status, edit the namespace's labels or Flux's sources,
 			read Git credentials, edit the admission configuration, or bind roles.
 			Admission cannot tell an impersonated applier from the real one; this
-			list is how to know who could.
+			list is how to know who could. It also lists who holds gitgate's
+			governance verbs: freeze (switching an environment's freeze off) and
+			approve (approving promotions into an environment).
 
 			With --expect or --allow, the command exits non-zero when a subject
 			that no expectation covers appears, for CI. Kubernetes' own control

@@ -18,6 +18,7 @@ func TestAuditExpectationFile(t *testing.T) {
 		want                int
 	}{
 		{"read: globs and capabilities", "- {kind: ServiceAccount, namespace: flux-system, name: \"*\"}\n- {kind: Group, name: shop-release-managers, can: [breakglass]}\n", "", 2},
+		{"read: the governance capabilities freeze and approve", "- {kind: Group, name: shop-release-managers, can: [freeze, approve]}\n", "", 1},
 		{"refused: an unknown field", "- {kind: Group, nam: typo}\n", "must be a YAML list", 0},
 		{"refused: an unknown capability", "- {kind: Group, name: g, can: [breakglas]}\n", `entry 1: capability "breakglas" is unknown`, 0},
 		{"refused: an unknown kind", "- {kind: Team, name: g}\n", `entry 1: kind "Team"`, 0},

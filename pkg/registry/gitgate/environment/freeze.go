@@ -29,57 +29,38 @@ const freezeKind = "EnvironmentFreeze"
 // the verb freeze on the environment, not update: freezing is an
 // operational act that release managers hold without being able to edit
 // definitions, and unfreezing through it needs no promote either.
-type FreezeREST struct {
-	backend    *registry.Backend
-	authorizer authorizer.Authorizer
-}
+type FreezeREST struct{ registry.VerbSubresource }
 
-var (
-	_ rest.Storage      = &FreezeREST{}
-	_ rest.NamedCreater = &FreezeREST{}
-)
+var _ rest.NamedCreater = &FreezeREST{}
 
 // NewFreezeREST returns the freeze subresource's storage; authz checks the
 // freeze verb on the environment.
 func NewFreezeREST(backend *registry.Backend, authz authorizer.Authorizer) *FreezeREST {
-	return &FreezeREST{backend: backend, authorizer: authz}
+	return &FreezeREST{registry.VerbSubresource{Backend: backend, Authorizer: authz, Resource: resource, Kind: freezeKind,
+		Verb: VerbFreeze, NewFunc: func() runtime.Object { return &gitgate.EnvironmentFreeze{} }}}
 }
-
-func (r *FreezeREST) New() runtime.Object { return &gitgate.EnvironmentFreeze{} }
-func (r *FreezeREST) Destroy()            {}
 
 // Create checks the freeze verb and commits the switch synchronously.
 func (r *FreezeREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
 	req := obj.(*gitgate.EnvironmentFreeze)
-	e, ns, err := r.backend.EngineFor(ctx, resource, name)
-	if err != nil {
-		return nil, err
-	}
 	action := "freeze"
 	if !req.Spec.Frozen {
 		action = "unfreeze"
 	}
-	if err := registry.AuthorizeEnvironmentVerb(ctx, r.authorizer, resource, VerbFreeze, action, ns, name); err != nil {
-		return nil, err
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, obj); err != nil {
+	return r.Perform(ctx, name, obj, createValidation, opts, registry.VerbCreate{Action: action, Apply: func(c registry.VerbCall) (runtime.Object, error) {
+		if errs := validation.ValidateFreezeReason(req.Spec.Reason, field.NewPath("spec", "reason")); len(errs) > 0 {
+			return nil, apierrors.NewInvalid(gitgate.Kind(freezeKind), name, errs)
+		}
+		env, commit, err := c.Engine.SetFreeze(ctx, engine.FreezeSwitch{Environment: name, Frozen: req.Spec.Frozen, Reason: req.Spec.Reason,
+			User: c.User, DryRun: c.DryRun})
+		if err != nil {
 			return nil, err
 		}
-	}
-	if errs := validation.ValidateFreezeReason(req.Spec.Reason, field.NewPath("spec", "reason")); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(gitgate.Kind(freezeKind), name, errs)
-	}
-	env, commit, err := e.SetFreeze(ctx, engine.FreezeSwitch{Environment: name, Frozen: req.Spec.Frozen, Reason: req.Spec.Reason,
-		User: registry.UserName(ctx), DryRun: registry.IsDryRun(opts.DryRun)})
-	if err != nil {
-		return nil, registry.StatusError(err, resource, freezeKind, name)
-	}
-	out := req.DeepCopy()
-	out.Name, out.Namespace = name, ns
-	st, _ := engine.FreezeStatus(env, time.Now())
-	out.Status = gitgate.EnvironmentFreezeStatus{Commit: commit, Freeze: *st}
-	return out, nil
+		out := req.DeepCopy()
+		st, _ := engine.FreezeStatus(env, time.Now())
+		out.Status = gitgate.EnvironmentFreezeStatus{Commit: commit, Freeze: *st}
+		return out, nil
+	}})
 }
 
 // withFreeze adds the freeze status and the Frozen condition, as they are
