@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -153,6 +155,11 @@ func (m *MachineState) hasNode() bool {
 // sysctls. The node's processes must be gone.
 func RestoreMachine(ctx context.Context, before *MachineState, nodeDir string) error {
 	var errs []error
+	// What a killed run left running: its containers' processes (in the
+	// kubepods cgroups it made) and containerd's shims for its socket.
+	if err := killNodeProcesses(before, nodeDir); err != nil {
+		errs = append(errs, err)
+	}
 	prefixes := []string{nodeDir}
 	for _, p := range nodeHostPaths {
 		if !contains(before.Paths, p) {
@@ -178,7 +185,11 @@ func RestoreMachine(ctx context.Context, before *MachineState, nodeDir string) e
 			continue
 		}
 		if out, err := exec.CommandContext(ctx, "ip", "link", "del", name).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("ip link del %s: %w: %s", name, err, out))
+			// A pod's veth goes by itself once its network namespace
+			// does (the pod's processes were just killed).
+			if _, statErr := os.Stat(filepath.Join("/sys/class/net", name)); !os.IsNotExist(statErr) {
+				errs = append(errs, fmt.Errorf("ip link del %s: %w: %s", name, err, out))
+			}
 		}
 	}
 	errs = append(errs, restoreIptables(ctx, before))
@@ -463,6 +474,80 @@ func nonEmptyLines(s string) []string {
 		}
 	}
 	return out
+}
+
+// killNodeProcesses SIGKILLs the processes a node left when its launcher
+// was killed before its teardown: every process in a kubepods cgroup made
+// since before (the pods' containers), and the containerd shims serving the
+// node's socket (they run in a process group of their own, so killing
+// containerd's leaves them). It returns once they are gone, or says which
+// are not. After a normal teardown there is none.
+func killNodeProcesses(before *MachineState, nodeDir string) error {
+	socket := filepath.Join(nodeDir, "containerd.sock")
+	list := func() []int {
+		var pids []int
+		for _, root := range kubepodsCgroups() {
+			if contains(before.Cgroups, root) {
+				continue
+			}
+			_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+					return nil
+				}
+				b, _ := os.ReadFile(p)
+				for _, f := range strings.Fields(string(b)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						pids = append(pids, pid)
+					}
+				}
+				return nil
+			})
+		}
+		procs, _ := os.ReadDir("/proc")
+		for _, e := range procs {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err != nil {
+				continue
+			}
+			args := strings.Split(string(b), "\x00")
+			if !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
+				continue
+			}
+			for i, a := range args {
+				if a == "-address" && i+1 < len(args) && args[i+1] == socket {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		return pids
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pids := list()
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes of the node still running after SIGKILL: %v", pids)
+		}
+		for _, pid := range pids {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// CleanUpStale stops what a stack killed before its teardown left in dir
+// (its recorded processes) and puts the machine back as its node found it.
+// Start does it too; a caller that snapshots the machine first (the node
+// suite) calls it before that, so that the snapshot is the clean machine.
+func CleanUpStale(ctx context.Context, dir string) {
+	killStale(dir)
+	restoreStale(ctx, dir)
 }
 
 // restoreStale puts the machine back after a node whose launcher was

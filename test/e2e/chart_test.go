@@ -294,6 +294,7 @@ func TestChartSchemaRefusesBadValues(t *testing.T) {
 		{"misspelt key", []string{"--set", "replica=3"}, "'replica' not allowed"},
 		{"repository without url", []string{"--set-json", `config.repositories=[{"name":"a","namespaces":["a"]}]`}, "url"},
 		{"bad duration", []string{"--set", "git.timeout=soon"}, "/git/timeout"},
+		{"shutdown delay without a unit", []string{"--set-string", "shutdownDelay=5"}, "/shutdownDelay"},
 		{"existing Secret without its CA", []string{"--set", "tls.mode=existingSecret", "--set", "tls.existingSecret.name=x"}, "/tls"},
 		{"failure policy", []string{"--set", "admission.failurePolicy=Maybe"}, "/admission/failurePolicy"},
 	}

@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,14 +38,16 @@ func run(m *testing.M) int {
 		panic(err)
 	}
 	ctx := context.Background()
+	// One directory for every run, outside any checkout: a run killed
+	// before its teardown (go test's -timeout, a CI job cancelled) is
+	// cleaned up by the next, whichever clone it runs from, before the
+	// machine's state is recorded.
+	dir := filepath.Join(os.TempDir(), "gitgate-node-suite")
+	localstack.CleanUpStale(ctx, dir)
 	before, err := localstack.SnapshotMachine(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "recording the machine's state:", err)
 		return 1
-	}
-	dir, err := os.MkdirTemp("", "gitgate-node-")
-	if err != nil {
-		panic(err)
 	}
 	started := time.Now()
 	stack, err = localstack.Start(ctx, localstack.Options{RepoRoot: root, Dir: dir, Node: true,
@@ -54,7 +58,20 @@ func run(m *testing.M) int {
 		code = 1
 	} else {
 		fmt.Printf("stack with a node and the chart installed in %s\n", time.Since(started).Round(time.Second))
+		// Interrupted (Ctrl-C, a cancelled CI job): tear the node down
+		// before going, rather than leave it to the next run.
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			sig := <-signals
+			fmt.Fprintf(os.Stderr, "%v: tearing the node down\n", sig)
+			if err := stack.StopNode(); err != nil {
+				fmt.Fprintln(os.Stderr, "the node's teardown:", err)
+			}
+			os.Exit(1)
+		}()
 		code = m.Run()
+		signal.Stop(signals)
 	}
 	if code != 0 {
 		for _, name := range []string{"kubelet", "containerd", "kube-apiserver"} {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitgate-dev/gitgate/internal/localstack"
 	"github.com/gitgate-dev/gitgate/pkg/apis/gitgate/v1alpha1"
+	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
 )
 
 // tally counts requests by phase.
@@ -129,6 +130,12 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 	stopWriters, stop := make(chan struct{}), make(chan struct{})
 	var writersDone sync.WaitGroup
 	var wg sync.WaitGroup
+	// The writers stop first, then the reader; on a failure that ends the
+	// test early too, so that no goroutine outlives it (or logs after it).
+	var stopWritersOnce, stopOnce sync.Once
+	endWriters := func() { stopWritersOnce.Do(func() { close(stopWriters) }); writersDone.Wait() }
+	endReader := func() { stopOnce.Do(func() { close(stop) }); wg.Wait() }
+	t.Cleanup(func() { endWriters(); endReader() })
 	for _, user := range []string{"alice", "bob"} {
 		cs := clientset(t, user)
 		writersDone.Add(1)
@@ -163,10 +170,15 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 	}
 
 	// The reader lists, and watches from where its list left off, resuming
-	// from the last event it saw whenever the watch ends.
+	// from the last event it saw whenever the watch ends. A replica
+	// remembers the changes since it started: a watch resumed on one that
+	// started after the reader's last event gets 410 Expired, and the
+	// reader lists again and watches from there, as client-go's reflector
+	// does; what that list holds counts as seen (relisted), and the
+	// expiries are reported.
 	reader := clientset(t, "alice")
-	seen := map[string]bool{}
-	var watchResumes, watchErrors atomic.Int64
+	seen, relisted := map[string]bool{}, map[string]bool{}
+	var watchResumes, watchErrors, watchExpired atomic.Int64
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -201,8 +213,12 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 			if err != nil {
 				watchErrors.Add(1)
 				if apierrors.IsGone(err) || apierrors.IsResourceExpired(err) {
-					t.Errorf("resuming the watch from %s: %v", rv, err)
-					return
+					watchExpired.Add(1)
+					t.Logf("resuming the watch from %s: %v; listing again", rv, err)
+					if again := relist(ctx, reader, stop, relisted, &mu); again != "" {
+						rv = again
+					}
+					continue
 				}
 				time.Sleep(250 * time.Millisecond)
 				continue
@@ -264,15 +280,14 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 		})
 	}
 	step("settle", func() { time.Sleep(5 * time.Second) })
-	close(stopWriters)
-	writersDone.Wait()
+	endWriters()
 	// The watch has until then to deliver the last acknowledged writes.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		mu.Lock()
 		missing := 0
 		for name := range acked {
-			if !seen[name] {
+			if !seen[name] && !relisted[name] {
 				missing++
 			}
 		}
@@ -282,8 +297,7 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	endReader()
 	<-watchDone
 
 	inGit := f.trailers()
@@ -320,7 +334,7 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 	for _, p := range listed.Items {
 		inList[p.Name] = true
 	}
-	unseen, unlisted := 0, 0
+	unseen, unlisted, fromRelist := 0, 0, 0
 	mu.Lock()
 	defer mu.Unlock()
 	for name := range acked {
@@ -328,17 +342,47 @@ func TestResilienceWhileGitgateLosesPods(t *testing.T) {
 			unlisted++
 			t.Errorf("acknowledged %s is missing from the list", name)
 		}
-		if !seen[name] {
+		switch {
+		case seen[name]:
+		case relisted[name]:
+			fromRelist++
+		default:
 			unseen++
-			t.Errorf("the watch never delivered acknowledged %s", name)
+			t.Errorf("the reader never saw acknowledged %s: the watch did not deliver it, nor did a list after a 410", name)
 		}
 	}
 	if len(acked) < 50 {
 		t.Errorf("only %d promotions acknowledged: the run proved little", len(acked))
 	}
 	t.Logf("RESILIENCE: %d writes acknowledged, %d failed, %d lost, %d duplicated, %d landed without acknowledgement; "+
-		"%d acknowledged missing from the list, %d never delivered by the watch (resumed %d times, %d watch requests failed)\nwrites:%s\nlists:%s",
-		len(acked), len(failed), lost, duplicated, landedUnacked, unlisted, unseen, watchResumes.Load(), watchErrors.Load(), writes, reads)
+		"%d acknowledged missing from the list, %d never seen by the reader, %d seen only in a list after a 410 "+
+		"(watch resumed %d times, %d watch requests failed, %d of them 410 Expired)\nwrites:%s\nlists:%s",
+		len(acked), len(failed), lost, duplicated, landedUnacked, unlisted, unseen, fromRelist,
+		watchResumes.Load(), watchErrors.Load(), watchExpired.Load(), writes, reads)
+}
+
+// relist lists promotions again after a watch's 410, until it succeeds or
+// stop closes, records what it holds in relisted, and returns the list's
+// resourceVersion ("" when stopped).
+func relist(ctx context.Context, reader *versioned.Clientset, stop <-chan struct{}, relisted map[string]bool, mu *sync.Mutex) string {
+	for {
+		reqCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		list, err := reader.GitgateV1alpha1().Promotions("shop").List(reqCtx, metav1.ListOptions{})
+		cancel()
+		if err == nil {
+			mu.Lock()
+			for _, p := range list.Items {
+				relisted[p.Name] = true
+			}
+			mu.Unlock()
+			return list.ResourceVersion
+		}
+		select {
+		case <-stop:
+			return ""
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // consume records the ADDED promotions of a watch until it ends or stop

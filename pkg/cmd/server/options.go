@@ -54,6 +54,10 @@ type Options struct {
 	FluxReconcileOnCommit bool
 	// ApprovalKeyFile holds the secret that seals approval commits.
 	ApprovalKeyFile string
+	// ShutdownDelay is how long the server keeps serving after SIGTERM,
+	// with /readyz failing, so that the aggregator and the webhook's
+	// Service stop sending it requests before it stops taking them.
+	ShutdownDelay time.Duration
 
 	Out, ErrOut io.Writer
 }
@@ -86,6 +90,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ConfigReloadInterval, "config-reload-interval", o.ConfigReloadInterval, "How often the configuration file is checked for changes.")
 	fs.Int64Var(&o.MaxRequestBodyBytes, "max-request-body-bytes", o.MaxRequestBodyBytes, "Largest body of a write to the API (Environments, Promotions, sealed secrets); a larger one gets 413. The default fits a SealedSecret of a 1 MiB Secret.")
 	fs.BoolVar(&o.FluxReconcileOnCommit, "flux-reconcile-on-commit", o.FluxReconcileOnCommit, "After a commit changes an environment (a promotion, or a push gitgate fetched), ask Flux to reconcile its Kustomization and GitRepository at once (annotation "+fluxreconcile.RequestedAtAnnotation+"), as flux reconcile --with-source does. Needs patch on both.")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay-duration", o.ShutdownDelay, "After SIGTERM, keep serving the API, the webhook and the receiver this long with /readyz failing, then drain: the time kube-apiserver takes to stop routing to a terminating pod (its endpoints are removed while it serves), so that a rolling update fails no request. 0 stops at once.")
 	fs.StringVar(&o.ApprovalKeyFile, "approval-key-file", o.ApprovalKeyFile, "File holding a secret of at least 32 bytes that seals the commits approvals rely on (approval, rejection and plan commits), so that approvals pushed to Git by anyone else never count. Every replica needs the same key. Without it, promotions into environments with spec.approvals are refused.")
 	o.Admission.AddFlags(fs)
 	o.Receiver.AddFlags(fs)
@@ -107,6 +112,9 @@ func (o *Options) Validate() error {
 	if o.GitTimeout <= 0 {
 		errs = append(errs, errors.New("--git-timeout must be positive"))
 	}
+	if o.ShutdownDelay < 0 {
+		errs = append(errs, errors.New("--shutdown-delay-duration must not be negative"))
+	}
 	return utilerrors.NewAggregate(errs)
 }
 
@@ -127,6 +135,7 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 		return nil, nil, nil, nil, err
 	}
 	serverConfig.MaxRequestBodyBytes = o.MaxRequestBodyBytes
+	serverConfig.ShutdownDelayDuration = o.ShutdownDelay
 	client, err := kubernetes.NewForConfig(serverConfig.ClientConfig)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("kubernetes client: %w", err)
@@ -202,7 +211,10 @@ func (o *Options) config() (*apiserver.Config, *repositories.Manager, kubernetes
 	return cfg, manager, client, cluster, nil
 }
 
-// Run starts the repository manager and serves until ctx ends.
+// Run starts the repository manager and serves until ctx ends. The
+// repositories, the webhook and the receiver outlive ctx until the API
+// server has drained (after --shutdown-delay-duration), so that no request
+// it still takes finds them stopped.
 func (o *Options) Run(ctx context.Context) error {
 	cfg, manager, client, cluster, err := o.config()
 	if err != nil {
@@ -212,6 +224,9 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	apiCtx := ctx
+	ctx, stopAfterAPI := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAfterAPI()
 	if err := manager.Start(ctx); err != nil {
 		return err
 	}
@@ -225,7 +240,7 @@ func (o *Options) Run(ctx context.Context) error {
 		cfg.GenericConfig.SharedInformerFactory.Start(hookCtx.Done())
 		return nil
 	})
-	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+	return server.GenericAPIServer.PrepareRun().RunWithContext(apiCtx)
 }
 
 // clusterHealth measures spec.promotionPolicy.minSoak on the cluster state.
