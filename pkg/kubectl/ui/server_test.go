@@ -91,8 +91,16 @@ func (c *cluster) requests() []*http.Request {
 // start serves a ui.Server for namespace shop in front of a fake cluster.
 func start(t *testing.T) (*Server, *cluster) {
 	t.Helper()
+	return startWith(t, Options{Namespace: "shop"})
+}
+
+// startWith serves a ui.Server with opts, as alice, in front of a fake
+// cluster, until the test ends.
+func startWith(t *testing.T, opts Options) (*Server, *cluster) {
+	t.Helper()
 	c := newCluster(t)
-	s, err := New(Options{Namespace: "shop", Config: &rest.Config{Host: c.URL, BearerToken: "alices-token"}})
+	opts.Config = &rest.Config{Host: c.URL, BearerToken: "alices-token"}
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,15 +446,7 @@ func TestRulesAllowMatchesLikeRBAC(t *testing.T) {
 // With --all-namespaces the proxy forwards the page's requests for any
 // namespace, and cluster-wide lists; RBAC is the cluster's to apply.
 func TestProxyAllNamespaces(t *testing.T) {
-	c := newCluster(t)
-	s, err := New(Options{AllNamespaces: true, Config: &rest.Config{Host: c.URL, BearerToken: "alices-token"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s, c := startWith(t, Options{AllNamespaces: true})
 	k8s := "/" + s.token + "/k8s"
 	origin := "Origin: http://" + s.Addr().String()
 	for _, tc := range []struct {
