@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -227,6 +228,9 @@ func RestoreMachine(ctx context.Context, before *MachineState, nodeDir string) e
 		}
 	}
 	for name, v := range before.Sysctls {
+		if !contains(nodeSysctls, name) {
+			continue // only what the node changes, whatever a record says
+		}
 		file := filepath.Join("/proc/sys", name)
 		if b, err := os.ReadFile(file); err == nil && strings.TrimSpace(string(b)) != v {
 			if err := os.WriteFile(file, []byte(v), 0o644); err != nil {
@@ -545,9 +549,33 @@ func killNodeProcesses(before *MachineState, nodeDir string) error {
 // (its recorded processes) and puts the machine back as its node found it.
 // Start does it too; a caller that snapshots the machine first (the node
 // suite) calls it before that, so that the snapshot is the clean machine.
-func CleanUpStale(ctx context.Context, dir string) {
+func CleanUpStale(ctx context.Context, dir string) error {
+	if err := trustedDir(dir); err != nil {
+		return err
+	}
 	killStale(dir)
 	restoreStale(ctx, dir)
+	return nil
+}
+
+// trustedDir refuses a directory that someone else could have prepared: a
+// stale run's records are acted on as root (the processes they name are
+// killed, the sysctls they hold are written back), so they are read only
+// from a real directory (not a symlink) of this user's own that no one
+// else may write. A directory that does not exist holds nothing to act on.
+func trustedDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking %s before cleaning up after an earlier run: %w", dir, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != os.Getuid() || fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s is not a directory of this user's own that only it may write, so an earlier run's records in it cannot be trusted: remove it, or use another directory", dir)
+	}
+	return nil
 }
 
 // restoreStale puts the machine back after a node whose launcher was

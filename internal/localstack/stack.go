@@ -213,8 +213,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, fmt.Errorf("bin/%s is missing: run `make tools build` first", bin)
 		}
 	}
-	killStale(opts.Dir)
-	restoreStale(ctx, opts.Dir)
+	if err := CleanUpStale(ctx, opts.Dir); err != nil {
+		return nil, err
+	}
 	if err := os.RemoveAll(opts.Dir); err != nil {
 		return nil, err
 	}

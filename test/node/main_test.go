@@ -41,9 +41,14 @@ func run(m *testing.M) int {
 	// One directory for every run, outside any checkout: a run killed
 	// before its teardown (go test's -timeout, a CI job cancelled) is
 	// cleaned up by the next, whichever clone it runs from, before the
-	// machine's state is recorded.
-	dir := filepath.Join(os.TempDir(), "gitgate-node-suite")
-	localstack.CleanUpStale(ctx, dir)
+	// machine's state is recorded. It is under /var/lib, where only root
+	// makes entries, because its records are acted on as root: a directory
+	// under /tmp could be prepared, or swapped for a symlink, by any user.
+	dir := "/var/lib/gitgate-node-suite"
+	if err := localstack.CleanUpStale(ctx, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "cleaning up after an earlier run:", err)
+		return 1
+	}
 	before, err := localstack.SnapshotMachine(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "recording the machine's state:", err)
