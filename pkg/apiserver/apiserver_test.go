@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net"
 	"os"
 	"os/exec"
@@ -241,6 +242,35 @@ func TestServerInProcess(t *testing.T) {
 		}
 		if _, err := promotions.Get(ctx, "dry", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Fatalf("the dry-run promotion exists: %v", err)
+		}
+	})
+
+	t.Run("a body of another kind is a 400 and Git does not move", func(t *testing.T) {
+		// The create handlers check a body's apiVersion; another kind of
+		// the group is refused when it is decoded into the endpoint's own
+		// type (no conversion exists), before any storage sees it.
+		other := []byte(`{"apiVersion":"gitgate.dev/v1alpha1","kind":"Environment","metadata":{"name":"x"},"spec":{"path":"overlays/x"}}`)
+		promotion := []byte(`{"apiVersion":"gitgate.dev/v1alpha1","kind":"Promotion","metadata":{"name":"x"},"spec":{"environment":"test"}}`)
+		before := p.head(t)
+		for _, tc := range []struct {
+			path string
+			body []byte
+		}{
+			{"/apis/gitgate.dev/v1alpha1/namespaces/shop/environments", promotion},
+			{"/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/test/freeze", promotion},
+			{"/apis/gitgate.dev/v1alpha1/namespaces/shop/environments/test/sealedsecrets", promotion},
+			{"/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions", other},
+			{"/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/anything/approval", other},
+		} {
+			var code int
+			err := p.bob.GitgateV1alpha1().RESTClient().Post().AbsPath(tc.path).SetHeader("Content-Type", "application/json").
+				Body(tc.body).Do(ctx).StatusCode(&code).Error()
+			if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(err), "cannot be handled as") {
+				t.Errorf("POST %s: %d %v, want 400 naming the kinds", tc.path, code, err)
+			}
+		}
+		if after := p.head(t); after != before {
+			t.Errorf("main moved from %s to %s", before, after)
 		}
 	})
 
