@@ -117,7 +117,9 @@ async function follow(resource, relist, onEvent) {
         const text = await res.text();
         let msg = text;
         try { msg = JSON.parse(text).message; } catch (_) { /* keep the text */ }
-        throw new Error(`watching ${resource}: ${res.status}: ${msg}`);
+        const err = new Error(`watching ${resource}: ${res.status}: ${msg}`);
+        err.status = res.status; // a 403 waits like a refused list, not a second
+        throw err;
       }
       setLive(resource, true);
       const reader = res.body.getReader();
