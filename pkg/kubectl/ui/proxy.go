@@ -2,7 +2,6 @@ package ui
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
+	kjson "sigs.k8s.io/json"
 )
 
 // maxBody is the largest request body the proxy forwards: a Promotion or
@@ -194,7 +194,9 @@ func newProxy(config *rest.Config, ns string) (http.Handler, error) {
 			var head struct {
 				Kind string `json:"kind"`
 			}
-			if err := json.Unmarshal(body, &head); err != nil || head.Kind != rt.kind {
+			// Keys are matched case-sensitively, as kube-apiserver does:
+			// {"kind":"Promotion","KIND":"Approval"} is a Promotion.
+			if err := kjson.UnmarshalCaseSensitivePreserveInts(body, &head); err != nil || head.Kind != rt.kind {
 				forbidden(w, fmt.Sprintf("kubectl gitgate ui forwards only a JSON %s to %s", rt.kind, r.URL.Path))
 				return
 			}

@@ -216,6 +216,7 @@ func TestProxy(t *testing.T) {
 		{"refused: an approval as a dry run", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval?dryRun=All", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
 		{"refused: an approval with a field manager", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval?fieldManager=x", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
 		{"refused: an approval's body of another kind", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `{"kind":"Promotion"}`, []string{origin, json}, 403, ""},
+		{"refused: an approval whose kind is Approval only in another case", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `{"kind":"Promotion","KIND":"Approval"}`, []string{origin, json}, 403, ""},
 		{"refused: an approval's body that is not an object", "POST", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `["Approval"]`, []string{origin, json}, 403, ""},
 		{"refused: reading an approval", "GET", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", "", nil, 403, ""},
 		{"refused: replacing an approval", "PUT", "/apis/gitgate.dev/v1alpha1/namespaces/shop/promotions/prod-1/approval", `{"kind":"Approval"}`, []string{origin, json}, 403, ""},
