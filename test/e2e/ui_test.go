@@ -301,6 +301,38 @@ func TestUIFollowsKubectlPromotionsLive(t *testing.T) {
 	screenshot(t, ctx, "kubectl-promotion-live")
 }
 
+// bob freezes prod with kubectl: prod's card shows it frozen with his
+// reason, live; unfreezing opens it again, without a reload.
+func TestUIShowsFreezeLive(t *testing.T) {
+	t.Parallel()
+	fleet := newFleet(t)
+	ctx := browser(t)
+	openPipeline(t, ctx, startUI(t, "alice", fleet.ns))
+	run(t, ctx, "marking the page", do(`window.notReloaded = true`))
+	waitText(t, ctx, "#freeze-prod", "open", time.Minute)
+
+	reason := "incident " + fmt.Sprint(time.Now().UnixNano()) + ": hold releases"
+	if out, err := stack.KubectlPlugin(context.Background(), "bob", "gitgate", "freeze", "prod", "-n", fleet.ns, "--reason", reason); err != nil {
+		t.Fatalf("bob freezing prod: %v\n%s", err, out)
+	}
+	waitText(t, ctx, "#freeze-prod", reason, time.Minute)
+	if !strings.Contains(js(ctx, `document.querySelector('#env-prod').className`), "is-frozen") {
+		t.Error("prod's card is not marked as frozen")
+	}
+	screenshot(t, ctx, "freeze-prod")
+
+	if out, err := stack.KubectlPlugin(context.Background(), "bob", "gitgate", "unfreeze", "prod", "-n", fleet.ns); err != nil {
+		t.Fatalf("bob unfreezing prod: %v\n%s", err, out)
+	}
+	waitText(t, ctx, "#freeze-prod", "open", time.Minute)
+	if strings.Contains(js(ctx, `document.querySelector('#env-prod').className`), "is-frozen") {
+		t.Error("prod's card is still marked as frozen after the unfreeze")
+	}
+	if js(ctx, `window.notReloaded === true`) != "true" {
+		t.Error("the page reloaded")
+	}
+}
+
 // A break-glass change by bob shows as drift on prod's card, live.
 func TestUIShowsDriftAfterBreakGlass(t *testing.T) {
 	app := setupAdmission(t)

@@ -342,6 +342,8 @@ function envCard(env, actions) {
         ? el('ul', {class: 'images'}, st.images.map((i) => el('li', {}, el('span', {class: 'image-name'}, i.name), ' ', el('code', {title: i.image}, i.tag || i.digest || i.image))))
         : 'none'),
       el('dt', {}, 'Flux'), el('dd', {id: `sync-${id}`}, syncText(sync)),
+      el('dt', {}, 'Freeze'), el('dd', {id: `freeze-${id}`, class: frozen ? 'warn' : ''},
+        frozen ? ((st.freeze && st.freeze.reason) || (condition(env, 'Frozen') || {}).message || 'frozen') : 'open'),
       el('dt', {}, 'Drift'), el('dd', {id: `drift-${id}`, class: drift && drift.status === 'True' ? 'warn' : ''},
         drift ? (drift.status === 'True' ? drift.message : 'none') : 'none reported'),
       el('dt', {}, 'Pending'), el('dd', {id: `pending-${id}`}, spec.promotesFrom
