@@ -286,29 +286,37 @@ func TestUIBobPromotesAndRollsBack(t *testing.T) {
 // environments it changed follow, without a reload.
 func TestUIFollowsKubectlPromotionsLive(t *testing.T) {
 	t.Parallel()
-	fleet := newFleet(t)
-	ctx := browser(t)
-	openPipeline(t, ctx, startUI(t, "alice", fleet.ns))
-	run(t, ctx, "marking the page", do(`window.notReloaded = true`))
+	fleet, ctx, notReloaded := openLivePage(t, "alice")
 
 	tag := fleet.setTag("dev", "development-31.")
 	createPromotion(t, "alice", promotionYAML("made-with-kubectl", "test", ""), "-n", fleet.ns)
 	waitText(t, ctx, "#promo-made-with-kubectl", "alice", time.Minute)
 	waitText(t, ctx, "#env-test .images", tag, time.Minute)
-	if js(ctx, `window.notReloaded === true`) != "true" {
-		t.Error("the page reloaded")
-	}
+	notReloaded()
 	screenshot(t, ctx, "kubectl-promotion-live")
+}
+
+// openLivePage opens user's page of a fleet of its own, marked so that
+// the returned check fails the test if the page reloaded since.
+func openLivePage(t *testing.T, user string) (*fleetClone, context.Context, func()) {
+	t.Helper()
+	fleet := newFleet(t)
+	ctx := browser(t)
+	openPipeline(t, ctx, startUI(t, user, fleet.ns))
+	run(t, ctx, "marking the page", do(`window.notReloaded = true`))
+	return fleet, ctx, func() {
+		t.Helper()
+		if js(ctx, `window.notReloaded === true`) != "true" {
+			t.Error("the page reloaded")
+		}
+	}
 }
 
 // bob freezes prod with kubectl: prod's card shows it frozen with his
 // reason, live; unfreezing opens it again, without a reload.
 func TestUIShowsFreezeLive(t *testing.T) {
 	t.Parallel()
-	fleet := newFleet(t)
-	ctx := browser(t)
-	openPipeline(t, ctx, startUI(t, "alice", fleet.ns))
-	run(t, ctx, "marking the page", do(`window.notReloaded = true`))
+	fleet, ctx, notReloaded := openLivePage(t, "alice")
 	waitText(t, ctx, "#freeze-prod", "open", time.Minute)
 
 	reason := "incident " + fmt.Sprint(time.Now().UnixNano()) + ": hold releases"
@@ -328,9 +336,7 @@ func TestUIShowsFreezeLive(t *testing.T) {
 	if strings.Contains(js(ctx, `document.querySelector('#env-prod').className`), "is-frozen") {
 		t.Error("prod's card is still marked as frozen after the unfreeze")
 	}
-	if js(ctx, `window.notReloaded === true`) != "true" {
-		t.Error("the page reloaded")
-	}
+	notReloaded()
 }
 
 // A break-glass change by bob shows as drift on prod's card, live.
