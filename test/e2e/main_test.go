@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gitgate-dev/gitgate/internal/localstack"
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
@@ -102,9 +101,7 @@ func promotionYAML(name, env, from string) string {
 // restConfig is the client configuration of a kubeconfig context.
 func restConfig(t testing.TB, user string) *rest.Config {
 	t.Helper()
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: stack.Kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: user}).ClientConfig()
+	cfg, err := stack.RESTConfig(user)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/gitgate-dev/gitgate/internal/localstack"
 	"github.com/gitgate-dev/gitgate/pkg/generated/clientset/versioned"
 )
@@ -150,9 +148,7 @@ func eventually(t testing.TB, what string, timeout time.Duration, check func() s
 // user through kube-apiserver (and so through the aggregator).
 func clientset(t testing.TB, user string) *versioned.Clientset {
 	t.Helper()
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: stack.Kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: user}).ClientConfig()
+	cfg, err := stack.RESTConfig(user)
 	if err != nil {
 		t.Fatal(err)
 	}
