@@ -82,21 +82,11 @@ func TestPromotionRunsInPodsAndItsHealthIsReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	setTestTag(t, f, good)
-	name, out, err := promoteToProd(t)
-	if err != nil {
-		t.Fatalf("promotion of %s into prod: %v\n%s", good, err, out)
-	}
-	waitForPodsRunning(t, "prod", localstack.AppImage+":"+good)
-	eventually(t, name+" Healthy", 2*minute, func() string {
-		if c := healthy(t, name); c == nil || c.Status != metav1.ConditionTrue {
-			return fmt.Sprintf("%+v", c)
-		}
-		return ""
-	})
+	promoteAndRunHealthy(t, good, "into prod")
 
 	missing := fmt.Sprintf("version-8.%d", run) // never imported
 	setTestTag(t, f, missing)
-	name, out, err = promoteToProd(t)
+	name, out, err := promoteToProd(t)
 	if err == nil {
 		t.Fatalf("promotion of never-imported %s into prod succeeded:\n%s", missing, out)
 	}
@@ -118,10 +108,18 @@ func TestPromotionRunsInPodsAndItsHealthIsReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	setTestTag(t, f, healed)
-	if name, out, err = promoteToProd(t); err != nil {
-		t.Fatalf("promotion of %s after the failed one: %v\n%s", healed, err, out)
+	promoteAndRunHealthy(t, healed, "after the failed one")
+}
+
+// promoteAndRunHealthy promotes test's tag into prod and waits until
+// prod's pods run it and the promotion's Healthy condition is True.
+func promoteAndRunHealthy(t *testing.T, tag, what string) {
+	t.Helper()
+	name, out, err := promoteToProd(t)
+	if err != nil {
+		t.Fatalf("promotion of %s %s: %v\n%s", tag, what, err, out)
 	}
-	waitForPodsRunning(t, "prod", localstack.AppImage+":"+healed)
+	waitForPodsRunning(t, "prod", localstack.AppImage+":"+tag)
 	eventually(t, name+" Healthy", 2*minute, func() string {
 		if c := healthy(t, name); c == nil || c.Status != metav1.ConditionTrue {
 			return fmt.Sprintf("%+v", c)
