@@ -135,6 +135,7 @@ func (s *PushSession) Push(ctx context.Context, req PushRequest) error {
 	}
 	r.store.merge(objects)
 	r.stage = nil
+	r.store.compactSoon()
 	return r.setRef(dst, req.New)
 }
 

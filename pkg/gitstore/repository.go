@@ -77,22 +77,6 @@ func Open(opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := newObjectStore()
-	fs := newFetchStorer(published{store})
-	repo, err := git.Init(fs, nil)
-	if err != nil {
-		return nil, fmt.Errorf("initializing in-memory repository: %w", err)
-	}
-	if _, err := repo.CreateRemote(&config.RemoteConfig{
-		Name: remoteName,
-		URLs: []string{opts.URL},
-		Fetch: []config.RefSpec{
-			config.RefSpec("+" + branchRefs + "*:" + mirrorRefs + "heads/*"),
-			config.RefSpec("+" + GitgateRefs + "*:" + mirrorRefs + "gitgate/*"),
-		},
-	}); err != nil {
-		return nil, fmt.Errorf("configuring remote: %w", err)
-	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -100,10 +84,35 @@ func Open(opts Options) (*Repository, error) {
 	r := &Repository{
 		url: opts.URL, auth: auth, caBundle: opts.Credentials.CAFile, timeout: timeout,
 		secrets: secrets(opts.URL, opts.Credentials), signer: opts.Signer,
-		store: store, fs: fs, repo: repo,
+		store: newObjectStore(defaultStoreLimits()),
+	}
+	r.fs, r.repo, err = r.emptyMirror(r.store)
+	if err != nil {
+		return nil, err
 	}
 	r.mirrored.Store(&Refs{})
 	return r, nil
+}
+
+// emptyMirror is a go-git repository with no refs over store, its remote
+// configured.
+func (r *Repository) emptyMirror(store *objectStore) (*fetchStorer, *git.Repository, error) {
+	fs := newFetchStorer(published{store})
+	repo, err := git.Init(fs, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("initializing in-memory repository: %w", err)
+	}
+	if _, err := repo.CreateRemote(&config.RemoteConfig{
+		Name: remoteName,
+		URLs: []string{r.url},
+		Fetch: []config.RefSpec{
+			config.RefSpec("+" + branchRefs + "*:" + mirrorRefs + "heads/*"),
+			config.RefSpec("+" + GitgateRefs + "*:" + mirrorRefs + "gitgate/*"),
+		},
+	}); err != nil {
+		return nil, nil, fmt.Errorf("configuring remote: %w", err)
+	}
+	return fs, repo, nil
 }
 
 // URL is the remote's URL without any user information.
@@ -112,16 +121,42 @@ func (r *Repository) URL() string { return redactURL(r.url) }
 // Fetch brings every branch of the remote (and GitgateRefs) into the
 // mirror, pruning refs the remote deleted, and drops anything staged. When
 // a ref was deleted or rewritten, the objects no ref reaches any more are
-// collected. It returns an error wrapping ErrUnavailable when the remote
-// cannot be reached.
+// collected; when they are more than a quarter of the mirror, the mirror
+// starts over from an empty one, which frees their memory. It returns an
+// error wrapping ErrUnavailable when the remote cannot be reached.
 func (r *Repository) Fetch(ctx context.Context) error {
 	r.Discard()
+	before := r.Refs()
+	after, err := r.fetch(ctx, r.store, r.fs, r.repo)
+	if err != nil {
+		return err
+	}
+	r.mirrored.Store(&after)
+	r.store.compactSoon()
+	if !r.rewritten(before, after) {
+		return nil
+	}
+	heads := make([]plumbing.Hash, 0, len(after))
+	for _, h := range after {
+		heads = append(heads, h.plumbing())
+	}
+	if err := r.store.collect(heads); err != nil {
+		return fmt.Errorf("collecting unreachable objects: %w", err)
+	}
+	if r.store.wasteful() {
+		return r.startOver(ctx)
+	}
+	return nil
+}
+
+// fetch brings what store lacks through repo (whose storer is fs), and
+// returns the remote's refs.
+func (r *Repository) fetch(ctx context.Context, store *objectStore, fs *fetchStorer, repo *git.Repository) (Refs, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	before := r.Refs()
-	incoming := newLayer(r.store)
-	r.fs.objects = incoming
-	err := r.repo.FetchContext(ctx, &git.FetchOptions{
+	incoming := newLayer(store)
+	fs.objects = incoming
+	err := repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		Auth:       r.auth,
 		CABundle:   r.caBundle,
@@ -129,53 +164,88 @@ func (r *Repository) Fetch(ctx context.Context) error {
 		Force:      true,
 		Tags:       git.NoTags,
 	})
-	r.fs.objects = published{r.store}
+	fs.objects = published{store}
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
-		return r.fail(ErrUnavailable, "fetching "+r.URL()+": the repository is empty: push an initial commit first", nil)
+		return nil, r.fail(ErrUnavailable, "fetching "+r.URL()+": the repository is empty: push an initial commit first", nil)
 	default:
-		return r.fail(ErrUnavailable, "fetching "+r.URL(), err)
+		return nil, r.fail(ErrUnavailable, "fetching "+r.URL(), err)
 	}
-	r.store.merge(incoming)
-	after, err := r.readRefs()
+	store.merge(incoming)
+	return readRefs(fs)
+}
+
+// startOver fetches everything again into an empty mirror and then takes
+// its objects, which frees those no ref reaches; if the fetch fails, the
+// mirror stays as it was.
+func (r *Repository) startOver(ctx context.Context) error {
+	fresh := r.store.empty()
+	fs, repo, err := r.emptyMirror(fresh)
 	if err != nil {
 		return err
 	}
-	r.mirrored.Store(&after)
-	if r.rewritten(before, after) {
-		heads := make([]plumbing.Hash, 0, len(after))
-		for _, h := range after {
-			heads = append(heads, h.plumbing())
-		}
-		if err := r.store.collect(heads); err != nil {
-			return fmt.Errorf("collecting unreachable objects: %w", err)
-		}
+	refs, err := r.fetch(ctx, fresh, fs, repo)
+	if err != nil {
+		return err
 	}
+	r.store.adopt(fresh)
+	fs.objects = published{r.store}
+	r.fs, r.repo = fs, repo
+	r.mirrored.Store(&refs)
+	r.store.compactSoon()
 	return nil
 }
 
 // rewritten reports whether a ref of before is gone from after, or moved
-// to a commit that does not descend from where it was.
+// to a commit that does not descend from where it was. A deleted ref whose
+// commit a remaining ref reaches within a few commits (a review branch
+// that landed) is no rewrite: it left nothing unreachable.
 func (r *Repository) rewritten(before, after Refs) bool {
+	var heads []Hash
+	for _, h := range after {
+		heads = append(heads, h)
+	}
 	for name, old := range before {
 		now, ok := after[name]
-		if !ok {
-			return true
-		}
-		if now == old {
-			continue
-		}
-		if ff, err := r.Published().IsAncestor(old, now); err != nil || !ff {
-			return true
+		switch {
+		case !ok:
+			if !r.reachesSoon(heads, old) {
+				return true
+			}
+		case now == old:
+		default:
+			if ff, err := r.Published().IsAncestor(old, now); err != nil || !ff {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// readRefs lists the remote's refs as the mirror holds them.
-func (r *Repository) readRefs() (Refs, error) {
-	iter, err := r.fs.IterReferences()
+// landedWithin bounds the commits reachesSoon reads.
+const landedWithin = 64
+
+// reachesSoon reports whether c is among the landedWithin newest commits
+// that heads reach.
+func (r *Repository) reachesSoon(heads []Hash, c Hash) bool {
+	found, read := false, 0
+	_ = r.Published().Walk(heads, nil, func(cm *Commit) error {
+		read++
+		if cm.Hash == c {
+			found = true
+		}
+		if found || read >= landedWithin {
+			return ErrStopWalk
+		}
+		return nil
+	})
+	return found
+}
+
+// readRefs lists the remote's refs as the mirror fs holds them.
+func readRefs(fs *fetchStorer) (Refs, error) {
+	iter, err := fs.IterReferences()
 	if err != nil {
 		return nil, fmt.Errorf("listing references: %w", err)
 	}

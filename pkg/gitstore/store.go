@@ -2,9 +2,12 @@ package gitstore
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
@@ -14,44 +17,321 @@ import (
 // objectStore holds the mirror's objects: what the remote had at the last
 // fetch or successful push. It is safe for concurrent use; nothing a
 // request plans is ever written to it directly (see layer).
+//
+// Objects stay packed as Git sent them, delta-compressed against each
+// other, and are inflated on read through one bounded cache: a tree that
+// changes a little in every commit costs its delta, not its size, per
+// commit. Objects a push published wait loose until enough of them are
+// packed together; small packs are merged the way `git repack --geometric`
+// does, so there are few to search.
 type objectStore struct {
-	mu      sync.RWMutex
-	objects map[plumbing.Hash]plumbing.EncodedObject
+	limits   storeLimits
+	inflated cache.Object // shared by every pack; safe for concurrent use
+
+	// compacting is held by the one compaction running, and by collect.
+	compacting sync.Mutex
+	compactErr error // the last compaction's failure; guarded by compacting
+
+	mu    sync.RWMutex
+	packs []*pack // oldest first; a pack never changes once added
+	loose map[plumbing.Hash]plumbing.EncodedObject
+	// dead are packed objects no ref reaches since the last collect; they
+	// are hidden, and their bytes freed when their pack is merged or the
+	// mirror starts over (see wasteful).
+	dead map[plumbing.Hash]struct{}
 }
 
-func newObjectStore() *objectStore {
-	return &objectStore{objects: map[plumbing.Hash]plumbing.EncodedObject{}}
+// storeLimits bound what an objectStore keeps and how it packs.
+type storeLimits struct {
+	// looseObjects and looseBytes: loose objects are packed together once
+	// there are this many of them, or they hold this many bytes.
+	looseObjects int
+	looseBytes   int64
+	// packs is how many packs may accumulate before small ones are merged;
+	// mergeObjects is the most objects one merge re-encodes.
+	packs        int
+	mergeObjects int
+	// inflatedBytes bounds the cache of inflated objects.
+	inflatedBytes cache.FileSize
+}
+
+// defaultStoreLimits: loose objects wait for about a hundred writes, and
+// the cache holds the trees and blobs of a few thousand commits.
+func defaultStoreLimits() storeLimits {
+	return storeLimits{
+		looseObjects:  2048,
+		looseBytes:    16 << 20,
+		packs:         16,
+		mergeObjects:  50000,
+		inflatedBytes: 64 * cache.MiByte,
+	}
+}
+
+func newObjectStore(limits storeLimits) *objectStore {
+	return &objectStore{
+		limits:   limits,
+		inflated: cache.NewObjectLRU(limits.inflatedBytes),
+		loose:    map[plumbing.Hash]plumbing.EncodedObject{},
+		dead:     map[plumbing.Hash]struct{}{},
+	}
+}
+
+// empty is a store with nothing in it that shares s's limits and cache.
+func (s *objectStore) empty() *objectStore {
+	return &objectStore{
+		limits: s.limits, inflated: s.inflated,
+		loose: map[plumbing.Hash]plumbing.EncodedObject{},
+		dead:  map[plumbing.Hash]struct{}{},
+	}
+}
+
+// adopt replaces everything s holds with what from holds; from must not be
+// used after.
+func (s *objectStore) adopt(from *objectStore) {
+	s.compacting.Lock()
+	defer s.compacting.Unlock()
+	from.compacting.Lock()
+	defer from.compacting.Unlock()
+	from.mu.Lock()
+	defer from.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.packs, s.loose, s.dead = from.packs, from.loose, from.dead
 }
 
 func (s *objectStore) get(h plumbing.Hash) (plumbing.EncodedObject, bool) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	o, ok := s.objects[h]
-	return o, ok
+	if _, gone := s.dead[h]; gone {
+		s.mu.RUnlock()
+		return nil, false
+	}
+	if o, ok := s.loose[h]; ok {
+		s.mu.RUnlock()
+		return o, true
+	}
+	p := s.packOfLocked(h)
+	s.mu.RUnlock()
+	if p == nil {
+		return nil, false
+	}
+	o, err := p.get(h)
+	return o, err == nil
 }
 
-// merge adds a layer's objects.
+// packOfLocked is the newest pack holding h, or nil.
+func (s *objectStore) packOfLocked(h plumbing.Hash) *pack {
+	for i := len(s.packs) - 1; i >= 0; i-- {
+		if s.packs[i].has(h) {
+			return s.packs[i]
+		}
+	}
+	return nil
+}
+
+// merge publishes a layer's objects and packs. Only the mirror's owner
+// calls it.
 func (s *objectStore) merge(l *layer) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for h, o := range l.objects {
-		s.objects[h] = o
+		if _, gone := s.dead[h]; !gone && (s.loose[h] != nil || s.packOfLocked(h) != nil) {
+			continue
+		}
+		delete(s.dead, h)
+		s.loose[h] = o
 	}
+	for _, p := range l.packs {
+		for h := range s.dead {
+			if p.has(h) {
+				delete(s.dead, h) // sent again: alive
+			}
+		}
+	}
+	s.packs = append(s.packs, l.packs...)
+	s.mu.Unlock()
 }
 
-// len is the number of objects held.
+// compactSoon starts packing in the background when enough objects wait
+// loose or packs have piled up, unless a compaction is running already:
+// a write does not wait for it.
+func (s *objectStore) compactSoon() {
+	if !s.needsCompaction() || !s.compacting.TryLock() {
+		return
+	}
+	go func() {
+		defer s.compacting.Unlock()
+		s.compactErr = s.compactLocked()
+	}()
+}
+
+// compact packs what waits loose when there is enough of it, and merges
+// small packs when there are too many. When it fails, the objects stay
+// where they were: nothing is lost. It returns the failure of a
+// background compaction too, once.
+func (s *objectStore) compact() error {
+	s.compacting.Lock()
+	defer s.compacting.Unlock()
+	err := errors.Join(s.compactErr, s.compactLocked())
+	s.compactErr = nil
+	return err
+}
+
+func (s *objectStore) needsCompaction() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var size int64
+	for _, o := range s.loose {
+		size += o.Size()
+	}
+	return len(s.loose) >= s.limits.looseObjects || size >= s.limits.looseBytes || len(s.packs) > s.limits.packs
+}
+
+func (s *objectStore) compactLocked() error {
+	if err := s.packLoose(); err != nil {
+		return fmt.Errorf("packing loose objects: %w", err)
+	}
+	if err := s.mergePacks(); err != nil {
+		return fmt.Errorf("merging packs: %w", err)
+	}
+	return nil
+}
+
+// packLoose packs the loose objects together once there are enough.
+func (s *objectStore) packLoose() error {
+	s.mu.RLock()
+	waiting := make(objectMap, len(s.loose))
+	var size int64
+	for h, o := range s.loose {
+		waiting[h] = o
+		size += o.Size()
+	}
+	s.mu.RUnlock()
+	if len(waiting) == 0 || len(waiting) < s.limits.looseObjects && size < s.limits.looseBytes {
+		return nil
+	}
+	p, err := encodePack(waiting, s.inflated)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.packs = append(s.packs, p)
+	for h := range waiting {
+		delete(s.loose, h)
+	}
+	return nil
+}
+
+// mergePacks rolls the newest packs into one when there are too many, as
+// git's geometric repack does: it takes packs from the newest while the
+// next older one is less than twice the size of those taken, so that the
+// packs left grow geometrically and only small ones are re-encoded.
+func (s *objectStore) mergePacks() error {
+	s.mu.RLock()
+	packs := s.packs
+	s.mu.RUnlock()
+	if len(packs) <= s.limits.packs {
+		return nil
+	}
+	first := len(packs) - 1
+	objects, size := packs[first].count, packs[first].size
+	for first > 0 && packs[first-1].size < 2*size && objects+packs[first-1].count <= s.limits.mergeObjects {
+		first--
+		objects += packs[first].count
+		size += packs[first].size
+	}
+	if first == len(packs)-1 {
+		return nil
+	}
+	taken := packs[first:]
+	live := objectMap{}
+	for _, p := range taken {
+		hashes, err := p.hashes()
+		if err != nil {
+			return fmt.Errorf("merging packs: %w", err)
+		}
+		for _, h := range hashes {
+			if _, ok := live[h]; ok || s.isDead(h) {
+				continue
+			}
+			o, err := p.get(h)
+			if err != nil {
+				return fmt.Errorf("merging packs: reading %s: %w", h, err)
+			}
+			live[h] = o
+		}
+	}
+	merged, err := encodePack(live, s.inflated)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Packs only join at the end while a compaction runs (merge), so the
+	// ones taken are still where they were.
+	rest := s.packs[first+len(taken):]
+	s.packs = append(append(append([]*pack(nil), s.packs[:first]...), merged), rest...)
+	for h := range s.dead {
+		if s.packOfLocked(h) == nil {
+			delete(s.dead, h) // its bytes went with the packs merged
+		}
+	}
+	return nil
+}
+
+func (s *objectStore) isDead(h plumbing.Hash) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, gone := s.dead[h]
+	return gone
+}
+
+// len is the number of objects held, about: an object two packs hold
+// counts twice.
 func (s *objectStore) len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.objects)
+	return s.packedLocked() + len(s.loose) - len(s.dead)
 }
 
-// collect drops every object that none of heads reaches.
+func (s *objectStore) packedLocked() int {
+	n := 0
+	for _, p := range s.packs {
+		n += p.count
+	}
+	return n
+}
+
+// stats describes the store for benchmarks and tests.
+type storeStats struct {
+	Packs, PackedBytes, Loose, Dead int
+}
+
+func (s *objectStore) stats() storeStats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := storeStats{Packs: len(s.packs), Loose: len(s.loose), Dead: len(s.dead)}
+	for _, p := range s.packs {
+		st.PackedBytes += p.size
+	}
+	return st
+}
+
+// wasteful reports whether more than a quarter of the packed objects are
+// dead: then the mirror should start over from a fresh fetch, which frees
+// their bytes (a merge frees only those of small packs).
+func (s *objectStore) wasteful() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.dead) > 0 && 4*len(s.dead) > s.packedLocked()
+}
+
+// collect drops every object that none of heads reaches. Only the
+// mirror's owner calls it.
 func (s *objectStore) collect(heads []plumbing.Hash) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	live := make(map[plumbing.Hash]struct{}, len(s.objects))
-	ro := readOnly{s}
+	s.compacting.Lock()
+	defer s.compacting.Unlock()
+	live := map[plumbing.Hash]struct{}{}
+	ro := published{s}
 	var markTree func(h plumbing.Hash) error
 	markTree = func(h plumbing.Hash) error {
 		if _, seen := live[h]; seen {
@@ -83,7 +363,7 @@ func (s *objectStore) collect(heads []plumbing.Hash) error {
 		if _, seen := live[h]; seen {
 			continue
 		}
-		o, ok := s.objects[h]
+		o, ok := s.get(h)
 		if !ok {
 			continue
 		}
@@ -100,39 +380,26 @@ func (s *objectStore) collect(heads []plumbing.Hash) error {
 		}
 		stack = append(stack, c.ParentHashes...)
 	}
-	for h := range s.objects {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h := range s.loose {
 		if _, ok := live[h]; !ok {
-			delete(s.objects, h)
+			delete(s.loose, h)
+		}
+	}
+	for _, p := range s.packs {
+		hashes, err := p.hashes()
+		if err != nil {
+			return err
+		}
+		for _, h := range hashes {
+			if _, ok := live[h]; !ok {
+				s.dead[h] = struct{}{}
+			}
 		}
 	}
 	return nil
 }
-
-// readOnly reads an objectStore whose lock the caller holds.
-type readOnly struct{ s *objectStore }
-
-func (r readOnly) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
-func (r readOnly) SetEncodedObject(plumbing.EncodedObject) (plumbing.Hash, error) {
-	return plumbing.ZeroHash, errReadOnly
-}
-func (r readOnly) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	return typed(r.s.objects[h], t)
-}
-func (r readOnly) IterEncodedObjects(plumbing.ObjectType) (storer.EncodedObjectIter, error) {
-	return nil, errReadOnly
-}
-func (r readOnly) HasEncodedObject(h plumbing.Hash) error {
-	_, err := typed(r.s.objects[h], plumbing.AnyObject)
-	return err
-}
-func (r readOnly) EncodedObjectSize(h plumbing.Hash) (int64, error) {
-	o, err := typed(r.s.objects[h], plumbing.AnyObject)
-	if err != nil {
-		return 0, err
-	}
-	return o.Size(), nil
-}
-func (r readOnly) AddAlternate(string) error { return errReadOnly }
 
 func typed(o plumbing.EncodedObject, t plumbing.ObjectType) (plumbing.EncodedObject, error) {
 	if o == nil || (t != plumbing.AnyObject && o.Type() != t) {
@@ -149,6 +416,7 @@ type layer struct {
 	base    *objectStore
 	objects map[plumbing.Hash]plumbing.EncodedObject
 	order   []plumbing.Hash // in the order written
+	packs   []*pack         // what a fetch received
 }
 
 func newLayer(base *objectStore) *layer {
@@ -159,7 +427,18 @@ func (l *layer) get(h plumbing.Hash) (plumbing.EncodedObject, bool) {
 	if o, ok := l.objects[h]; ok {
 		return o, true
 	}
+	for i := len(l.packs) - 1; i >= 0; i-- {
+		if l.packs[i].has(h) {
+			o, err := l.packs[i].get(h)
+			return o, err == nil
+		}
+	}
 	return l.base.get(h)
+}
+
+// PackfileWriter takes a fetched pack whole, to keep it packed.
+func (l *layer) PackfileWriter() (io.WriteCloser, error) {
+	return &packWriter{inflated: l.base.inflated, done: func(p *pack) { l.packs = append(l.packs, p) }}, nil
 }
 
 func (l *layer) NewEncodedObject() plumbing.EncodedObject { return &plumbing.MemoryObject{} }
@@ -262,3 +541,11 @@ func (f *fetchStorer) EncodedObjectSize(h plumbing.Hash) (int64, error) {
 	return f.objects.EncodedObjectSize(h)
 }
 func (f *fetchStorer) AddAlternate(string) error { return errReadOnly }
+
+// PackfileWriter lets a fetch hand its pack over whole (see layer).
+func (f *fetchStorer) PackfileWriter() (io.WriteCloser, error) {
+	if pw, ok := f.objects.(storer.PackfileWriter); ok {
+		return pw.PackfileWriter()
+	}
+	return nil, errReadOnly
+}
