@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,16 +30,23 @@ type benchRepo struct {
 	revA   string // two dev states with different tags, for promotions that always change something
 	revB   string
 	// served adds up the time the Git server took to answer requests, so
-	// a benchmark can report gitgate's own share of a write.
-	served *atomic.Int64
+	// a benchmark can report gitgate's own share of a write; advertised is
+	// the part of it spent on ref advertisements (GET info/refs).
+	served, advertised *atomic.Int64
 }
 
 // benchSize is the generated repository's size: commits and files.
+// GITGATE_BENCH_FILES=N sets the files alone, to tell what grows with
+// history from what grows with the tree.
 func benchSize() (commits, files int) {
+	commits, files = 10000, 2000
 	if os.Getenv("GITGATE_BENCH_LARGE") == "1" {
-		return 100000, 20000
+		commits, files = 100000, 20000
 	}
-	return 10000, 2000
+	if n, err := strconv.Atoi(os.Getenv("GITGATE_BENCH_FILES")); err == nil && n > 0 {
+		files = n
+	}
+	return commits, files
 }
 
 func newBenchRepo(b *testing.B) *benchRepo {
@@ -101,16 +109,19 @@ func newBenchRepo(b *testing.B) *benchRepo {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("fast-import: %v\n%s", err, out)
 	}
-	served := &atomic.Int64{}
-	srv, err := gitserver.Start(gitserver.Options{Root: root, Observe: func(_ *http.Request, took time.Duration) {
+	served, advertised := &atomic.Int64{}, &atomic.Int64{}
+	srv, err := gitserver.Start(gitserver.Options{Root: root, Observe: func(req *http.Request, took time.Duration) {
 		served.Add(int64(took))
+		if strings.HasSuffix(req.URL.Path, "/info/refs") {
+			advertised.Add(int64(took))
+		}
 	}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = srv.Stop() })
 	return &benchRepo{
-		server: srv, url: srv.URL("fleet"), served: served,
+		server: srv, url: srv.URL("fleet"), served: served, advertised: advertised,
 		revA: run("", "-C", bare, "rev-parse", "main~1"),
 		revB: run("", "-C", bare, "rev-parse", "main"),
 	}
@@ -150,21 +161,23 @@ func reportPercentiles(b *testing.B, d []time.Duration) {
 func BenchmarkPromote(b *testing.B) {
 	r := newBenchRepo(b)
 	e := r.engine(b)
-	var d, server, own []time.Duration
+	var d, server, advert, own []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		p := promotion(fmt.Sprintf("bench-%d", i), "test", "dev")
 		p.Spec.Revision = []string{r.revA, r.revB}[i%2]
-		before := r.served.Load()
+		before, beforeAdvert := r.served.Load(), r.advertised.Load()
 		start := time.Now()
 		if _, err := e.Promote(context.Background(), PromotionRequest{Promotion: p, User: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 		took, served := time.Since(start), time.Duration(r.served.Load()-before)
 		d, server, own = append(d, took), append(server, served), append(own, took-served)
+		advert = append(advert, time.Duration(r.advertised.Load()-beforeAdvert))
 	}
 	reportPercentiles(b, d)
 	b.ReportMetric(median(server), "server-p50-ms")
+	b.ReportMetric(median(advert), "server-advertisement-p50-ms")
 	b.ReportMetric(median(own), "gitgate-p50-ms")
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -163,11 +164,11 @@ func diffSnapshots(old, next *Snapshot) []Event {
 	if old.historyVersion == next.historyVersion {
 		return events
 	}
-	changed := next.promotionChanges // a write's few, not all history
+	changed := slices.Values(next.promotionChanges) // a write's few, not all history
 	if !next.promotionDelta {
-		changed = next.promotionList // all of it, oldest first
+		changed = next.promotionList.All() // all of it, oldest first
 	}
-	for _, p := range changed {
+	for p := range changed {
 		prev, ok := old.promotions.get(p.Name)
 		switch {
 		case !ok:
@@ -179,7 +180,7 @@ func diffSnapshots(old, next *Snapshot) []Event {
 	if next.promotionDelta {
 		return events // history was only added to
 	}
-	for _, p := range old.promotionList {
+	for p := range old.promotionList.All() {
 		if _, ok := next.promotions.get(p.Name); !ok {
 			events = append(events, Event{Type: watch.Deleted, Promotion: p})
 		}

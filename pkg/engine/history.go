@@ -241,8 +241,8 @@ func (h *history) settle(repo *gitstore.Repository, heads map[string]gitstore.Ha
 // views are the timelines as they are now, for a snapshot: every promotion
 // and each environment's, oldest first. They cost a copy of the
 // environments' map, not of history.
-func (h *history) views() ([]*gitgate.Promotion, map[string][]*gitgate.Promotion) {
-	byEnv := make(map[string][]*gitgate.Promotion, len(h.byEnv))
+func (h *history) views() (promotionSeq, map[string]promotionSeq) {
+	byEnv := make(map[string]promotionSeq, len(h.byEnv))
 	for env, t := range h.byEnv {
 		byEnv[env] = t.view()
 	}

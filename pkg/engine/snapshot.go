@@ -41,8 +41,8 @@ type Snapshot struct {
 	// promotionList holds every promotion and promotionsByEnv each
 	// environment's, oldest first: prefixes of history's timelines, shared
 	// and never changed (timeline.go).
-	promotionList   []*gitgate.Promotion
-	promotionsByEnv map[string][]*gitgate.Promotion
+	promotionList   promotionSeq
+	promotionsByEnv map[string]promotionSeq
 	// promotionChanges are the promotions added or changed since the
 	// snapshot before, oldest first, when promotionDelta is true.
 	promotionChanges []*gitgate.Promotion
@@ -71,7 +71,7 @@ func (ix promotionIndex) get(name string) (*gitgate.Promotion, bool) {
 const maxDelta = 1024
 
 // next is the index after changes, or a new one from all of list.
-func (ix promotionIndex) next(changes []*gitgate.Promotion, delta bool, list []*gitgate.Promotion) promotionIndex {
+func (ix promotionIndex) next(changes []*gitgate.Promotion, delta bool, list promotionSeq) promotionIndex {
 	if delta && ix.base != nil && len(ix.delta)+len(changes) <= maxDelta {
 		d := make(map[string]*gitgate.Promotion, len(ix.delta)+len(changes))
 		for k, v := range ix.delta {
@@ -82,8 +82,8 @@ func (ix promotionIndex) next(changes []*gitgate.Promotion, delta bool, list []*
 		}
 		return promotionIndex{base: ix.base, delta: d}
 	}
-	base := make(map[string]*gitgate.Promotion, len(list))
-	for _, p := range list {
+	base := make(map[string]*gitgate.Promotion, list.Len())
+	for p := range list.All() {
 		base[p.Name] = p
 	}
 	return promotionIndex{base: base}
@@ -182,13 +182,13 @@ func (s *Snapshot) EnvironmentError(name string) error {
 // early costs nothing for the promotions not reached, so a page of a list
 // costs the page, not history.
 func (s *Snapshot) Promotions(environment string) iter.Seq2[int, *gitgate.Promotion] {
-	return newestFirst(s.promotionsOf(environment))
+	return s.promotionsOf(environment).NewestFirst()
 }
 
 // PromotionCount is how many promotions Promotions yields.
-func (s *Snapshot) PromotionCount(environment string) int { return len(s.promotionsOf(environment)) }
+func (s *Snapshot) PromotionCount(environment string) int { return s.promotionsOf(environment).Len() }
 
-func (s *Snapshot) promotionsOf(environment string) []*gitgate.Promotion {
+func (s *Snapshot) promotionsOf(environment string) promotionSeq {
 	if environment == "" {
 		return s.promotionList
 	}

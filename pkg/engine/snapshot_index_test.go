@@ -9,13 +9,13 @@ import (
 
 func TestPromotionIndexFindsEveryPromotionAcrossCompactions(t *testing.T) {
 	var list []*gitgate.Promotion
-	ix := promotionIndex{}.next(nil, false, list)
+	ix := promotionIndex{}.next(nil, false, promotionSeq{newer: list})
 	for i := 0; i < 3*maxDelta; i++ {
 		p := &gitgate.Promotion{}
 		p.Name = fmt.Sprintf("p-%d", i)
 		list = append([]*gitgate.Promotion{p}, list...)
 		before := ix
-		ix = ix.next([]*gitgate.Promotion{p}, true, list)
+		ix = ix.next([]*gitgate.Promotion{p}, true, promotionSeq{newer: list})
 		if len(ix.delta) > maxDelta {
 			t.Fatalf("after %d writes the delta holds %d entries, more than %d", i+1, len(ix.delta), maxDelta)
 		}

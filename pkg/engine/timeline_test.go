@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -17,9 +18,9 @@ func timelinePromotion(name string, minute int) *gitgate.Promotion {
 	return p
 }
 
-func promotionNames(items []*gitgate.Promotion) []string {
-	out := make([]string, 0, len(items))
-	for _, p := range items {
+func promotionNames(q promotionSeq) []string {
+	out := make([]string, 0, q.Len())
+	for p := range q.All() {
 		out = append(out, p.Name)
 	}
 	return out
@@ -54,27 +55,77 @@ func TestTimelineViewsNeverChange(t *testing.T) {
 				tl.insert(p)
 			}
 			view := tl.view()
-			before := slices.Clone(view)
+			before := promotionNames(view)
 			tc.change(tl)
-			if !slices.Equal(view, before) {
-				t.Errorf("the snapshot's view changed to %v, was %v", promotionNames(view), promotionNames(before))
-			}
-			if got := promotionNames(tl.items); !slices.Equal(got, tc.want) {
-				t.Errorf("timeline is %v, want %v", got, tc.want)
+			if got := promotionNames(view); !slices.Equal(got, before) {
+				t.Errorf("the snapshot's view changed to %v, was %v", got, before)
 			}
 			if got := promotionNames(tl.view()); !slices.Equal(got, tc.want) {
-				t.Errorf("a new view is %v, want %v", got, tc.want)
+				t.Errorf("timeline is %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
 
-// TestNewestFirstStopsEarly checks the order promotions are yielded in and
-// that a page stops where its reader stops.
+// TestTimelineKeepsTheNewestApart checks, past the point where the newest
+// promotions are moved to the older part, that every kind of change keeps
+// the order, leaves every earlier view as it was, and copies only the
+// newest part for a change among the newest.
+func TestTimelineKeepsTheNewestApart(t *testing.T) {
+	tl := &timeline{}
+	var views []promotionSeq
+	var names [][]string
+	const n = 3*newestKept + 2 // the last insert moves the older ones
+	for i := 0; i < n; i++ {
+		tl.insert(timelinePromotion(fmt.Sprintf("p%04d", i), i))
+		// Views now and then, and one just before each move (the last
+		// view is that one, so the change below finds nothing shared).
+		if i%97 == 0 && i < 2*newestKept || len(tl.newer) == 2*newestKept {
+			views = append(views, tl.view())
+			names = append(names, promotionNames(views[len(views)-1]))
+		}
+	}
+	if len(tl.newer) > 2*newestKept || len(tl.older) == 0 {
+		t.Fatalf("after %d promotions the newer part holds %d and the older %d: nothing was moved", n, len(tl.newer), len(tl.older))
+	}
+	olderArray := &tl.older[0]
+	tl.remove(tl.at(tl.len() - 3))            // right after the move
+	tl.insert(timelinePromotion("late", n-2)) // among the newest: ties p{n-2} by time
+	if &tl.older[0] != olderArray {
+		t.Error("a change among the newest copied the older part")
+	}
+	tl.insert(timelinePromotion("early", 0)) // older than all but p0000
+	for i, v := range views {
+		if got := promotionNames(v); !slices.Equal(got, names[i]) {
+			t.Fatalf("view %d changed", i)
+		}
+	}
+	// Oldest first: p0000 and early share a minute (early's name sorts
+	// first, so it is the newer); p{n-3} was removed; late comes after
+	// p{n-2}, whose minute it shares.
+	want := []string{"p0000", "early"}
+	for i := 1; i < n; i++ {
+		if i != n-3 {
+			want = append(want, fmt.Sprintf("p%04d", i))
+		}
+		if i == n-2 {
+			want = append(want, "late")
+		}
+	}
+	if got := promotionNames(tl.view()); !slices.Equal(got, want) {
+		t.Fatalf("timeline holds %d promotions, want %d in order; first %v, last %v", len(got), len(want), got[:3], got[len(got)-2:])
+	}
+}
+
+// TestNewestFirstStopsEarly checks the order promotions are yielded in,
+// across both parts, and that a page stops where its reader stops.
 func TestNewestFirstStopsEarly(t *testing.T) {
-	items := []*gitgate.Promotion{timelinePromotion("a", 1), timelinePromotion("b", 2), timelinePromotion("c", 3)}
+	q := promotionSeq{
+		older: []*gitgate.Promotion{timelinePromotion("a", 1), timelinePromotion("b", 2)},
+		newer: []*gitgate.Promotion{timelinePromotion("c", 3)},
+	}
 	var got []string
-	for i, p := range newestFirst(items) {
+	for i, p := range q.NewestFirst() {
 		if i == 2 {
 			break
 		}
