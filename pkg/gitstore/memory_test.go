@@ -39,18 +39,8 @@ func looseObjects(t *testing.T, bare string) int {
 // mirror until its push lands, and then the pack carried exactly them; a
 // refused or discarded write leaves the mirror as it was.
 func TestStagedObjectsArePushedOrDropped(t *testing.T) {
-	bare := filepath.Join(t.TempDir(), "fleet.git")
-	if _, err := initBare(bare); err != nil {
-		t.Fatal(err)
-	}
-	repo, err := Open(Options{URL: "file://" + bare})
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, bare := fetchedMirror(t, defaultStoreLimits())
 	ctx := context.Background()
-	if err := repo.Fetch(ctx); err != nil {
-		t.Fatal(err)
-	}
 	heads, _ := repo.Branches()
 	objects := repo.Objects()
 	sig := Signature{Name: "t", Email: "t@example.com"}
@@ -70,7 +60,7 @@ func TestStagedObjectsArePushedOrDropped(t *testing.T) {
 	if staged != 5 { // commit, root tree, nested, nested/dir, blob
 		t.Fatalf("staged %d objects for a one-file commit two directories deep, want 5", staged)
 	}
-	err = repo.Push(ctx, PushRequest{Branch: "main", Old: c, New: c})
+	err := repo.Push(ctx, PushRequest{Branch: "main", Old: c, New: c})
 	if !errors.Is(err, ErrRemoteMoved) || repo.Objects() != objects {
 		t.Fatalf("push with a wrong old value: %v; mirror holds %d objects, want ErrRemoteMoved and %d", err, repo.Objects(), objects)
 	}
@@ -94,15 +84,8 @@ func TestStagedObjectsArePushedOrDropped(t *testing.T) {
 // TestFetchCollectsWhatNoRefReaches: after a branch is deleted and main
 // is force-pushed back, the mirror drops the objects only they reached.
 func TestFetchCollectsWhatNoRefReaches(t *testing.T) {
-	bare := filepath.Join(t.TempDir(), "fleet.git")
-	if _, err := initBare(bare); err != nil {
-		t.Fatal(err)
-	}
-	repo, _ := Open(Options{URL: "file://" + bare})
+	repo, bare := fetchedMirror(t, defaultStoreLimits())
 	ctx := context.Background()
-	if err := repo.Fetch(ctx); err != nil {
-		t.Fatal(err)
-	}
 	objects := repo.Objects()
 	heads, _ := repo.Branches()
 	base := heads["main"]

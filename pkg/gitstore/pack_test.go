@@ -17,18 +17,23 @@ func smallLimits() storeLimits {
 	return l
 }
 
-// openSmall opens a mirror of bare with smallLimits and fetches it.
-func openSmall(t *testing.T, bare string) *Repository {
+// fetchedMirror is a mirror with limits of a new bare copy of the example
+// fleet, fetched; it returns the bare repository's path too.
+func fetchedMirror(t *testing.T, limits storeLimits) (*Repository, string) {
 	t.Helper()
+	bare := filepath.Join(t.TempDir(), "fleet.git")
+	if _, err := initBare(bare); err != nil {
+		t.Fatal(err)
+	}
 	repo, err := Open(Options{URL: "file://" + bare})
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo.store.limits = smallLimits()
+	repo.store.limits = limits
 	if err := repo.Fetch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return repo
+	return repo, bare
 }
 
 // overlayFile is a file that changes a little in every commit, as an
@@ -74,11 +79,7 @@ func pushCommits(t *testing.T, repo *Repository, branch string, from Hash, n int
 // object stays readable through all of it; the packs hold the changing
 // file as deltas, far smaller than its copies.
 func TestPushedObjectsArePackedAndMerged(t *testing.T) {
-	bare := filepath.Join(t.TempDir(), "fleet.git")
-	if _, err := initBare(bare); err != nil {
-		t.Fatal(err)
-	}
-	repo := openSmall(t, bare)
+	repo, bare := fetchedMirror(t, smallLimits())
 	heads, _ := repo.Branches()
 	objects := repo.Objects()
 	const n = 60
@@ -115,11 +116,7 @@ func TestPushedObjectsArePackedAndMerged(t *testing.T) {
 // over from a fresh fetch: nothing dead is left, what main reaches reads
 // as before, and a reader taken before keeps working.
 func TestFetchStartsOverWhenMostIsUnreachable(t *testing.T) {
-	bare := filepath.Join(t.TempDir(), "fleet.git")
-	if _, err := initBare(bare); err != nil {
-		t.Fatal(err)
-	}
-	repo := openSmall(t, bare)
+	repo, bare := fetchedMirror(t, smallLimits())
 	heads, _ := repo.Branches()
 	objects := repo.Objects()
 	feature := pushCommits(t, repo, "feature", heads["main"], 30)
@@ -152,21 +149,11 @@ func TestFetchStartsOverWhenMostIsUnreachable(t *testing.T) {
 }
 
 // TestALandedBranchIsNoRewrite: deleting a branch whose head main reaches
-// (a review branch after it landed) collects nothing and does not start
-// over; deleting one main does not reach marks its objects dead.
+// (a review branch after it landed) is no rewrite and collects nothing;
+// deleting main, which the branch left does not reach, is one.
 func TestALandedBranchIsNoRewrite(t *testing.T) {
-	bare := filepath.Join(t.TempDir(), "fleet.git")
-	if _, err := initBare(bare); err != nil {
-		t.Fatal(err)
-	}
-	repo, err := Open(Options{URL: "file://" + bare})
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, bare := fetchedMirror(t, defaultStoreLimits())
 	ctx := context.Background()
-	if err := repo.Fetch(ctx); err != nil {
-		t.Fatal(err)
-	}
 	heads, _ := repo.Branches()
 	review := pushCommits(t, repo, "review", heads["main"], 1)[0]
 	sig := Signature{Name: "t", Email: "t@example.com"}
