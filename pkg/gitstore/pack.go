@@ -2,9 +2,9 @@ package gitstore
 
 import (
 	"bytes"
-	"errors"
+	"crypto/sha1"
+	"encoding/binary"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -19,44 +19,73 @@ import (
 // inflated on read; the inflated ones go through a cache the caller bounds.
 // A pack never changes once made and is safe for concurrent use.
 type pack struct {
-	idx   *idxfile.MemoryIndex
+	data  []byte
+	idx   *packIndex
 	count int
-	size  int // bytes of packed data
 
 	mu sync.Mutex // go-git's Packfile reads through one cursor
 	pf *packfile.Packfile
 }
 
+// packHeader and packTrailer are the sizes of a packfile's header
+// ("PACK", version, object count) and of its closing checksum.
+const (
+	packHeader  = 12
+	packTrailer = 20
+)
+
 // indexPack indexes a packfile's bytes. The pack must be complete: every
 // delta's base is in it (go-git never asks for thin packs).
 func indexPack(data []byte, inflated cache.Object) (*pack, error) {
-	w := new(idxfile.Writer)
-	parser, err := packfile.NewParser(packfile.NewScanner(bytes.NewReader(data)), w)
+	rec := &entryRecorder{}
+	parser, err := packfile.NewParser(packfile.NewScanner(bytes.NewReader(data)), rec)
 	if err != nil {
 		return nil, fmt.Errorf("reading packfile: %w", err)
 	}
 	if _, err := parser.Parse(); err != nil {
 		return nil, fmt.Errorf("indexing packfile: %w", err)
 	}
-	idx, err := w.Index()
-	if err != nil {
-		return nil, fmt.Errorf("indexing packfile: %w", err)
-	}
-	count, err := idx.Count()
-	if err != nil {
-		return nil, fmt.Errorf("indexing packfile: %w", err)
-	}
-	file := &packBytes{Reader: bytes.NewReader(data)}
+	return newPack(data, newPackIndex(rec.entries), inflated), nil
+}
+
+func newPack(data []byte, idx *packIndex, inflated cache.Object) *pack {
 	return &pack{
-		idx: idx, count: int(count), size: len(data),
-		pf: packfile.NewPackfileWithCache(idx, nil, file, inflated, 0),
-	}, nil
+		data: data, idx: idx, count: len(idx.byHash),
+		pf: packfile.NewPackfileWithCache(idx, nil, &packBytes{Reader: bytes.NewReader(data)}, inflated, 0),
+	}
+}
+
+// concatPacks is one pack holding the objects of packs, their bytes
+// copied as they are: a delta refers to its base by hash or by distance
+// back, both of which a copy keeps. Nothing is inflated.
+func concatPacks(packs []*pack, inflated cache.Object) *pack {
+	size, count := packHeader+packTrailer, 0
+	for _, p := range packs {
+		size += len(p.data) - packHeader - packTrailer
+		count += p.count
+	}
+	data := make([]byte, 0, size)
+	data = append(data, "PACK"...)
+	data = binary.BigEndian.AppendUint32(data, 2)
+	data = binary.BigEndian.AppendUint32(data, uint32(count))
+	entries := make([]idxfile.Entry, 0, count)
+	for _, p := range packs {
+		shift := uint64(len(data) - packHeader)
+		for _, e := range p.idx.byHash {
+			e.Offset += shift
+			entries = append(entries, e)
+		}
+		data = append(data, p.data[packHeader:len(p.data)-packTrailer]...)
+	}
+	sum := sha1.Sum(data)
+	data = append(data, sum[:]...)
+	return newPack(data, newPackIndex(entries), inflated)
 }
 
 // has reports whether the pack holds h.
 func (p *pack) has(h plumbing.Hash) bool {
-	ok, err := p.idx.Contains(h)
-	return err == nil && ok
+	_, ok := p.idx.find(h)
+	return ok
 }
 
 // get inflates h.
@@ -66,24 +95,14 @@ func (p *pack) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	return p.pf.Get(h)
 }
 
-// hashes lists every object of the pack.
-func (p *pack) hashes() ([]plumbing.Hash, error) {
-	iter, err := p.idx.Entries()
-	if err != nil {
-		return nil, err
+// hashes lists every object of the pack (an object twice, when it is
+// there twice).
+func (p *pack) hashes() []plumbing.Hash {
+	out := make([]plumbing.Hash, len(p.idx.byHash))
+	for i, e := range p.idx.byHash {
+		out[i] = e.Hash
 	}
-	defer iter.Close()
-	out := make([]plumbing.Hash, 0, p.count)
-	for {
-		e, err := iter.Next()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e.Hash)
-	}
+	return out
 }
 
 // encodePack packs objects, delta-compressing them against each other.

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 )
 
 // smallLimits pack after a few writes and merge past four packs, so that a
@@ -113,20 +117,19 @@ func TestPushedObjectsArePackedAndMerged(t *testing.T) {
 
 // TestFetchStartsOverWhenMostIsUnreachable: when a deleted branch leaves
 // more than a quarter of the packed objects unreachable, the mirror starts
-// over from a fresh fetch: nothing dead is left, what main reaches reads
-// as before, and a reader taken before keeps working.
+// over from a fresh fetch: nothing dead is left, and what main reaches
+// reads as before.
 func TestFetchStartsOverWhenMostIsUnreachable(t *testing.T) {
 	repo, bare := fetchedMirror(t, smallLimits())
 	heads, _ := repo.Branches()
 	objects := repo.Objects()
-	feature := pushCommits(t, repo, "feature", heads["main"], 30)
+	feature := pushCommits(t, repo, "feature", heads["main"], landedWithin+6) // too long to count as landed
 	if err := repo.store.compact(); err != nil {
 		t.Fatal(err)
 	}
 	if st := repo.store.stats(); st.Packs < 2 {
 		t.Fatalf("the branch's objects were not packed: %+v", st)
 	}
-	before := repo.Published()
 	gitOut(t, "--git-dir", bare, "branch", "-D", "feature")
 	if err := repo.Fetch(context.Background()); err != nil {
 		t.Fatal(err)
@@ -143,29 +146,36 @@ func TestFetchStartsOverWhenMostIsUnreachable(t *testing.T) {
 	if _, err := repo.Commit(feature[len(feature)-1]); err == nil {
 		t.Error("the deleted branch's head is still readable")
 	}
-	if _, err := before.Commit(heads["main"]); err != nil {
-		t.Errorf("a reader taken before the restart: %v", err)
-	}
 }
 
-// TestALandedBranchIsNoRewrite: deleting a branch whose head main reaches
-// (a review branch after it landed) is no rewrite and collects nothing;
-// deleting main, which the branch left does not reach, is one.
+// TestALandedBranchIsNoRewrite: deleting a review branch after gitgate
+// landed it (the landing's parent is the commit the review was planned
+// on) is no rewrite and collects nothing; deleting a branch longer than
+// landedWithin is one, and so is moving main off its history.
 func TestALandedBranchIsNoRewrite(t *testing.T) {
 	repo, bare := fetchedMirror(t, defaultStoreLimits())
 	ctx := context.Background()
 	heads, _ := repo.Branches()
-	review := pushCommits(t, repo, "review", heads["main"], 1)[0]
+	review := pushCommits(t, repo, "review", heads["main"], 2)
 	sig := Signature{Name: "t", Email: "t@example.com"}
-	landing, _ := repo.CreateCommit([]Hash{review, heads["main"]}, ZeroHash, []FileEdit{{Path: "landed", Content: []byte("yes")}}, "land", sig, sig)
+	landing, _ := repo.CreateCommit([]Hash{heads["main"]}, ZeroHash, []FileEdit{{Path: "review/images.yaml", Content: overlayFile(1)}}, "land", sig, sig)
 	if err := repo.Push(ctx, PushRequest{Branch: "main", Old: heads["main"], New: landing}); err != nil {
 		t.Fatal(err)
 	}
-	if repo.rewritten(repo.Refs(), Refs{"refs/heads/main": landing}) {
+	landed := Refs{"refs/heads/main": landing}
+	if repo.rewritten(repo.Refs(), landed) {
 		t.Error("deleting the landed review branch counts as a rewrite")
 	}
-	if !repo.rewritten(repo.Refs(), Refs{"refs/heads/review": review}) {
-		t.Error("main moving away from what reaches it does not count as a rewrite")
+	long := pushCommits(t, repo, "long", landing, landedWithin+1)
+	if !repo.rewritten(Refs{"refs/heads/main": landing, "refs/heads/long": long[len(long)-1]}, landed) {
+		t.Error("deleting a branch of more than landedWithin commits does not count as a rewrite")
+	}
+	if !repo.rewritten(landed, Refs{"refs/heads/main": review[0]}) {
+		t.Error("main moving off its history does not count as a rewrite")
+	}
+	gitOut(t, "--git-dir", bare, "branch", "-D", "long")
+	if err := repo.Fetch(ctx); err != nil {
+		t.Fatal(err)
 	}
 	objects := repo.Objects()
 	gitOut(t, "--git-dir", bare, "branch", "-D", "review")
@@ -174,5 +184,109 @@ func TestALandedBranchIsNoRewrite(t *testing.T) {
 	}
 	if got := repo.Objects(); got != objects {
 		t.Errorf("after the landed branch was deleted the mirror holds %d objects, want %d", got, objects)
+	}
+}
+
+// TestDeadObjectsComeBack: objects no ref reaches after a rewrite are
+// hidden, and readable again when a fetch brings a ref that reaches them
+// or a push writes them again, also once packed.
+func TestDeadObjectsComeBack(t *testing.T) {
+	repo, bare := fetchedMirror(t, smallLimits())
+	ctx := context.Background()
+	heads, _ := repo.Branches()
+	root := heads["main"]
+	pushCommits(t, repo, "main", root, landedWithin+6) // root falls out of the newest commits
+	sig := Signature{Name: "t", Email: "t@example.com"}
+	f, err := repo.CreateCommit([]Hash{root}, ZeroHash, []FileEdit{{Path: "feature/secret.txt", Content: []byte("S\n")}}, "f", sig, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Push(ctx, PushRequest{Branch: "feature", New: f}); err != nil {
+		t.Fatal(err)
+	}
+	dead := func(branch string) {
+		t.Helper()
+		gitOut(t, "--git-dir", bare, "branch", "-D", branch)
+		if err := repo.Fetch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if repo.store.stats().Dead == 0 {
+			t.Fatalf("after deleting %s nothing is dead: %+v", branch, repo.store.stats())
+		}
+		if _, err := repo.Commit(f); err == nil {
+			t.Fatalf("after deleting %s its commit is readable", branch)
+		}
+	}
+	readable := func(c Hash, when string) {
+		t.Helper()
+		if got, err := repo.Published().ReadFile(c, "feature/secret.txt"); err != nil || string(got) != "S\n" {
+			t.Errorf("%s: %q, %v", when, got, err)
+		}
+	}
+	repo.store.limits.looseObjects = 1 // pack the branch: dead, not dropped
+	if err := repo.store.compact(); err != nil {
+		t.Fatal(err)
+	}
+	dead("feature")
+	gitOut(t, "--git-dir", bare, "update-ref", "refs/heads/again", f.String())
+	if err := repo.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	readable(f, "after the remote restored the branch")
+	dead("again")
+	heads, _ = repo.Branches()
+	c, err := repo.CreateCommit([]Hash{heads["main"]}, ZeroHash, []FileEdit{{Path: "feature/secret.txt", Content: []byte("S\n")}}, "again", sig, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Push(ctx, PushRequest{Branch: "main", Old: heads["main"], New: c}); err != nil {
+		t.Fatal(err)
+	}
+	readable(c, "after a push wrote the dead blob again")
+	if err := repo.store.compact(); err != nil {
+		t.Fatal(err)
+	}
+	readable(c, "after the push was packed")
+}
+
+// TestMergedPacksReadAsTheirParts: packs merged by copying their bytes
+// read every object as before, deltas across the copied ranges included,
+// and keep an object that two packs held.
+func TestMergedPacksReadAsTheirParts(t *testing.T) {
+	inflated := cache.NewObjectLRU(cache.MiByte)
+	var parts []*pack
+	want := map[plumbing.Hash][]byte{}
+	for k := 0; k < 3; k++ {
+		objects := objectMap{}
+		for i := 0; i < 40; i++ {
+			o := &plumbing.MemoryObject{}
+			o.SetType(plumbing.BlobObject)
+			content := overlayFile(i + 40*k%80) // packs 0 and 2 hold the same objects
+			_, _ = o.Write(content)
+			objects[o.Hash()], want[o.Hash()] = o, content
+		}
+		p, err := encodePack(objects, inflated)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, p)
+	}
+	merged := concatPacks(parts, cache.NewObjectLRU(cache.MiByte))
+	if merged.count != 120 {
+		t.Fatalf("the merged pack indexes %d objects, want 120", merged.count)
+	}
+	if _, err := indexPack(merged.data, inflated); err != nil {
+		t.Fatalf("go-git cannot read the merged pack: %v", err)
+	}
+	for h, content := range want {
+		o, err := merged.get(h)
+		if err != nil {
+			t.Fatalf("reading %s: %v", h, err)
+		}
+		r, _ := o.Reader()
+		got, _ := io.ReadAll(r)
+		if !bytes.Equal(got, content) {
+			t.Fatalf("%s reads back %d bytes, want %d", h, len(got), len(content))
+		}
 	}
 }

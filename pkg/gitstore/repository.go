@@ -133,18 +133,19 @@ func (r *Repository) Fetch(ctx context.Context) error {
 	}
 	r.mirrored.Store(&after)
 	r.store.compactSoon()
-	if !r.rewritten(before, after) {
-		return nil
-	}
-	heads := make([]plumbing.Hash, 0, len(after))
-	for _, h := range after {
-		heads = append(heads, h.plumbing())
-	}
-	if err := r.store.collect(heads); err != nil {
-		return fmt.Errorf("collecting unreachable objects: %w", err)
+	if r.rewritten(before, after) {
+		heads := make([]plumbing.Hash, 0, len(after))
+		for _, h := range after {
+			heads = append(heads, h.plumbing())
+		}
+		if err := r.store.collect(heads); err != nil {
+			return fmt.Errorf("collecting unreachable objects: %w", err)
+		}
 	}
 	if r.store.wasteful() {
-		return r.startOver(ctx)
+		// The mirror is complete and current; when starting over fails,
+		// only the memory of the dead objects waits for the next Fetch.
+		_ = r.startOver(ctx)
 	}
 	return nil
 }
@@ -199,18 +200,21 @@ func (r *Repository) startOver(ctx context.Context) error {
 
 // rewritten reports whether a ref of before is gone from after, or moved
 // to a commit that does not descend from where it was. A deleted ref whose
-// commit a remaining ref reaches within a few commits (a review branch
-// that landed) is no rewrite: it left nothing unreachable.
+// history joins, within landedWithin commits, the newest landedWithin
+// commits the remaining refs reach (a review branch: a plan and its
+// decisions on the commit it was planned on) is no rewrite: only its own
+// few commits became unreachable, and they wait for the next collection
+// or start-over instead of costing a walk over all of history.
 func (r *Repository) rewritten(before, after Refs) bool {
-	var heads []Hash
-	for _, h := range after {
-		heads = append(heads, h)
-	}
+	var recent map[Hash]bool
 	for name, old := range before {
 		now, ok := after[name]
 		switch {
 		case !ok:
-			if !r.reachesSoon(heads, old) {
+			if recent == nil {
+				recent = r.newestCommits(after, landedWithin)
+			}
+			if !r.joinsSoon(old, recent, landedWithin) {
 				return true
 			}
 		case now == old:
@@ -223,24 +227,54 @@ func (r *Repository) rewritten(before, after Refs) bool {
 	return false
 }
 
-// landedWithin bounds the commits reachesSoon reads.
+// landedWithin bounds the commits rewritten reads for a deleted ref.
 const landedWithin = 64
 
-// reachesSoon reports whether c is among the landedWithin newest commits
-// that heads reach.
-func (r *Repository) reachesSoon(heads []Hash, c Hash) bool {
-	found, read := false, 0
-	_ = r.Published().Walk(heads, nil, func(cm *Commit) error {
-		read++
-		if cm.Hash == c {
-			found = true
+// newestCommits is about the n commits nearest to heads, breadth first.
+func (r *Repository) newestCommits(heads Refs, n int) map[Hash]bool {
+	seen := map[Hash]bool{}
+	var queue []Hash
+	for _, h := range heads {
+		queue = append(queue, h)
+	}
+	for len(queue) > 0 && len(seen) < n {
+		h := queue[0]
+		queue = queue[1:]
+		if seen[h] {
+			continue
 		}
-		if found || read >= landedWithin {
-			return ErrStopWalk
+		c, err := r.Published().Commit(h)
+		if err != nil {
+			continue
 		}
-		return nil
-	})
-	return found
+		seen[h] = true
+		queue = append(queue, c.Parents...)
+	}
+	return seen
+}
+
+// joinsSoon reports whether every line of history back from c reaches
+// known within n commits.
+func (r *Repository) joinsSoon(c Hash, known map[Hash]bool, n int) bool {
+	seen := map[Hash]bool{}
+	stack := []Hash{c}
+	for len(stack) > 0 {
+		h := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if known[h] || seen[h] {
+			continue
+		}
+		seen[h] = true
+		if len(seen) > n {
+			return false
+		}
+		cm, err := r.Published().Commit(h)
+		if err != nil || len(cm.Parents) == 0 {
+			return false
+		}
+		stack = append(stack, cm.Parents...)
+	}
+	return true
 }
 
 // readRefs lists the remote's refs as the mirror fs holds them.

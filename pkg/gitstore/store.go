@@ -47,10 +47,8 @@ type storeLimits struct {
 	// there are this many of them, or they hold this many bytes.
 	looseObjects int
 	looseBytes   int64
-	// packs is how many packs may accumulate before small ones are merged;
-	// mergeObjects is the most objects one merge re-encodes.
-	packs        int
-	mergeObjects int
+	// packs is how many packs may accumulate before small ones are merged.
+	packs int
 	// inflatedBytes bounds the cache of inflated objects.
 	inflatedBytes cache.FileSize
 }
@@ -62,7 +60,6 @@ func defaultStoreLimits() storeLimits {
 		looseObjects:  2048,
 		looseBytes:    16 << 20,
 		packs:         16,
-		mergeObjects:  50000,
 		inflatedBytes: 64 * cache.MiByte,
 	}
 }
@@ -189,9 +186,7 @@ func (s *objectStore) compactLocked() error {
 	if err := s.packLoose(); err != nil {
 		return fmt.Errorf("packing loose objects: %w", err)
 	}
-	if err := s.mergePacks(); err != nil {
-		return fmt.Errorf("merging packs: %w", err)
-	}
+	s.mergePacks()
 	return nil
 }
 
@@ -224,58 +219,33 @@ func (s *objectStore) packLoose() error {
 // mergePacks rolls the newest packs into one when there are too many, as
 // git's geometric repack does: it takes packs from the newest while the
 // next older one is less than twice the size of those taken, so that the
-// packs left grow geometrically and only small ones are re-encoded.
-func (s *objectStore) mergePacks() error {
+// packs left grow geometrically and there are few of them. The merge
+// copies the packs' bytes (concatPacks): it inflates nothing, and dead
+// objects stay in it until the mirror starts over.
+func (s *objectStore) mergePacks() {
 	s.mu.RLock()
 	packs := s.packs
 	s.mu.RUnlock()
 	if len(packs) <= s.limits.packs {
-		return nil
+		return
 	}
 	first := len(packs) - 1
-	objects, size := packs[first].count, packs[first].size
-	for first > 0 && packs[first-1].size < 2*size && objects+packs[first-1].count <= s.limits.mergeObjects {
+	size := len(packs[first].data)
+	for first > 0 && len(packs[first-1].data) < 2*size {
 		first--
-		objects += packs[first].count
-		size += packs[first].size
+		size += len(packs[first].data)
 	}
 	if first == len(packs)-1 {
-		return nil
+		first-- // all twice the next: merge the two newest
 	}
 	taken := packs[first:]
-	live := objectMap{}
-	for _, p := range taken {
-		hashes, err := p.hashes()
-		if err != nil {
-			return fmt.Errorf("merging packs: %w", err)
-		}
-		for _, h := range hashes {
-			if _, ok := live[h]; ok || s.isDead(h) {
-				continue
-			}
-			o, err := p.get(h)
-			if err != nil {
-				return fmt.Errorf("merging packs: reading %s: %w", h, err)
-			}
-			live[h] = o
-		}
-	}
-	merged, err := encodePack(live, s.inflated)
-	if err != nil {
-		return err
-	}
+	merged := concatPacks(taken, s.inflated)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Packs only join at the end while a compaction runs (merge), so the
 	// ones taken are still where they were.
 	rest := s.packs[first+len(taken):]
 	s.packs = append(append(append([]*pack(nil), s.packs[:first]...), merged), rest...)
-	for h := range s.dead {
-		if s.packOfLocked(h) == nil {
-			delete(s.dead, h) // its bytes went with the packs merged
-		}
-	}
-	return nil
 }
 
 func (s *objectStore) isDead(h plumbing.Hash) bool {
@@ -311,7 +281,7 @@ func (s *objectStore) stats() storeStats {
 	defer s.mu.RUnlock()
 	st := storeStats{Packs: len(s.packs), Loose: len(s.loose), Dead: len(s.dead)}
 	for _, p := range s.packs {
-		st.PackedBytes += p.size
+		st.PackedBytes += len(p.data)
 	}
 	return st
 }
@@ -388,11 +358,7 @@ func (s *objectStore) collect(heads []plumbing.Hash) error {
 		}
 	}
 	for _, p := range s.packs {
-		hashes, err := p.hashes()
-		if err != nil {
-			return err
-		}
-		for _, h := range hashes {
+		for _, h := range p.hashes() {
 			if _, ok := live[h]; !ok {
 				s.dead[h] = struct{}{}
 			}
