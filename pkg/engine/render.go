@@ -22,13 +22,36 @@ type rendered struct {
 // renderLocked builds an overlay at the head of branch, cached while the
 // directories it read stay the same.
 func (e *Engine) renderLocked(branch string, commit gitstore.Hash, dir string) (*kustomization.Rendered, error) {
-	key := branch + ":" + dir
-	if prev, ok := e.renders[key]; ok && e.treesUnchangedLocked(commit, prev.dirs) {
-		return prev.out, prev.err
-	}
-	r := renderAt(e.repo, commit, dir)
-	e.renders[key] = r
+	r := e.cachedRenderLocked(e.repo, branch, commit, dir)
 	return r.out, r.err
+}
+
+// cachedRenderLocked is the overlay in dir at commit, read through git,
+// from the cache when the directories it read are the same there.
+func (e *Engine) cachedRenderLocked(git gitReader, branch string, commit gitstore.Hash, dir string) *rendered {
+	key := branch + ":" + dir
+	if prev, ok := e.renders[key]; ok && treesUnchanged(git, commit, prev.dirs) {
+		return prev
+	}
+	r := renderAt(git, commit, dir)
+	e.renders[key] = r
+	return r
+}
+
+// prerenderLocked renders the overlays on a pushed branch at its new
+// commit, through git (which must see the staged objects), into the cache
+// the rebuild after the push reads: it runs while the push is in flight.
+// An entry is checked against the trees it read before it is used, so one
+// made for a push that fails is never served.
+func (e *Engine) prerenderLocked(git gitReader, req gitstore.PushRequest) {
+	if req.Branch == "" {
+		return
+	}
+	for _, st := range e.snap.Load().envs {
+		if st.env != nil && st.env.Spec.Branch == req.Branch {
+			e.cachedRenderLocked(git, req.Branch, req.New, st.env.Spec.Path)
+		}
+	}
 }
 
 // renderAt builds the overlay in dir at any commit, uncached.
@@ -41,9 +64,9 @@ func renderAt(git gitReader, commit gitstore.Hash, dir string) *rendered {
 	return r
 }
 
-func (e *Engine) treesUnchangedLocked(commit gitstore.Hash, dirs map[string]gitstore.Hash) bool {
+func treesUnchanged(git gitReader, commit gitstore.Hash, dirs map[string]gitstore.Hash) bool {
 	for dir, tree := range dirs {
-		if now, _ := e.repo.TreeHash(commit, dir); now != tree {
+		if now, _ := git.TreeHash(commit, dir); now != tree {
 			return false
 		}
 	}

@@ -101,10 +101,18 @@ func (e *Engine) attemptLocked(ctx context.Context, attempt writeAttempt) (gitst
 	if err != nil {
 		return req, err
 	}
+	// The overlays the rebuild after the push will render are rendered
+	// while the Git server takes the push.
+	pending := e.repo.Pending()
 	start = time.Now()
-	err = sess.Push(ctx, req)
-	e.opts.ObserveGit("push", time.Since(start), err)
-	return req, err
+	pushed := make(chan error, 1)
+	go func() {
+		err := sess.Push(ctx, req)
+		e.opts.ObserveGit("push", time.Since(start), err)
+		pushed <- err
+	}()
+	e.prerenderLocked(pending, req)
+	return req, <-pushed
 }
 
 // signature is the configured author at the current time.

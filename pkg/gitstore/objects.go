@@ -24,6 +24,11 @@ type Reader struct{ s storer.EncodedObjectStorer }
 // for concurrent use.
 func (r *Repository) Published() Reader { return Reader{published{r.store}} }
 
+// Pending reads the mirror and what is staged now. Unlike the Repository,
+// it keeps reading those objects after a Push or Discard, so it may be
+// used beside a Push running on another goroutine.
+func (r *Repository) Pending() Reader { return r.reader() }
+
 // reader reads the mirror and what is staged.
 func (r *Repository) reader() Reader {
 	if r.stage != nil {

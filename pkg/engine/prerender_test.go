@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/gitgate-dev/gitgate/pkg/gitstore"
+)
+
+// TestARefusedPushLeavesNoRenderBehind: the overlays a write renders while
+// its push is in flight are never served for a push the server refused:
+// after the refusal and a later rebuild, prod's status still shows the
+// images it had, and a push that lands shows the new ones.
+func TestARefusedPushLeavesNoRenderBehind(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	ctx := context.Background()
+	env := func() []string {
+		t.Helper()
+		p, err := e.Snapshot().Environment("prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, img := range p.Status.Images {
+			out = append(out, img.Name+":"+img.Tag)
+		}
+		return out
+	}
+	before := env()
+	hook := filepath.Join(f.bare, "hooks", "pre-receive")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho refused >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Promote(ctx, PromotionRequest{Promotion: promotion("refused", "prod", ""), User: "bob"}); err == nil {
+		t.Fatal("the server's hook refused the push, but the promotion succeeded")
+	}
+	if err := os.Remove(hook); err != nil {
+		t.Fatal(err)
+	}
+	f.commitFile("main", "docs/unrelated.md", "a change elsewhere\n")
+	if err := e.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := env(); !reflect.DeepEqual(got, before) {
+		t.Fatalf("after a refused promotion and a rebuild prod shows %v, want %v as before", got, before)
+	}
+	if _, err := e.Promote(ctx, PromotionRequest{Promotion: promotion("landed", "prod", ""), User: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := env(); reflect.DeepEqual(got, before) {
+		t.Fatalf("after a promotion that landed prod still shows %v", got)
+	}
+}
+
+// TestPrerenderedOverlaysAreCheckedBeforeUse: what prerenderLocked renders
+// at a staged commit is served at that commit, and never at another one
+// whose directories differ (the head, when the push does not land).
+func TestPrerenderedOverlaysAreCheckedBeforeUse(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	head, _ := e.Snapshot().Head("main")
+	const file = "overlays/prod/kustomization.yaml"
+	old, err := e.repo.ReadFile(head, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(old), "version-1.2.2", "version-9.9.9", 1)
+	if edited == string(old) {
+		t.Fatal("the example prod overlay no longer has version-1.2.2")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer e.repo.Discard()
+	sig := e.signature()
+	staged, err := e.repo.CreateCommit([]gitstore.Hash{head}, gitstore.ZeroHash, []gitstore.FileEdit{{Path: file, Content: []byte(edited)}}, "staged", sig, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.prerenderLocked(e.repo.Pending(), gitstore.PushRequest{Branch: "main", New: staged})
+	if r := e.renders["main:overlays/prod"]; r == nil || r.out == nil || !strings.Contains(strings.Join(r.out.Images, " "), "version-9.9.9") {
+		t.Fatal("the prerender did not leave the staged commit's render in the cache")
+	}
+	images := func(commit gitstore.Hash) string {
+		t.Helper()
+		out, err := e.renderLocked("main", commit, "overlays/prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(out.Images, " ")
+	}
+	if got := images(staged); !strings.Contains(got, "version-9.9.9") {
+		t.Errorf("at the staged commit the overlay renders %q, want version-9.9.9", got)
+	}
+	if got := images(head); !strings.Contains(got, "version-1.2.2") {
+		t.Errorf("at the head the overlay renders %q, want version-1.2.2: the prerender was served", got)
+	}
+}
