@@ -100,3 +100,33 @@ func TestPrerenderedOverlaysAreCheckedBeforeUse(t *testing.T) {
 		t.Errorf("at the head the overlay renders %q, want version-1.2.2: the prerender was served", got)
 	}
 }
+
+// TestARenderWaitsForAMissingReference: an overlay that refers to a
+// directory that does not exist yet fails to render, and renders once it
+// is there: the cache notices the directory that should hold it.
+func TestARenderWaitsForAMissingReference(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	ctx := context.Background()
+	overlay := f.show("main", "overlays/prod/kustomization.yaml")
+	f.commitFile("main", "overlays/prod/kustomization.yaml", strings.Replace(overlay, "- ../../base\n", "- ../../base\n- ../extra\n", 1))
+	render := func() error {
+		t.Helper()
+		if err := e.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		head, _ := e.Snapshot().Head("main")
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		_, err := e.renderLocked("main", head, "overlays/prod")
+		return err
+	}
+	if err := render(); err == nil {
+		t.Fatal("an overlay that refers to a missing file renders")
+	}
+	f.commitFile("main", "overlays/extra/settings.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n")
+	f.commitFile("main", "overlays/extra/kustomization.yaml", "resources:\n- settings.yaml\n")
+	if err := render(); err != nil {
+		t.Fatalf("the referenced directory is there now, but the overlay still does not render: %v", err)
+	}
+}

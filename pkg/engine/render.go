@@ -123,10 +123,12 @@ func loadDir(git gitReader, commit gitstore.Hash, dir string, fs filesys.FileSys
 			if err := fs.WriteFile("/"+target, content); err != nil {
 				return err
 			}
-			parent := path.Dir(target)
-			if _, ok := dirs[parent]; !ok {
-				dirs[parent], _ = git.TreeHash(commit, parent)
-			}
+		}
+		// A file, or nothing yet: the directory that holds it (zero when
+		// missing) says when it changes.
+		parent := path.Dir(target)
+		if _, ok := dirs[parent]; !ok {
+			dirs[parent], _ = git.TreeHash(commit, parent)
 		}
 	}
 	return nil
