@@ -151,6 +151,6 @@ func (e *Engine) buildsFromConflictsLocked(s *Snapshot, env *gitgate.Environment
 // at commit (dir itself included), without building it.
 func (e *Engine) dirsReadLocked(commit gitstore.Hash, dir string) map[string]gitstore.Hash {
 	dirs := map[string]gitstore.Hash{}
-	_ = loadDir(e.repo, commit, dir, filesys.MakeFsInMemory(), dirs) // what was read before an error still counts
+	_ = loadDir(e.repo, commit, dir, filesys.MakeFsInMemory(), dirs, map[string]bool{}) // what was read before an error still counts
 	return dirs
 }

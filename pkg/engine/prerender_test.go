@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -128,5 +129,31 @@ func TestARenderWaitsForAMissingReference(t *testing.T) {
 	f.commitFile("main", "overlays/extra/kustomization.yaml", "resources:\n- settings.yaml\n")
 	if err := render(); err != nil {
 		t.Fatalf("the referenced directory is there now, but the overlay still does not render: %v", err)
+	}
+}
+
+// TestADirectoryReadForOneFileIsStillLoadedWhole: when the base refers to
+// one file of a directory and the overlay to that directory as a
+// kustomization, the overlay builds (the directory is loaded, not taken
+// as done because a file of it was read first).
+func TestADirectoryReadForOneFileIsStillLoadedWhole(t *testing.T) {
+	f := newFixture(t, "trunk", "main")
+	e := f.engine("main")
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n"
+	f.commitFile("main", "base/extras/settings.yaml", fmt.Sprintf(cm, "settings"))
+	f.commitFile("main", "base/extras/kustomization.yaml", "resources:\n- more.yaml\n")
+	f.commitFile("main", "base/extras/more.yaml", fmt.Sprintf(cm, "more"))
+	base := f.show("main", "base/kustomization.yaml")
+	f.commitFile("main", "base/kustomization.yaml", strings.Replace(base, "resources:\n", "resources:\n- extras/settings.yaml\n", 1))
+	overlay := f.show("main", "overlays/prod/kustomization.yaml")
+	f.commitFile("main", "overlays/prod/kustomization.yaml", strings.Replace(overlay, "- ../../base\n", "- ../../base\n- ../../base/extras\n", 1))
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := e.Snapshot().Head("main")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.renderLocked("main", head, "overlays/prod"); err != nil {
+		t.Fatalf("the overlay does not build: %v", err)
 	}
 }

@@ -58,7 +58,7 @@ func (e *Engine) prerenderLocked(git gitReader, req gitstore.PushRequest) {
 func renderAt(git gitReader, commit gitstore.Hash, dir string) *rendered {
 	fs := filesys.MakeFsInMemory()
 	r := &rendered{dirs: map[string]gitstore.Hash{}}
-	if r.err = loadDir(git, commit, dir, fs, r.dirs); r.err == nil {
+	if r.err = loadDir(git, commit, dir, fs, r.dirs, map[string]bool{}); r.err == nil {
 		r.out, r.err = kustomization.Render(fs, "/"+dir)
 	}
 	return r
@@ -75,12 +75,14 @@ func treesUnchanged(git gitReader, commit gitstore.Hash, dirs map[string]gitstor
 
 // loadDir copies dir's files into fs, then follows what its
 // kustomization refers to: directories recursively, files one by one.
-// Remote references and paths outside the repository are left to kustomize
-// to refuse.
-func loadDir(git gitReader, commit gitstore.Hash, dir string, fs filesys.FileSystem, dirs map[string]gitstore.Hash) error {
-	if _, done := dirs[dir]; done {
+// dirs receives the tree of every directory read (zero when missing);
+// loaded says which directories were loaded whole. Remote references and
+// paths outside the repository are left to kustomize to refuse.
+func loadDir(git gitReader, commit gitstore.Hash, dir string, fs filesys.FileSystem, dirs map[string]gitstore.Hash, loaded map[string]bool) error {
+	if loaded[dir] {
 		return nil
 	}
+	loaded[dir] = true
 	tree, err := git.TreeHash(commit, dir)
 	dirs[dir] = tree // zero when missing, so the cache notices it appearing
 	if errors.Is(err, gitstore.ErrFileNotFound) {
@@ -114,18 +116,22 @@ func loadDir(git gitReader, commit gitstore.Hash, dir string, fs filesys.FileSys
 			continue
 		}
 		if _, err := git.TreeHash(commit, target); err == nil {
-			if err := loadDir(git, commit, target, fs, dirs); err != nil {
+			if err := loadDir(git, commit, target, fs, dirs, loaded); err != nil {
 				return err
 			}
 			continue
 		}
-		if content, err := git.ReadFile(commit, target); err == nil {
-			if err := fs.WriteFile("/"+target, content); err != nil {
-				return err
+		content, err := git.ReadFile(commit, target)
+		if err != nil {
+			// Nothing there yet: a directory appearing there changes this.
+			if _, ok := dirs[target]; !ok {
+				dirs[target] = gitstore.ZeroHash
 			}
+			continue
 		}
-		// A file, or nothing yet: the directory that holds it (zero when
-		// missing) says when it changes.
+		if err := fs.WriteFile("/"+target, content); err != nil {
+			return err
+		}
 		parent := path.Dir(target)
 		if _, ok := dirs[parent]; !ok {
 			dirs[parent], _ = git.TreeHash(commit, parent)

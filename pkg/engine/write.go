@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
 )
 
@@ -102,16 +104,31 @@ func (e *Engine) attemptLocked(ctx context.Context, attempt writeAttempt) (gitst
 		return req, err
 	}
 	// The overlays the rebuild after the push will render are rendered
-	// while the Git server takes the push.
+	// while the Git server takes the push. The push is waited for whatever
+	// happens to the rendering, which is only a head start: a panic in it
+	// is dropped (the rebuild renders again), and one in the push fails
+	// this write, as it would have without the goroutine.
 	pending := e.repo.Pending()
 	start = time.Now()
 	pushed := make(chan error, 1)
 	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				pushed <- fmt.Errorf("pushing %s: panic: %v", req.New.Short(), p)
+			}
+		}()
 		err := sess.Push(ctx, req)
 		e.opts.ObserveGit("push", time.Since(start), err)
 		pushed <- err
 	}()
-	e.prerenderLocked(pending, req)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				klog.ErrorS(fmt.Errorf("panic: %v", p), "Rendering overlays during a push; the rebuild after it renders them again", "commit", req.New.Short())
+			}
+		}()
+		e.prerenderLocked(pending, req)
+	}()
 	return req, <-pushed
 }
 

@@ -57,7 +57,9 @@ func newPack(data []byte, idx *packIndex, inflated cache.Object) *pack {
 
 // concatPacks is one pack holding the objects of packs, their bytes
 // copied as they are: a delta refers to its base by hash or by distance
-// back, both of which a copy keeps. Nothing is inflated.
+// back, both of which a copy keeps. Nothing is inflated. An object two
+// packs held is there twice, which go-git reads but `git index-pack`
+// refuses: such a pack is for this mirror only, never sent or written out.
 func concatPacks(packs []*pack, inflated cache.Object) *pack {
 	size, count := packHeader+packTrailer, 0
 	for _, p := range packs {
@@ -93,6 +95,17 @@ func (p *pack) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.pf.Get(h)
+}
+
+// entries calls fn with every object of the pack and the bytes it takes
+// there (an object twice, when it is there twice).
+func (p *pack) entries(fn func(h plumbing.Hash, size int)) {
+	end := uint64(len(p.data) - packTrailer)
+	for i := len(p.idx.byOffset) - 1; i >= 0; i-- {
+		e := p.idx.byHash[p.idx.byOffset[i]]
+		fn(e.Hash, int(end-e.Offset))
+		end = e.Offset
+	}
 }
 
 // hashes lists every object of the pack (an object twice, when it is

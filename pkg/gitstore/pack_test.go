@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -288,5 +291,66 @@ func TestMergedPacksReadAsTheirParts(t *testing.T) {
 		if !bytes.Equal(got, content) {
 			t.Fatalf("%s reads back %d bytes, want %d", h, len(got), len(content))
 		}
+	}
+}
+
+// TestFewButLargeDeadObjectsStartOver: a rewrite that leaves a few
+// objects unreachable but most of the packed bytes (a large file on a
+// commit that was force-pushed away) starts the mirror over too.
+func TestFewButLargeDeadObjectsStartOver(t *testing.T) {
+	repo, bare := fetchedMirror(t, defaultStoreLimits())
+	ctx := context.Background()
+	heads, _ := repo.Branches()
+	objects := repo.Objects()
+	large := make([]byte, 1<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range large {
+		large[i] = byte(rng.Uint32()) // incompressible
+	}
+	sig := Signature{Name: "t", Email: "t@example.com"}
+	c, err := repo.CreateCommit([]Hash{heads["main"]}, ZeroHash, []FileEdit{{Path: "large/blob.bin", Content: large}}, "large", sig, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Push(ctx, PushRequest{Branch: "main", Old: heads["main"], New: c}); err != nil {
+		t.Fatal(err)
+	}
+	repo.store.limits.looseObjects = 1 // packed, so only starting over frees it
+	if err := repo.store.compact(); err != nil {
+		t.Fatal(err)
+	}
+	gitOut(t, "--git-dir", bare, "update-ref", "refs/heads/main", heads["main"].String())
+	if err := repo.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := repo.store.stats(); st.Dead != 0 || st.PackedBytes > 1<<19 {
+		t.Errorf("after the large commit was force-pushed away: %+v, want nothing dead and the megabyte freed", st)
+	}
+	if got := repo.Objects(); got != objects {
+		t.Errorf("the mirror holds %d objects, want the %d main reaches", got, objects)
+	}
+}
+
+// TestStartingOverBacksOffAfterFailures: when the fresh fetch fails, the
+// mirror stays as it was and the next attempts wait 2, 4, … fetches.
+func TestStartingOverBacksOffAfterFailures(t *testing.T) {
+	repo, bare := fetchedMirror(t, defaultStoreLimits())
+	ctx := context.Background()
+	objects := repo.Objects()
+	if err := os.RemoveAll(bare); err != nil {
+		t.Fatal(err)
+	}
+	var attempts []bool
+	for i := 0; i < 8; i++ {
+		before := repo.startOverFailures
+		repo.startOverWhenDue(ctx)
+		attempts = append(attempts, repo.startOverFailures != before)
+	}
+	want := []bool{true, false, false, true, false, false, false, false}
+	if !slices.Equal(attempts, want) {
+		t.Errorf("attempts at each fetch: %v, want %v", attempts, want)
+	}
+	if repo.Objects() != objects || repo.store.stats().Packs != 1 {
+		t.Errorf("after failed restarts the mirror holds %d objects in %d packs, want %d as before", repo.Objects(), repo.store.stats().Packs, objects)
 	}
 }

@@ -2,6 +2,7 @@ package gitstore
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"slices"
 
@@ -24,13 +25,13 @@ func newPackIndex(entries []idxfile.Entry) *packIndex {
 		if c := bytes.Compare(a.Hash[:], b.Hash[:]); c != 0 {
 			return c
 		}
-		return int(int64(a.Offset) - int64(b.Offset))
+		return cmp.Compare(a.Offset, b.Offset)
 	})
 	byOffset := make([]uint32, len(entries))
 	for i := range byOffset {
 		byOffset[i] = uint32(i)
 	}
-	slices.SortFunc(byOffset, func(a, b uint32) int { return int(int64(entries[a].Offset) - int64(entries[b].Offset)) })
+	slices.SortFunc(byOffset, func(a, b uint32) int { return cmp.Compare(entries[a].Offset, entries[b].Offset) })
 	return &packIndex{byHash: entries, byOffset: byOffset}
 }
 
@@ -68,7 +69,7 @@ func (x *packIndex) FindCRC32(h plumbing.Hash) (uint32, error) {
 
 // FindHash implements idxfile.Index.
 func (x *packIndex) FindHash(o int64) (plumbing.Hash, error) {
-	i, ok := slices.BinarySearchFunc(x.byOffset, o, func(p uint32, o int64) int { return int(int64(x.byHash[p].Offset) - o) })
+	i, ok := slices.BinarySearchFunc(x.byOffset, o, func(p uint32, o int64) int { return cmp.Compare(int64(x.byHash[p].Offset), o) })
 	if !ok {
 		return plumbing.ZeroHash, plumbing.ErrObjectNotFound
 	}

@@ -68,6 +68,9 @@ type Repository struct {
 	fs    *fetchStorer // the mirror's refs, and what a fetch writes into
 	repo  *git.Repository
 	stage *layer // the current write's objects, nil when none
+	// startOverSkips is how many more fetches skip starting over after
+	// startOverFailures failed attempts in a row.
+	startOverSkips, startOverFailures int
 }
 
 // Open makes an empty mirror of the remote in opts. It does not touch the
@@ -143,11 +146,26 @@ func (r *Repository) Fetch(ctx context.Context) error {
 		}
 	}
 	if r.store.wasteful() {
-		// The mirror is complete and current; when starting over fails,
-		// only the memory of the dead objects waits for the next Fetch.
-		_ = r.startOver(ctx)
+		r.startOverWhenDue(ctx)
 	}
 	return nil
+}
+
+// startOverWhenDue starts over, unless earlier attempts failed lately: it
+// waits twice as many fetches after each failure, up to 64. The mirror is
+// complete and current either way; only the memory of the dead objects
+// waits.
+func (r *Repository) startOverWhenDue(ctx context.Context) {
+	if r.startOverSkips > 0 {
+		r.startOverSkips--
+		return
+	}
+	if err := r.startOver(ctx); err != nil {
+		r.startOverFailures = min(r.startOverFailures+1, 6)
+		r.startOverSkips = 1 << r.startOverFailures
+		return
+	}
+	r.startOverFailures = 0
 }
 
 // fetch brings what store lacks through repo (whose storer is fs), and

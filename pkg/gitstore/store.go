@@ -36,9 +36,10 @@ type objectStore struct {
 	packs []*pack // oldest first; a pack never changes once added
 	loose map[plumbing.Hash]plumbing.EncodedObject
 	// dead are packed objects no ref reaches since the last collect; they
-	// are hidden, and their bytes freed when their pack is merged or the
-	// mirror starts over (see wasteful).
-	dead map[plumbing.Hash]struct{}
+	// are hidden, and their bytes freed when the mirror starts over (see
+	// wasteful). deadBytes is their packed size at that collect.
+	dead      map[plumbing.Hash]struct{}
+	deadBytes int
 }
 
 // storeLimits bound what an objectStore keeps and how it packs.
@@ -93,7 +94,7 @@ func (s *objectStore) adopt(from *objectStore) {
 	defer from.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.packs, s.loose, s.dead = from.packs, from.loose, from.dead
+	s.packs, s.loose, s.dead, s.deadBytes = from.packs, from.loose, from.dead, from.deadBytes
 }
 
 func (s *objectStore) get(h plumbing.Hash) (plumbing.EncodedObject, bool) {
@@ -221,7 +222,8 @@ func (s *objectStore) packLoose() error {
 // next older one is less than twice the size of those taken, so that the
 // packs left grow geometrically and there are few of them. The merge
 // copies the packs' bytes (concatPacks): it inflates nothing, and dead
-// objects stay in it until the mirror starts over.
+// objects stay in it until the mirror starts over (wasteful counts their
+// bytes).
 func (s *objectStore) mergePacks() {
 	s.mu.RLock()
 	packs := s.packs
@@ -286,13 +288,22 @@ func (s *objectStore) stats() storeStats {
 	return st
 }
 
-// wasteful reports whether more than a quarter of the packed objects are
-// dead: then the mirror should start over from a fresh fetch, which frees
-// their bytes (a merge frees only those of small packs).
+// wasteful reports whether more than a quarter of the packed objects, or
+// of the packed bytes, are dead: then the mirror should start over from a
+// fresh fetch, which frees them. (Objects that came back since count as
+// dead bytes until the next collect: at worst the mirror starts over
+// early.)
 func (s *objectStore) wasteful() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.dead) > 0 && 4*len(s.dead) > s.packedLocked()
+	if len(s.dead) == 0 {
+		return false
+	}
+	size := 0
+	for _, p := range s.packs {
+		size += len(p.data)
+	}
+	return 4*len(s.dead) > s.packedLocked() || 4*s.deadBytes > size
 }
 
 // collect drops every object that none of heads reaches. Only the
@@ -357,12 +368,14 @@ func (s *objectStore) collect(heads []plumbing.Hash) error {
 			delete(s.loose, h)
 		}
 	}
+	s.deadBytes = 0
 	for _, p := range s.packs {
-		for _, h := range p.hashes() {
+		p.entries(func(h plumbing.Hash, size int) {
 			if _, ok := live[h]; !ok {
 				s.dead[h] = struct{}{}
+				s.deadBytes += size
 			}
-		}
+		})
 	}
 	return nil
 }
