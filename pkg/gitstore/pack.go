@@ -108,16 +108,6 @@ func (p *pack) entries(fn func(h plumbing.Hash, size int)) {
 	}
 }
 
-// hashes lists every object of the pack (an object twice, when it is
-// there twice).
-func (p *pack) hashes() []plumbing.Hash {
-	out := make([]plumbing.Hash, len(p.idx.byHash))
-	for i, e := range p.idx.byHash {
-		out[i] = e.Hash
-	}
-	return out
-}
-
 // encodePack packs objects, delta-compressing them against each other.
 func encodePack(objects map[plumbing.Hash]plumbing.EncodedObject, inflated cache.Object) (*pack, error) {
 	hashes := make([]plumbing.Hash, 0, len(objects))

@@ -166,14 +166,14 @@ func TestALandedBranchIsNoRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	landed := Refs{"refs/heads/main": landing}
-	if repo.rewritten(repo.Refs(), landed) {
+	if repo.rewritten(repo.Refs(), landed, true) {
 		t.Error("deleting the landed review branch counts as a rewrite")
 	}
 	long := pushCommits(t, repo, "long", landing, landedWithin+1)
-	if !repo.rewritten(Refs{"refs/heads/main": landing, "refs/heads/long": long[len(long)-1]}, landed) {
+	if !repo.rewritten(Refs{"refs/heads/main": landing, "refs/heads/long": long[len(long)-1]}, landed, true) {
 		t.Error("deleting a branch of more than landedWithin commits does not count as a rewrite")
 	}
-	if !repo.rewritten(landed, Refs{"refs/heads/main": review[0]}) {
+	if !repo.rewritten(landed, Refs{"refs/heads/main": review[0]}, true) {
 		t.Error("main moving off its history does not count as a rewrite")
 	}
 	gitOut(t, "--git-dir", bare, "branch", "-D", "long")
@@ -294,40 +294,54 @@ func TestMergedPacksReadAsTheirParts(t *testing.T) {
 	}
 }
 
-// TestFewButLargeDeadObjectsStartOver: a rewrite that leaves a few
-// objects unreachable but most of the packed bytes (a large file on a
-// commit that was force-pushed away) starts the mirror over too.
+// TestFewButLargeDeadObjectsStartOver: a change that leaves a few objects
+// unreachable but most of the packed bytes (a large file on a commit
+// force-pushed away, or on a short branch deleted, which would otherwise
+// count as landed) starts the mirror over too.
 func TestFewButLargeDeadObjectsStartOver(t *testing.T) {
-	repo, bare := fetchedMirror(t, defaultStoreLimits())
-	ctx := context.Background()
-	heads, _ := repo.Branches()
-	objects := repo.Objects()
 	large := make([]byte, 1<<20)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range large {
 		large[i] = byte(rng.Uint32()) // incompressible
 	}
-	sig := Signature{Name: "t", Email: "t@example.com"}
-	c, err := repo.CreateCommit([]Hash{heads["main"]}, ZeroHash, []FileEdit{{Path: "large/blob.bin", Content: large}}, "large", sig, sig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.Push(ctx, PushRequest{Branch: "main", Old: heads["main"], New: c}); err != nil {
-		t.Fatal(err)
-	}
-	repo.store.limits.looseObjects = 1 // packed, so only starting over frees it
-	if err := repo.store.compact(); err != nil {
-		t.Fatal(err)
-	}
-	gitOut(t, "--git-dir", bare, "update-ref", "refs/heads/main", heads["main"].String())
-	if err := repo.Fetch(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := repo.store.stats(); st.Dead != 0 || st.PackedBytes > 1<<19 {
-		t.Errorf("after the large commit was force-pushed away: %+v, want nothing dead and the megabyte freed", st)
-	}
-	if got := repo.Objects(); got != objects {
-		t.Errorf("the mirror holds %d objects, want the %d main reaches", got, objects)
+	for _, tc := range []struct {
+		name, branch string
+		undo         func(main Hash) []string // git arguments
+	}{
+		{"force-pushed away", "main", func(main Hash) []string {
+			return []string{"update-ref", "refs/heads/main", main.String()}
+		}},
+		{"a short branch deleted", "big", func(Hash) []string { return []string{"branch", "-D", "big"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo, bare := fetchedMirror(t, defaultStoreLimits())
+			ctx := context.Background()
+			heads, _ := repo.Branches()
+			objects := repo.Objects()
+			sig := Signature{Name: "t", Email: "t@example.com"}
+			c, err := repo.CreateCommit([]Hash{heads["main"]}, ZeroHash, []FileEdit{{Path: "large/blob.bin", Content: large}}, "large", sig, sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := heads[tc.branch] // zero for a new branch
+			if err := repo.Push(ctx, PushRequest{Branch: tc.branch, Old: old, New: c}); err != nil {
+				t.Fatal(err)
+			}
+			repo.store.limits.looseObjects = 1 // packed, so only starting over frees it
+			if err := repo.store.compact(); err != nil {
+				t.Fatal(err)
+			}
+			gitOut(t, append([]string{"--git-dir", bare}, tc.undo(heads["main"])...)...)
+			if err := repo.Fetch(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if st := repo.store.stats(); st.Dead != 0 || st.PackedBytes > 1<<19 {
+				t.Errorf("after the large commit became unreachable: %+v, want nothing dead and the megabyte freed", st)
+			}
+			if got := repo.Objects(); got != objects {
+				t.Errorf("the mirror holds %d objects, want the %d main reaches", got, objects)
+			}
+		})
 	}
 }
 

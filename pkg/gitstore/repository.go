@@ -136,7 +136,7 @@ func (r *Repository) Fetch(ctx context.Context) error {
 	}
 	r.mirrored.Store(&after)
 	r.store.compactSoon()
-	if r.rewritten(before, after) {
+	if r.rewritten(before, after, r.store.mayLinger()) {
 		heads := make([]plumbing.Hash, 0, len(after))
 		for _, h := range after {
 			heads = append(heads, h.plumbing())
@@ -217,17 +217,22 @@ func (r *Repository) startOver(ctx context.Context) error {
 }
 
 // rewritten reports whether a ref of before is gone from after, or moved
-// to a commit that does not descend from where it was. A deleted ref whose
-// history joins, within landedWithin commits, the newest landedWithin
-// commits the remaining refs reach (a review branch: a plan and its
-// decisions on the commit it was planned on) is no rewrite: only its own
-// few commits became unreachable, and they wait for the next collection
-// or start-over instead of costing a walk over all of history.
-func (r *Repository) rewritten(before, after Refs) bool {
+// to a commit that does not descend from where it was. With mayLinger, a
+// deleted ref whose history joins, within landedWithin commits, the
+// newest landedWithin commits the remaining refs reach (a review branch: a
+// plan and its decisions on the commit it was planned on) is no rewrite:
+// only its own few commits became unreachable, and they wait for the next
+// collection or start-over instead of costing a walk over all of history.
+// The store allows that only while what arrived since the last collect is
+// small beside the mirror, so what waits stays bounded however often
+// someone pushes and deletes branches.
+func (r *Repository) rewritten(before, after Refs, mayLinger bool) bool {
 	var recent map[Hash]bool
 	for name, old := range before {
 		now, ok := after[name]
 		switch {
+		case !ok && !mayLinger:
+			return true
 		case !ok:
 			if recent == nil {
 				recent = r.newestCommits(after, landedWithin)

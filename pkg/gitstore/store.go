@@ -30,11 +30,14 @@ type objectStore struct {
 
 	// compacting is held by the one compaction running, and by collect.
 	compacting sync.Mutex
-	compactErr error // the last compaction's failure; guarded by compacting
 
 	mu    sync.RWMutex
 	packs []*pack // oldest first; a pack never changes once added
 	loose map[plumbing.Hash]plumbing.EncodedObject
+	// looseBytes is the size of the loose objects; received is what
+	// fetches and pushes brought since the last collect, which bounds what
+	// may have become unreachable since (see mayLinger).
+	looseBytes, received int64
 	// dead are packed objects no ref reaches since the last collect; they
 	// are hidden, and their bytes freed when the mirror starts over (see
 	// wasteful). deadBytes is their packed size at that collect.
@@ -95,6 +98,7 @@ func (s *objectStore) adopt(from *objectStore) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.packs, s.loose, s.dead, s.deadBytes = from.packs, from.loose, from.dead, from.deadBytes
+	s.looseBytes, s.received = from.looseBytes, 0
 }
 
 func (s *objectStore) get(h plumbing.Hash) (plumbing.EncodedObject, bool) {
@@ -136,6 +140,8 @@ func (s *objectStore) merge(l *layer) {
 		}
 		delete(s.dead, h)
 		s.loose[h] = o
+		s.looseBytes += o.Size()
+		s.received += o.Size()
 	}
 	for _, p := range l.packs {
 		for h := range s.dead {
@@ -143,46 +149,57 @@ func (s *objectStore) merge(l *layer) {
 				delete(s.dead, h) // sent again: alive
 			}
 		}
+		s.received += int64(len(p.data))
 	}
 	s.packs = append(s.packs, l.packs...)
 	s.mu.Unlock()
 }
 
+// mayLinger says whether a deleted branch may be left uncollected (see
+// Repository.rewritten): only while what fetches and pushes brought since
+// the last collect, all that could have become unreachable since, is at
+// most a quarter of the packed bytes.
+func (s *objectStore) mayLinger() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return 4*s.received <= int64(s.packedBytesLocked())
+}
+
+func (s *objectStore) packedBytesLocked() int {
+	n := 0
+	for _, p := range s.packs {
+		n += len(p.data)
+	}
+	return n
+}
+
 // compactSoon starts packing in the background when enough objects wait
 // loose or packs have piled up, unless a compaction is running already:
-// a write does not wait for it.
+// a write does not wait for it. When it fails, the objects stay where they
+// were (nothing is lost) and the next compaction tries again.
 func (s *objectStore) compactSoon() {
 	if !s.needsCompaction() || !s.compacting.TryLock() {
 		return
 	}
 	go func() {
 		defer s.compacting.Unlock()
-		s.compactErr = s.compactLocked()
+		_ = s.compactLocked()
 	}()
-}
-
-// compact packs what waits loose when there is enough of it, and merges
-// small packs when there are too many. When it fails, the objects stay
-// where they were: nothing is lost. It returns the failure of a
-// background compaction too, once.
-func (s *objectStore) compact() error {
-	s.compacting.Lock()
-	defer s.compacting.Unlock()
-	err := errors.Join(s.compactErr, s.compactLocked())
-	s.compactErr = nil
-	return err
 }
 
 func (s *objectStore) needsCompaction() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var size int64
-	for _, o := range s.loose {
-		size += o.Size()
-	}
-	return len(s.loose) >= s.limits.looseObjects || size >= s.limits.looseBytes || len(s.packs) > s.limits.packs
+	return s.looseDueLocked() || len(s.packs) > s.limits.packs
 }
 
+// looseDueLocked says enough objects wait loose to be packed.
+func (s *objectStore) looseDueLocked() bool {
+	return len(s.loose) > 0 && (len(s.loose) >= s.limits.looseObjects || s.looseBytes >= s.limits.looseBytes)
+}
+
+// compactLocked packs what waits loose when there is enough of it, and
+// merges small packs when there are too many; the caller holds compacting.
 func (s *objectStore) compactLocked() error {
 	if err := s.packLoose(); err != nil {
 		return fmt.Errorf("packing loose objects: %w", err)
@@ -194,16 +211,15 @@ func (s *objectStore) compactLocked() error {
 // packLoose packs the loose objects together once there are enough.
 func (s *objectStore) packLoose() error {
 	s.mu.RLock()
-	waiting := make(objectMap, len(s.loose))
-	var size int64
-	for h, o := range s.loose {
-		waiting[h] = o
-		size += o.Size()
-	}
-	s.mu.RUnlock()
-	if len(waiting) == 0 || len(waiting) < s.limits.looseObjects && size < s.limits.looseBytes {
+	if !s.looseDueLocked() {
+		s.mu.RUnlock()
 		return nil
 	}
+	waiting := make(objectMap, len(s.loose))
+	for h, o := range s.loose {
+		waiting[h] = o
+	}
+	s.mu.RUnlock()
 	p, err := encodePack(waiting, s.inflated)
 	if err != nil {
 		return err
@@ -211,8 +227,11 @@ func (s *objectStore) packLoose() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.packs = append(s.packs, p)
-	for h := range waiting {
-		delete(s.loose, h)
+	for h, o := range waiting {
+		if _, ok := s.loose[h]; ok {
+			delete(s.loose, h)
+			s.looseBytes -= o.Size()
+		}
 	}
 	return nil
 }
@@ -273,21 +292,6 @@ func (s *objectStore) packedLocked() int {
 	return n
 }
 
-// stats describes the store for benchmarks and tests.
-type storeStats struct {
-	Packs, PackedBytes, Loose, Dead int
-}
-
-func (s *objectStore) stats() storeStats {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st := storeStats{Packs: len(s.packs), Loose: len(s.loose), Dead: len(s.dead)}
-	for _, p := range s.packs {
-		st.PackedBytes += len(p.data)
-	}
-	return st
-}
-
 // wasteful reports whether more than a quarter of the packed objects, or
 // of the packed bytes, are dead: then the mirror should start over from a
 // fresh fetch, which frees them. (Objects that came back since count as
@@ -299,11 +303,7 @@ func (s *objectStore) wasteful() bool {
 	if len(s.dead) == 0 {
 		return false
 	}
-	size := 0
-	for _, p := range s.packs {
-		size += len(p.data)
-	}
-	return 4*len(s.dead) > s.packedLocked() || 4*s.deadBytes > size
+	return 4*len(s.dead) > s.packedLocked() || 4*s.deadBytes > s.packedBytesLocked()
 }
 
 // collect drops every object that none of heads reaches. Only the
@@ -363,11 +363,13 @@ func (s *objectStore) collect(heads []plumbing.Hash) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for h := range s.loose {
+	for h, o := range s.loose {
 		if _, ok := live[h]; !ok {
 			delete(s.loose, h)
+			s.looseBytes -= o.Size()
 		}
 	}
+	s.received = 0
 	s.deadBytes = 0
 	for _, p := range s.packs {
 		p.entries(func(h plumbing.Hash, size int) {
