@@ -12,11 +12,12 @@ import (
 	"github.com/gitgate-dev/gitgate/pkg/gitstore"
 )
 
-// TestARefusedPushLeavesNoRenderBehind: the overlays a write renders while
-// its push is in flight are never served for a push the server refused:
-// after the refusal and a later rebuild, prod's status still shows the
-// images it had, and a push that lands shows the new ones.
-func TestARefusedPushLeavesNoRenderBehind(t *testing.T) {
+// TestARefusedPromotionLeavesStatusAsItWas: after a promotion the Git
+// server refused and a later rebuild, prod's status shows the images it
+// had, and after one that lands, the new ones. (Status reads the images
+// from the overlay file, so this does not see a stale render; the render
+// cache has TestPrerenderedOverlaysAreCheckedBeforeUse.)
+func TestARefusedPromotionLeavesStatusAsItWas(t *testing.T) {
 	f := newFixture(t, "trunk", "main")
 	e := f.engine("main")
 	ctx := context.Background()

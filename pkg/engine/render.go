@@ -17,6 +17,10 @@ type rendered struct {
 	dirs map[string]gitstore.Hash
 	out  *kustomization.Rendered
 	err  error
+	// at is the last commit where dirs were found the same (a commit's
+	// trees never change), so the rebuild after a push does not check again
+	// what the render during the push checked.
+	at gitstore.Hash
 }
 
 // renderLocked builds an overlay at the head of branch, cached while the
@@ -30,10 +34,12 @@ func (e *Engine) renderLocked(branch string, commit gitstore.Hash, dir string) (
 // from the cache when the directories it read are the same there.
 func (e *Engine) cachedRenderLocked(git gitReader, branch string, commit gitstore.Hash, dir string) *rendered {
 	key := branch + ":" + dir
-	if prev, ok := e.renders[key]; ok && treesUnchanged(git, commit, prev.dirs) {
+	if prev, ok := e.renders[key]; ok && (prev.at == commit || treesUnchanged(git, commit, prev.dirs)) {
+		prev.at = commit
 		return prev
 	}
 	r := renderAt(git, commit, dir)
+	r.at = commit
 	e.renders[key] = r
 	return r
 }
